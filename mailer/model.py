@@ -1,0 +1,156 @@
+"""Value objects passed between the stages: parse -> classify -> decide -> render.
+
+Everything here is frozen and free of logic, so that every stage takes values and returns
+values and a test can build any of them in one line.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Status(enum.StrEnum):
+    """Where a request stands; the allowed moves live in the workflow table."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    WAITING = "waiting"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class MailboxRef:
+    """One immutable IMAP message: (mailbox, UIDVALIDITY, UID) never names another."""
+
+    mailbox: str
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True)
+class Address:
+    """A single mailbox; ``addr`` is the addr-spec as written (case kept)."""
+
+    name: str
+    addr: str
+
+    @property
+    def key(self) -> str:
+        """The address lower-cased, +detail kept: what caps and comparisons use."""
+        return self.addr.lower()
+
+    @property
+    def domain(self) -> str:
+        return self.addr.rpartition("@")[2].lower()
+
+    @property
+    def local(self) -> str:
+        return self.addr.rpartition("@")[0]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What we keep of an attachment: never its content, which is never echoed."""
+
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What a multipart/report (DSN, MDN, ARF) says, reduced to what we act on."""
+
+    report_type: str  # "delivery-status", "disposition-notification", "feedback-report", ...
+    actions: tuple[str, ...] = ()  # per-recipient Action: values (failed, delayed, ...)
+    statuses: tuple[str, ...] = ()  # per-recipient Status: values (5.1.1, ...)
+    original_message_ids: tuple[str, ...] = ()  # Message-IDs found in the returned message
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """An inbound message, decoded once at the boundary; no stage sees bytes after this.
+
+    ``return_path`` is None when the header is absent, "" for the null path ``<>``.
+    ``headers`` holds every header as (lower-cased name, unfolded decoded value), in order.
+    """
+
+    key: str  # Message-ID, or "sha256:<hex>" of the raw bytes when there is none
+    message_id: str | None  # "<...>" exactly as sent, or None
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    subject: str  # decoded, whitespace-collapsed, control characters removed
+    raw_subject: str | None  # the header as it was (None when absent)
+    from_: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    return_path: str | None
+    recipients: tuple[Address, ...]  # To, Cc, Bcc, Resent-To/Cc/Bcc
+    delivered_to: tuple[str, ...]  # Delivered-To, X-Original-To, envelope hints
+    headers: tuple[tuple[str, str], ...]
+    content_type: str  # of the top-level part, lower-cased, e.g. "multipart/report"
+    text: str  # the readable body: text/plain, else text derived from HTML
+    html_only: bool
+    attachments: tuple[Attachment, ...]
+    has_calendar: bool  # a text/calendar part (meeting invitation or response)
+    report: DeliveryReport | None
+    size: int  # bytes of the raw message
+    truncated: bool  # the body was cut at the configured size cap
+    defects: tuple[str, ...] = ()
+    thread_topic: str | None = None
+    thread_index: str | None = None
+    date: str | None = None
+
+    def header(self, name: str) -> str | None:
+        """The first header called ``name`` (case-insensitive), or None."""
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def header_all(self, name: str) -> tuple[str, ...]:
+        name = name.lower()
+        return tuple(value for key, value in self.headers if key == name)
+
+    @property
+    def sender(self) -> Address | None:
+        """The single From address, or None when From is missing, empty or several."""
+        return self.from_[0] if len(self.from_) == 1 else None
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The outcome of the rules: the first rule that matched, or the built-in default."""
+
+    rule: str
+    category: str = "general"
+    team: str | None = None  # team key in the config
+    team_name: str | None = None
+    team_address: str | None = None
+    priority: str = "normal"
+    template: str = "receipt"
+    language: str | None = None  # forced by the rule; None = detect
+    receipt: bool = True
+    expectation: str | None = None
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """A request as the store knows it, enough for deciding and rendering."""
+
+    id: int
+    reference: str
+    requester: str  # lower-cased address
+    requester_name: str
+    subject: str
+    category: str
+    team: str | None
+    status: Status
+    language: str
+    rule: str
+    root_message_id: str | None
+    created_at: float
+    message_ids: tuple[str, ...] = field(default=())

@@ -1,0 +1,148 @@
+"""The configuration as frozen, typed objects; ``config.py`` builds them from TOML.
+
+Every default lives here, next to the key it belongs to, and `config/mailer.example.toml`
+documents the same keys for admins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Security = Literal["tls", "starttls", "none"]
+TagPlacement = Literal["suffix", "prefix", "none"]
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    name: str
+    address: str  # the shared address; also the From of everything we send
+    aliases: tuple[str, ...] = ()  # other addresses that reach the same mailbox
+    reference_prefix: str = "REQ"  # references look like REQ-1024
+    reference_start: int = 1000
+    subject_tag: TagPlacement = "suffix"  # where "[REQ-1024]" goes in our subjects
+    default_language: str = "en"
+    languages: tuple[str, ...] = ("en", "it")
+    signature: str = ""  # free text under every mail; default: the service name
+    contacts: tuple[str, ...] = ()  # other ways to reach the team, one line each
+    admin: str | None = None  # alerts by mail (later issues); logs always get them
+    hostname: str | None = None  # right side of our Message-IDs; default: address domain
+    require_addressed: bool = True  # no receipt unless one of our addresses is in To/Cc
+    no_reply_senders: tuple[str, ...] = (
+        r"^(postmaster|mailer-daemon|abuse|root|noreply|no-reply.*|donotreply|do-not-reply)@"
+    )
+
+    @property
+    def domain(self) -> str:
+        return (self.hostname or self.address.rpartition("@")[2]).lower()
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset(a.lower() for a in (self.address, *self.aliases))
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str
+    username: str
+    password: str
+    port: int = 993
+    security: Security = "tls"
+    allow_insecure: bool = False
+    mailbox: str = "INBOX"
+    backlog: float = 24 * 3600.0  # seconds; older mail at first sight gets no receipt
+    batch_size: int = 100  # UIDs per FETCH
+    idle: bool = True  # use IDLE when the server has it
+    idle_renew: float = 600.0  # seconds; RFC 2177 wants < 29 min, imapclient suggests 10
+    poll_interval: float = 60.0  # seconds between polls without IDLE
+    catchup_interval: float = 300.0  # a full poll even while IDLE runs
+    timeout: float = 30.0
+    move_to: str | None = None  # folder for processed mail
+    sent_folder: str | None = None  # APPEND a copy of every sent mail here, \Seen
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    security: Security = "starttls"
+    allow_insecure: bool = False
+    username: str | None = None
+    password: str | None = None
+    envelope_sender: str = "service"  # "service", "null" or an address
+    timeout: float = 30.0
+    retry_initial: float = 30.0  # seconds before the first retry of a 4xx
+    retry_max: float = 1800.0
+    retry_for: float = 4 * 3600.0  # give up (dead letter) after this long
+    ca_file: str | None = None
+    helo: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    path: Path
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    max_message_size: int = 25 * 1024 * 1024  # bytes parsed; the rest is cut and noted
+    receipts_per_sender: int = 20  # per day, keyed on the full lower-cased address
+    auto_per_thread: int = 3  # inbound automatic messages in a thread ...
+    auto_per_thread_window: float = 24 * 3600.0  # ... in this window, no human between
+    max_attempts: int = 3  # processing failures before quarantine
+
+
+@dataclass(frozen=True)
+class Team:
+    key: str
+    name: str
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition of a rule. ``kind`` names the matcher in ``rules.MATCHERS``."""
+
+    kind: str  # sender, sender_domain, to, subject, body, subject_regex, body_regex, header,
+    # has_attachments, ...
+    values: tuple[str, ...] = ()
+    header: str | None = None  # for kind == "header"
+    flag: bool | None = None  # for boolean kinds
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    conditions: tuple[Condition, ...] = ()  # all must hold; an empty tuple matches everything
+    category: str = "general"
+    team: str | None = None
+    priority: str = "normal"
+    template: str = "receipt"
+    language: str | None = None
+    receipt: bool = True
+    expectation: str | None = None
+    line: int | None = None  # where the rule starts in its file, for messages
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: ServiceSettings
+    imap: ImapSettings
+    smtp: SmtpSettings
+    store: StoreSettings
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    teams: tuple[Team, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    default_expectation: str | None = None
+    templates_dir: Path | None = None  # admin's overrides; shipped templates are the fallback
+    config_path: Path | None = None
+    rules_path: Path | None = None
+
+    def team(self, key: str | None) -> Team | None:
+        for team in self.teams:
+            if team.key == key:
+                return team
+        return None

@@ -1,0 +1,123 @@
+"""Decide what an inbound message means: a new request, a follow-up, or something to record.
+
+Pure: the service looks up the thread and the counters in the store and passes them in;
+this module returns a Decision and never sends, writes or reads the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mailer.model import Address, Classification, ParsedMessage, ThreadInfo
+from mailer.settings import LimitsSettings
+
+Action = Literal["open", "follow-up", "record"]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the store and the mailbox know about a message, gathered by the service."""
+
+    robot: str | None  # robots.robot_reason(); None = a person wrote it
+    thread: ThreadInfo | None  # matched by our Message-IDs or by [REF] + sender
+    backlog: bool  # older than [imap] backlog when the mailbox was first seen
+    duplicate: bool  # the same Message-ID (or bytes) was processed before
+    receipts_to_sender: int  # receipts sent to the requester's address in the last day
+    automatic_in_thread: int  # inbound automatic messages in a row in the matched thread
+    bounced_thread: ThreadInfo | None = None  # a bounce of our own mail, tied to its thread
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str  # what the log and the store say: "receipt", "suppressed: list", ...
+    receipt_to: Address | None = None  # send a receipt to this one address
+    automatic: bool = False
+    alert: str | None = None  # goes to the log at warning level
+    block_thread: bool = False  # the thread hit the automatic-mail cap
+
+
+def receipt_address(msg: ParsedMessage) -> Address | None:
+    """The one address a receipt may go to (RFC 3834 §4; standards A2 rules 17-21).
+
+    The From mailbox when it is a single valid address and the Return-Path is absent
+    (mail copied in by a client) or belongs to the same organisation; otherwise the
+    Return-Path, since a differing envelope sender is where the system wants replies.
+    Reply-To is never used. None when neither gives exactly one address.
+    """
+    sender = msg.sender
+    rp = msg.return_path
+    if rp == "":
+        return None
+    if rp is None:
+        return sender
+    if sender is not None and (
+        sender.key == rp.lower() or _org_domain(sender.domain) == _org_domain(_domain(rp))
+    ):
+        return sender
+    if "@" not in rp:
+        return None
+    name = sender.name if sender is not None and sender.key == rp.lower() else ""
+    return Address(name=name, addr=rp)
+
+
+def decide(
+    msg: ParsedMessage,
+    classification: Classification,
+    facts: Facts,
+    limits: LimitsSettings,
+) -> Decision:
+    """The decision table, read top to bottom; the first row that applies wins."""
+    if facts.duplicate:
+        return Decision("record", "duplicate: already processed")
+    if facts.bounced_thread is not None:
+        return Decision("follow-up", "bounce of our mail", automatic=True)
+    if facts.thread is not None:
+        return _follow_up(facts, limits)
+    if facts.robot is not None:
+        return Decision("record", f"suppressed: {facts.robot}", automatic=True)
+    if facts.backlog:
+        return Decision("record", "skipped: backlog")
+    to = receipt_address(msg)
+    if to is None:
+        return Decision("record", "suppressed: no valid sender")
+    if not classification.receipt:
+        return Decision("open", f"no receipt: rule {classification.rule}")
+    if facts.receipts_to_sender >= limits.receipts_per_sender:
+        return Decision(
+            "open",
+            "suppressed: sender cap",
+            alert=f"{to.key} reached {limits.receipts_per_sender} receipts today",
+        )
+    return Decision("open", "receipt", receipt_to=to)
+
+
+def _follow_up(facts: Facts, limits: LimitsSettings) -> Decision:
+    if facts.robot is None:
+        return Decision("follow-up", "follow-up")
+    count = facts.automatic_in_thread + 1
+    if count >= limits.auto_per_thread:
+        return Decision(
+            "follow-up",
+            f"follow-up: {facts.robot}",
+            automatic=True,
+            block_thread=True,
+            alert=f"{count} automatic messages in a row in this thread: automatic mail stopped",
+        )
+    return Decision("follow-up", f"follow-up: {facts.robot}", automatic=True)
+
+
+def _domain(addr: str) -> str:
+    return addr.rpartition("@")[2].lower()
+
+
+_SECOND_LEVEL = {"co", "com", "ac", "gov", "edu", "org", "net", "gv", "or", "ne"}
+
+
+def _org_domain(domain: str) -> str:
+    """A cheap organisational domain: the last two labels, three under co.uk-like zones."""
+    labels = domain.strip(".").split(".")
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])

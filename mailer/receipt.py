@@ -1,0 +1,65 @@
+"""Compose the receipt: the first answer a requester gets, written for a person."""
+
+from __future__ import annotations
+
+import jinja2
+
+from mailer import threading
+from mailer.model import Classification, ParsedMessage
+from mailer.render import NO_SUBJECT, Envelope, Outgoing, build_reply, excerpt, greeting_name, render_pair
+from mailer.settings import Settings
+
+
+def receipt_context(
+    settings: Settings,
+    msg: ParsedMessage,
+    classification: Classification,
+    envelope: Envelope,
+    reference: str,
+    language: str,
+) -> dict[str, object]:
+    """Everything a receipt template may use; ``mailer check`` renders with the same keys."""
+    service = settings.service
+    subject = threading.strip_reply_prefixes(msg.subject)
+    return {
+        "name": greeting_name(envelope.to),
+        "display_name": envelope.to.name,
+        "address": envelope.to.addr,
+        "subject": subject,
+        "has_subject": bool(subject),
+        "excerpt": excerpt(msg.text),
+        "attachments": [a.filename for a in msg.attachments if a.filename],
+        "reference": reference,
+        "service": service.name,
+        "service_address": service.address,
+        "team": classification.team_name,
+        "category": classification.category,
+        "priority": classification.priority,
+        "expectation": classification.expectation or settings.default_expectation,
+        "contacts": list(service.contacts),
+        "signature": service.signature or service.name,
+        "language": language,
+    }
+
+
+def compose_receipt(
+    env: jinja2.Environment,
+    settings: Settings,
+    msg: ParsedMessage,
+    classification: Classification,
+    envelope: Envelope,
+    reference: str,
+    language: str,
+) -> Outgoing:
+    context = receipt_context(settings, msg, classification, envelope, reference, language)
+    text, html = render_pair(env, classification.template, language, context)
+    subject = threading.reply_subject(
+        msg.subject,
+        reference,
+        settings.service.subject_tag,
+        fallback=NO_SUBJECT.get(language, NO_SUBJECT["en"]).capitalize(),
+    )
+    return build_reply(
+        settings.service, msg, envelope, subject=subject, text=text, html=html,
+        auto_submitted="auto-replied",
+    )

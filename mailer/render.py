@@ -1,0 +1,150 @@
+"""Render mail we send: templates + values -> an RFC 5322 message with our headers.
+
+Pure apart from the Jinja environment, which the caller builds once and passes in. Every
+header value taken from inbound mail is cleaned of CR/LF first (no header injection).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.headerregistry import Address as HeaderAddress
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+import datetime as dt
+
+import jinja2
+
+from mailer import threading
+from mailer.model import Address, ParsedMessage
+from mailer.settings import ServiceSettings
+
+LOOP_HEADER = "X-Mailer-Loop"
+NO_SUBJECT = {"en": "your request", "it": "la tua richiesta"}
+_QUOTE_START = re.compile(
+    r"^(>|-{2,}\s*(original message|messaggio originale)|_{5,}|on .+ wrote:$|il .+ ha scritto:$"
+    r"|from:\s|da:\s|sent from my|inviato da)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered mail, ready for the outbox."""
+
+    message_id: str
+    recipient: str
+    envelope_sender: str
+    subject: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Where a mail goes and under which identity; chosen by the service from the config."""
+
+    to: Address
+    envelope_sender: str  # "" for the null sender
+    message_id: str
+    now: float
+    thread_guid: bytes  # 16 random bytes for Outlook's Thread-Index
+
+
+def greeting_name(addr: Address) -> str:
+    """The name to greet: the first name from the display name, else from the local part.
+
+    "Rossi, Mario" and "Mario Rossi" give "Mario"; "mario.rossi@" gives "Mario"; a local
+    part that does not look like a name ("it-support", "j123") gives "" and a neutral greeting.
+    """
+    name = " ".join(addr.name.replace('"', " ").split())
+    if "," in name:
+        name = name.split(",", 1)[1].strip()
+    if name and "@" not in name:
+        return name.split()[0].capitalize() if name.split()[0].isupper() else name.split()[0]
+    local = addr.local.split("+", 1)[0]
+    first = re.split(r"[._-]", local)[0]
+    if len(first) >= 2 and first.isalpha():
+        return first.capitalize()
+    return ""
+
+
+def excerpt(text: str, *, max_lines: int = 4, max_chars: int = 320) -> str:
+    """The opening of what they wrote, before quoted history or a signature, for the receipt."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped in ("--", "-- ") or _QUOTE_START.match(stripped):
+            break
+        if stripped:
+            lines.append(stripped)
+        if len(lines) >= max_lines:
+            break
+    out = " ".join(lines)
+    return out if len(out) <= max_chars else out[: max_chars - 1].rsplit(" ", 1)[0] + "…"
+
+
+def render_pair(
+    env: jinja2.Environment, template: str, language: str, context: Mapping[str, object]
+) -> tuple[str, str | None]:
+    """The text body and, when the template has one, its HTML alternative."""
+    text = env.get_template(f"{language}/{template}.txt.j2").render(context)
+    try:
+        html_template = env.get_template(f"{language}/{template}.html.j2")
+    except jinja2.TemplateNotFound:
+        return text, None
+    return text, html_template.render(context)
+
+
+def build_reply(
+    service: ServiceSettings,
+    parent: ParsedMessage,
+    envelope: Envelope,
+    *,
+    subject: str,
+    text: str,
+    html: str | None,
+    auto_submitted: str,
+) -> Outgoing:
+    """A mail threaded under ``parent``: In-Reply-To, References, Thread-Topic/Index."""
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = HeaderAddress(display_name=service.name, addr_spec=service.address)
+    msg["To"] = _header_address(envelope.to)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(dt.datetime.fromtimestamp(envelope.now, tz=dt.UTC))
+    msg["Message-ID"] = envelope.message_id
+    in_reply_to, refs = threading.reply_references(
+        parent.message_id, parent.references, parent.in_reply_to
+    )
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if refs:
+        msg["References"] = " ".join(refs)
+    msg["Thread-Topic"] = threading.thread_topic(parent.thread_topic, parent.subject or subject)
+    msg["Thread-Index"] = threading.thread_index(
+        parent.thread_index, envelope.now, envelope.thread_guid
+    )
+    msg["Auto-Submitted"] = auto_submitted
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg[LOOP_HEADER] = service.address
+    msg.set_content(text, charset="utf-8")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+    return Outgoing(
+        message_id=envelope.message_id,
+        recipient=envelope.to.addr,
+        envelope_sender=envelope.envelope_sender,
+        subject=subject,
+        raw=msg.as_bytes(),
+    )
+
+
+def _header_address(addr: Address) -> HeaderAddress:
+    name = threading.clean_header_text(addr.name)
+    try:
+        return HeaderAddress(display_name=name, addr_spec=addr.addr)
+    except (ValueError, IndexError):
+        local, _, domain = addr.addr.rpartition("@")
+        return HeaderAddress(display_name=name, username=local, domain=domain)

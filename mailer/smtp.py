@@ -1,0 +1,85 @@
+"""SMTP edge: one reused aiosmtplib connection; failures mapped to temporary or permanent."""
+
+from __future__ import annotations
+
+import ssl
+
+import aiosmtplib
+
+from mailer.errors import PermanentDelivery, TemporaryDelivery
+from mailer.settings import SmtpSettings
+
+
+class Sender:
+    """Keeps one SMTP connection open across sends and reconnects when it drops."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.client: aiosmtplib.SMTP | None = None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.ca_file) if s.security != "none" else None
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.security == "tls",
+            start_tls=True if s.security == "starttls" else False,
+            tls_context=context,
+            timeout=s.timeout,
+            local_hostname=s.helo,
+            username=s.username,
+            password=s.password,
+        )
+        await client.connect()
+        return client
+
+    async def send(self, raw: bytes, mail_from: str, rcpt: str) -> str:
+        """Send once; returns the server's reply. Raises Temporary/PermanentDelivery."""
+        try:
+            if self.client is None or not self.client.is_connected:
+                self.client = await self._connect()
+            client = self.client
+            options = ["NOTIFY=NEVER"] if client.supports_extension("dsn") else []
+            errors, reply = await client.sendmail(mail_from, [rcpt], raw, rcpt_options=options)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refusal = exc.recipients[0] if exc.recipients else None
+            await self._reset()
+            if refusal is not None:
+                raise _classify(refusal.code, refusal.message) from exc
+            raise TemporaryDelivery(str(exc)) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            await self._reset()
+            raise _classify(exc.code, exc.message) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self.close()
+            raise TemporaryDelivery(f"{type(exc).__name__}: {exc}") from exc
+        if rcpt in errors:
+            code, message = errors[rcpt]
+            raise _classify(code, message)
+        return reply
+
+    async def _reset(self) -> None:
+        if self.client is None:
+            return
+        try:
+            await self.client.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            await self.close()
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            if client.is_connected:
+                await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+
+
+def _classify(code: int, message: str) -> TemporaryDelivery | PermanentDelivery:
+    text = f"{code} {message}".strip()
+    if 500 <= code < 600:
+        return PermanentDelivery(text)
+    return TemporaryDelivery(text)

@@ -1,0 +1,402 @@
+"""SQLite store: mailbox watermarks, threads, every message in and out, the outbox.
+
+One file, WAL mode, versioned migrations, and an exclusive lock file so that a second
+daemon on the same store refuses to start. Every inbound batch is written in ONE
+transaction together with its outbox rows and the watermark: that is what makes
+processing exactly-once across crashes (see ``service.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mailer.errors import StoreLocked
+from mailer.model import Status, ThreadInfo
+from mailer.store_schema import migrate
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    thread_id: int | None
+    message_id: str
+    kind: str
+    recipient: str
+    envelope_sender: str
+    raw: bytes
+    attempts: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class MailboxState:
+    uidvalidity: int
+    last_uid: int
+    first_seen: float
+
+
+class Store:
+    """The only module that speaks SQL; callers get values back."""
+
+    def __init__(self, path: Path, *, lock: bool = False) -> None:
+        self.path = path
+        self._lock_file: int | None = None
+        if lock:
+            self._acquire_lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process kill (SIGKILL) without an fsync per commit.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        migrate(self.db)
+
+    def _acquire_lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = lock_path.read_text().strip() or "another process"
+            raise StoreLocked(
+                f"the store {self.path} is in use by mailer (pid {holder}); "
+                "stop that daemon first, or give this one its own [store] path"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_file = fd
+
+    def close(self) -> None:
+        self.db.close()
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _one(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.db.execute(sql, tuple(args)).fetchone()
+        return row
+
+    # ---- mailbox watermark -------------------------------------------------------------
+
+    def mailbox_state(self, mailbox: str) -> MailboxState | None:
+        row = self._one("SELECT * FROM mailboxes WHERE name = ?", (mailbox,))
+        if row is None:
+            return None
+        return MailboxState(row["uidvalidity"], row["last_uid"], row["first_seen"])
+
+    def set_mailbox_state(self, mailbox: str, state: MailboxState) -> None:
+        self.db.execute(
+            "INSERT INTO mailboxes(name, uidvalidity, last_uid, first_seen) VALUES (?,?,?,?)"
+            " ON CONFLICT(name) DO UPDATE SET uidvalidity=excluded.uidvalidity,"
+            " last_uid=excluded.last_uid, first_seen=excluded.first_seen",
+            (mailbox, state.uidvalidity, state.last_uid, state.first_seen),
+        )
+
+    def advance(self, mailbox: str, uid: int) -> None:
+        self.db.execute(
+            "UPDATE mailboxes SET last_uid = max(last_uid, ?) WHERE name = ?", (uid, mailbox)
+        )
+
+    # ---- messages ------------------------------------------------------------------------
+
+    def knows_inbound(self, key: str) -> bool:
+        return self._one("SELECT 1 FROM messages WHERE key = ? AND direction = 'in'", (key,)) is not None
+
+    def record_message(self, **fields: Any) -> int:
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        cur = self.db.execute(
+            f"INSERT OR IGNORE INTO messages({cols}) VALUES ({marks})", tuple(fields.values())
+        )
+        return int(cur.lastrowid or 0)
+
+    def message_log(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT * FROM messages WHERE direction = 'in' ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [dict(r) for r in rows]
+
+    # ---- threads -------------------------------------------------------------------------
+
+    def next_reference_number(self, start: int) -> int:
+        row = self._one("SELECT value FROM meta WHERE key = 'next_reference'")
+        number = max(int(row["value"]) if row else start, start)
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES ('next_reference', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(number + 1),),
+        )
+        return number
+
+    def create_thread(self, **fields: Any) -> int:
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        cur = self.db.execute(f"INSERT INTO threads({cols}) VALUES ({marks})", tuple(fields.values()))
+        return int(cur.lastrowid or 0)
+
+    def update_thread(self, thread_id: int, **fields: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE threads SET {sets} WHERE id = ?", (*fields.values(), thread_id))
+
+    def thread(self, thread_id: int) -> ThreadInfo | None:
+        row = self._one("SELECT * FROM threads WHERE id = ?", (thread_id,))
+        return _thread(row) if row else None
+
+    def thread_by_reference(self, reference: str) -> ThreadInfo | None:
+        row = self._one("SELECT * FROM threads WHERE reference = ? COLLATE NOCASE", (reference,))
+        return _thread(row) if row else None
+
+    def thread_by_message_ids(self, ids: Iterable[str]) -> ThreadInfo | None:
+        """The thread of the newest known message among ``ids`` (ours or theirs)."""
+        ids = [i for i in ids if i][-50:]
+        if not ids:
+            return None
+        marks = ",".join("?" for _ in ids)
+        row = self._one(
+            f"SELECT thread_id FROM messages WHERE key IN ({marks}) AND thread_id IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1",
+            ids,
+        )
+        if row is None:
+            return None
+        return self.thread(row["thread_id"])
+
+    def threads(self, *, status: str | None = None, team: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM threads WHERE 1=1"
+        args: list[Any] = []
+        if status:
+            sql += " AND status = ?"
+            args.append(status)
+        if team:
+            sql += " AND team = ?"
+            args.append(team)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    def thread_messages(self, thread_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT * FROM messages WHERE thread_id = ? ORDER BY at, id", (thread_id,)
+        )
+        return [dict(r) for r in rows]
+
+    def automatic_in_a_row(self, thread_id: int, since: float) -> int:
+        """Inbound automatic messages in the thread since ``since`` with no human one after them."""
+        last_human = self._one(
+            "SELECT max(at) AS at FROM messages WHERE thread_id = ? AND direction = 'in'"
+            " AND automatic = 0",
+            (thread_id,),
+        )
+        floor = max(since, (last_human["at"] or 0.0) if last_human else 0.0)
+        row = self._one(
+            "SELECT count(*) AS n FROM messages WHERE thread_id = ? AND direction = 'in'"
+            " AND automatic = 1 AND at > ?",
+            (thread_id, floor),
+        )
+        return int(row["n"]) if row else 0
+
+    # ---- outbox --------------------------------------------------------------------------
+
+    def enqueue(self, **fields: Any) -> int:
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        cur = self.db.execute(f"INSERT INTO outbox({cols}) VALUES ({marks})", tuple(fields.values()))
+        return int(cur.lastrowid or 0)
+
+    def receipts_sent_to(self, recipient: str, since: float) -> int:
+        row = self._one(
+            "SELECT count(*) AS n FROM outbox WHERE kind = 'receipt' AND recipient = ?"
+            " AND created_at > ?",
+            (recipient.lower(), since),
+        )
+        return int(row["n"]) if row else 0
+
+    def due(self, now: float, *, limit: int = 100) -> list[OutboxRow]:
+        rows = self.db.execute(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
+            " ORDER BY next_attempt, id LIMIT ?",
+            (now, limit),
+        )
+        return [_outbox(r) for r in rows]
+
+    def next_due(self) -> float | None:
+        row = self._one("SELECT min(next_attempt) AS t FROM outbox WHERE status = 'pending'")
+        return float(row["t"]) if row and row["t"] is not None else None
+
+    def pending_count(self) -> int:
+        row = self._one("SELECT count(*) AS n FROM outbox WHERE status = 'pending'")
+        return int(row["n"]) if row else 0
+
+    def mark_sent(self, row_id: int, now: float, *, copy_wanted: bool) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+            " copy_status = ? WHERE id = ?",
+            (now, "pending" if copy_wanted else None, row_id),
+        )
+
+    def mark_retry(self, row_id: int, when: float, error: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
+            " WHERE id = ?",
+            (when, error, row_id),
+        )
+
+    def mark_dead(self, row_id: int, error: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?"
+            " WHERE id = ?",
+            (error, row_id),
+        )
+
+    def mark_bounced(self, message_id: str, error: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET bounced = 1, last_error = ? WHERE message_id = ?",
+            (error, message_id),
+        )
+
+    def copies_pending(self, *, limit: int = 50) -> list[OutboxRow]:
+        rows = self.db.execute(
+            "SELECT * FROM outbox WHERE copy_status = 'pending' ORDER BY id LIMIT ?", (limit,)
+        )
+        return [_outbox(r) for r in rows]
+
+    def mark_copied(self, row_id: int) -> None:
+        self.db.execute("UPDATE outbox SET copy_status = 'done' WHERE id = ?", (row_id,))
+
+    def outbox_rows(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, thread_id, message_id, kind, recipient, status, attempts, last_error,"
+        sql += " created_at, sent_at FROM outbox"
+        args: tuple[Any, ...] = ()
+        if status:
+            sql += " WHERE status = ?"
+            args = (status,)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    # ---- failures and quarantine --------------------------------------------------------
+
+    def record_failure(self, mailbox: str, uidvalidity: int, uid: int, error: str,
+                       now: float, max_attempts: int) -> bool:
+        """Count one failed attempt; True when the message is now quarantined."""
+        self.db.execute(
+            "INSERT INTO failures(mailbox, uidvalidity, uid, attempts, last_error, quarantined,"
+            " updated_at) VALUES (?,?,?,1,?,0,?) ON CONFLICT(mailbox, uidvalidity, uid) DO UPDATE"
+            " SET attempts = attempts + 1, last_error = excluded.last_error,"
+            " updated_at = excluded.updated_at",
+            (mailbox, uidvalidity, uid, error, now),
+        )
+        row = self._one(
+            "SELECT attempts FROM failures WHERE mailbox=? AND uidvalidity=? AND uid=?",
+            (mailbox, uidvalidity, uid),
+        )
+        attempts = int(row["attempts"]) if row else 1
+        if attempts >= max_attempts:
+            self.db.execute(
+                "UPDATE failures SET quarantined = 1 WHERE mailbox=? AND uidvalidity=? AND uid=?",
+                (mailbox, uidvalidity, uid),
+            )
+            return True
+        return False
+
+    def clear_failure(self, mailbox: str, uidvalidity: int, uid: int) -> None:
+        self.db.execute(
+            "DELETE FROM failures WHERE mailbox=? AND uidvalidity=? AND uid=?",
+            (mailbox, uidvalidity, uid),
+        )
+
+    def retry_candidates(self, mailbox: str, uidvalidity: int) -> list[int]:
+        rows = self.db.execute(
+            "SELECT uid FROM failures WHERE mailbox=? AND uidvalidity=? AND quarantined=0"
+            " ORDER BY uid",
+            (mailbox, uidvalidity),
+        )
+        return [int(r["uid"]) for r in rows]
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM failures WHERE quarantined = 1 ORDER BY uid")
+        return [dict(r) for r in rows]
+
+    def requeue(self, uid: int, mailbox: str | None = None) -> int:
+        """Give a quarantined message fresh attempts; returns how many rows changed."""
+        sql = "UPDATE failures SET quarantined = 0, attempts = 0 WHERE uid = ?"
+        args: tuple[Any, ...] = (uid,)
+        if mailbox:
+            sql += " AND mailbox = ?"
+            args += (mailbox,)
+        return self.db.execute(sql, args).rowcount
+
+    # ---- moves after commit --------------------------------------------------------------
+
+    def queue_move(self, mailbox: str, uidvalidity: int, uid: int) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO pending_moves(mailbox, uidvalidity, uid) VALUES (?,?,?)",
+            (mailbox, uidvalidity, uid),
+        )
+
+    def pending_moves(self, mailbox: str, uidvalidity: int) -> list[int]:
+        rows = self.db.execute(
+            "SELECT uid FROM pending_moves WHERE mailbox=? AND uidvalidity=? ORDER BY uid",
+            (mailbox, uidvalidity),
+        )
+        return [int(r["uid"]) for r in rows]
+
+    def moves_done(self, mailbox: str, uids: Iterable[int]) -> None:
+        self.db.executemany(
+            "DELETE FROM pending_moves WHERE mailbox = ? AND uid = ?",
+            [(mailbox, uid) for uid in uids],
+        )
+
+    def drop_moves(self, mailbox: str, uidvalidity: int) -> None:
+        self.db.execute(
+            "DELETE FROM pending_moves WHERE mailbox = ? AND uidvalidity != ?",
+            (mailbox, uidvalidity),
+        )
+
+
+def _thread(row: sqlite3.Row) -> ThreadInfo:
+    return ThreadInfo(
+        id=row["id"],
+        reference=row["reference"],
+        requester=row["requester"],
+        requester_name=row["requester_name"] or "",
+        subject=row["subject"] or "",
+        category=row["category"] or "general",
+        team=row["team"],
+        status=Status(row["status"]),
+        language=row["language"] or "en",
+        rule=row["rule"] or "default",
+        root_message_id=row["root_message_id"],
+        created_at=row["created_at"],
+    )
+
+
+def _outbox(row: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        message_id=row["message_id"],
+        kind=row["kind"],
+        recipient=row["recipient"],
+        envelope_sender=row["envelope_sender"],
+        raw=bytes(row["raw"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,123 @@
+"""Versioned schema migrations for the SQLite store.
+
+Each entry of MIGRATIONS moves the schema one version up; a store is never rewritten in
+place by hand. ``PRAGMA user_version`` holds the version reached.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the receipt loop
+    """
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE mailboxes(
+        name TEXT PRIMARY KEY,
+        uidvalidity INTEGER NOT NULL,
+        last_uid INTEGER NOT NULL,
+        first_seen REAL NOT NULL
+    );
+    CREATE TABLE threads(
+        id INTEGER PRIMARY KEY,
+        reference TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        requester TEXT NOT NULL,
+        requester_name TEXT,
+        subject TEXT,
+        category TEXT,
+        team TEXT,
+        team_address TEXT,
+        priority TEXT,
+        rule TEXT,
+        language TEXT,
+        status TEXT NOT NULL,
+        root_message_id TEXT,
+        auto_blocked INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX threads_status ON threads(status, team);
+    CREATE TABLE messages(
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        thread_id INTEGER REFERENCES threads(id),
+        mailbox TEXT,
+        uidvalidity INTEGER,
+        uid INTEGER,
+        sender TEXT,
+        subject TEXT,
+        at REAL NOT NULL,
+        internaldate REAL,
+        automatic INTEGER NOT NULL DEFAULT 0,
+        decision TEXT,
+        reason TEXT,
+        rule TEXT,
+        language TEXT,
+        size INTEGER,
+        defects TEXT,
+        UNIQUE(key, direction)
+    );
+    CREATE INDEX messages_thread ON messages(thread_id, at);
+    CREATE TABLE outbox(
+        id INTEGER PRIMARY KEY,
+        thread_id INTEGER REFERENCES threads(id),
+        message_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        envelope_sender TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        last_error TEXT,
+        bounced INTEGER NOT NULL DEFAULT 0,
+        copy_status TEXT,
+        created_at REAL NOT NULL,
+        sent_at REAL
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt);
+    CREATE INDEX outbox_recipient ON outbox(kind, recipient, created_at);
+    CREATE INDEX outbox_copy ON outbox(copy_status);
+    CREATE TABLE failures(
+        mailbox TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        quarantined INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY(mailbox, uidvalidity, uid)
+    );
+    CREATE TABLE pending_moves(
+        mailbox TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        PRIMARY KEY(mailbox, uidvalidity, uid)
+    );
+    """,
+)
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the schema up to date; returns the version reached."""
+    while True:
+        db.execute("BEGIN IMMEDIATE")  # read and bump the version under one write lock
+        try:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"this store has schema version {version}, newer than this mailer knows "
+                    f"({len(MIGRATIONS)}): upgrade mailer or point [store] path elsewhere"
+                )
+            if version == len(MIGRATIONS):
+                db.execute("COMMIT")
+                return version
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")

@@ -1,0 +1,184 @@
+"""Command line: ``mailer [--config PATH] run | check | requeue | threads | demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from mailer import log as logsetup
+from mailer.errors import ConfigError, MailboxUnavailable, MailerError, StoreLocked
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailer",
+        description="Make a shared help mailbox answer like a great internal service desk.",
+    )
+    parser.add_argument("--config", metavar="PATH",
+                        help="the TOML config (default: $MAILER_CONFIG, else /etc/mailer/mailer.toml)")
+    parser.add_argument("--json-logs", action="store_true", default=None,
+                        help="log JSON lines even on a terminal")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="watch the mailbox and answer (foreground, for systemd)")
+    run.add_argument("--once", action="store_true",
+                     help="process what is in the mailbox, send the outbox, and exit")
+    run.add_argument("--backfill", action="store_true",
+                     help="also acknowledge mail older than [imap] backlog at first start")
+
+    sub.add_parser("check", help="validate config, rules and templates without connecting")
+
+    requeue = sub.add_parser("requeue", help="retry a quarantined message")
+    requeue.add_argument("uid", type=int, help="its IMAP UID (see 'mailer quarantine')")
+
+    sub.add_parser("quarantine", help="list quarantined messages")
+
+    threads = sub.add_parser("threads", help="list requests")
+    threads.add_argument("--status", help="only this status (new, acknowledged, ...)")
+    threads.add_argument("--team", help="only this team")
+    threads.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+
+    outbox = sub.add_parser("outbox", help="list mail waiting, sent or dead-lettered")
+    outbox.add_argument("--status", choices=["pending", "sent", "dead"])
+    outbox.add_argument("--json", action="store_true")
+
+    demo = sub.add_parser("demo", help="run the whole flow on local sandbox mail servers")
+    demo.add_argument("--keep", action="store_true", help="keep the sandbox directory")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logsetup.configure(json=args.json_logs)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreLocked as exc:
+        print(f"mailer: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MailboxUnavailable as exc:
+        print(f"mailer: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except MailerError as exc:
+        print(f"mailer: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from mailer.demo import run_demo
+
+        return run_demo(keep=args.keep)
+    from mailer.config import check_settings, load_settings, resolve_config_path
+
+    path = resolve_config_path(args.config, os.environ)
+    if args.command == "check":
+        return _check(path, check_settings)
+    settings = load_settings(path)
+    if args.command == "run":
+        return _run(settings, once=args.once, backfill=args.backfill)
+    from mailer.store import Store
+
+    store = Store(settings.store.path)
+    try:
+        if args.command == "requeue":
+            return _requeue(store, args.uid, settings.imap.mailbox)
+        if args.command == "quarantine":
+            return _print_rows(store.quarantined(), as_json=False,
+                               columns=("uid", "mailbox", "attempts", "last_error"))
+        if args.command == "threads":
+            rows = store.threads(status=args.status, team=args.team)
+            return _print_rows(rows, as_json=args.json, columns=(
+                "reference", "status", "team", "category", "requester", "subject"))
+        if args.command == "outbox":
+            return _print_rows(store.outbox_rows(status=args.status), as_json=args.json,
+                               columns=("id", "kind", "status", "recipient", "attempts",
+                                        "last_error"))
+    finally:
+        store.close()
+    return EXIT_PROBLEMS
+
+
+def _check(path: Path, check_settings: object) -> int:
+    from mailer.checks import check_templates
+
+    settings, problems = check_settings(path)  # type: ignore[operator]
+    if settings is not None:
+        problems = [*problems, *check_templates(settings)]
+    for problem in problems:
+        print(problem, file=sys.stderr if not problem.warning else sys.stdout)
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        print(f"{path}: {len(errors)} problem(s)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{path}: OK ({len(settings.rules) if settings else 0} rules)")
+    return EXIT_OK
+
+
+def _run(settings: object, *, once: bool, backfill: bool) -> int:
+    from mailer.service import Service
+    from mailer.settings import Settings
+    from mailer.store import Store
+
+    assert isinstance(settings, Settings)
+    store = Store(settings.store.path, lock=True)
+    service = Service(settings, store, backfill=backfill)
+    try:
+        if not once:
+            asyncio.run(service.run_forever())
+            return EXIT_OK
+        stats = asyncio.run(service.run_once())
+    finally:
+        store.close()
+    structlog.get_logger("mailer").info(
+        "run.once.done", processed=stats.processed, queued=stats.queued, sent=stats.sent,
+    )
+    if service.outbox.unreachable and stats.sent == 0:
+        print(f"mailer: cannot reach SMTP {settings.smtp.host}:{settings.smtp.port}; "
+              "mail stays queued", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return EXIT_OK
+
+
+def _requeue(store: object, uid: int, mailbox: str) -> int:
+    from mailer.store import Store
+
+    assert isinstance(store, Store)
+    changed = store.requeue(uid, mailbox)
+    if not changed:
+        print(f"mailer: no quarantined message with UID {uid} in {mailbox}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"UID {uid} will be retried by the next run")
+    return EXIT_OK
+
+
+def _print_rows(rows: list[dict[str, object]], *, as_json: bool, columns: tuple[str, ...]) -> int:
+    if as_json:
+        print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("(none)")
+        return EXIT_OK
+    widths = {c: min(40, max(len(c), *(len(str(r.get(c) or "")) for r in rows))) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c) or "")[: widths[c]].ljust(widths[c]) for c in columns))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,233 @@
+"""The daemon: watch the mailbox, process new mail, drain the outbox, survive everything.
+
+Two tasks share one event loop: intake (IMAP in a worker thread: IDLE or polling, then
+fetch + process + commit) and the outbox (one reused SMTP connection). Network errors
+never end the daemon: the intake reconnects with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from mailer import templates
+from mailer.errors import MailboxUnavailable
+from mailer.imap import NETWORK_ERRORS, Mailbox, Selected
+from mailer.outbox import Outbox
+from mailer.pipeline import Pipeline
+from mailer.settings import Settings
+from mailer.smtp import Sender
+from mailer.store import MailboxState, Store
+
+log = structlog.get_logger("mailer.service")
+SHUTDOWN_BUDGET = 4.0  # seconds for the last sends after SIGTERM; exit within 5 s
+
+
+@dataclass
+class RunStats:
+    processed: int = 0
+    queued: int = 0
+    sent: int = 0
+
+
+class Service:
+    def __init__(self, settings: Settings, store: Store, *, backfill: bool = False) -> None:
+        self.settings = settings
+        self.store = store
+        self.backfill = backfill
+        self.env = templates.make_environment(settings)
+        self.pipeline = Pipeline(settings, store, self.env)
+        self.mailbox = Mailbox(settings.imap, readonly=settings.imap.move_to is None)
+        self.outbox = Outbox(
+            store, Sender(settings.smtp), settings.smtp,
+            want_copies=settings.imap.sent_folder is not None,
+        )
+        self.stopping = threading.Event()
+        self.wake_intake = threading.Event()
+        self.wake_outbox = asyncio.Event()
+        self.stats = RunStats()
+        self.connected = False
+
+    # ---- entry points --------------------------------------------------------------------
+
+    async def run_once(self) -> RunStats:
+        """Process what is in the mailbox, try every queued mail once, and return."""
+        await self._connect()
+        await self._poll()
+        try:
+            self.stats.sent += await self.outbox.drain(everything=True)
+            await self._copies()
+        finally:
+            await self.outbox.sender.close()
+            await self._close()
+        return self.stats
+
+    async def run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        log.info("service.started", mailbox=self.settings.imap.mailbox,
+                 address=self.settings.service.address)
+        outbox = asyncio.create_task(self._outbox_loop())
+        try:
+            await self._intake_loop()
+        finally:
+            self.wake_outbox.set()
+            await outbox
+            await self._close()
+            log.info("service.stopped", pending=self.store.pending_count())
+
+    def stop(self) -> None:
+        if not self.stopping.is_set():
+            log.info("service.stopping")
+        self.stopping.set()
+        self.wake_outbox.set()
+
+    # ---- intake --------------------------------------------------------------------------
+
+    async def _intake_loop(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                if not self.connected:
+                    await self._connect()
+                await self._poll()
+                await self._copies()
+                failures = 0
+                await self._wait_for_mail()
+            except (MailboxUnavailable, *NETWORK_ERRORS) as exc:
+                failures += 1
+                delay = min(300.0, 2.0 ** min(failures, 9)) * (0.5 + random.random() / 2)
+                log.warning("imap.error", error=f"{type(exc).__name__}: {exc}",
+                            retry_in=round(delay, 1), failures=failures)
+                await self._close()
+                await self._sleep(delay)
+
+    async def _connect(self) -> Selected:
+        selected = await asyncio.to_thread(self.mailbox.connect)
+        self.connected = True
+        self._check_uidvalidity(selected)
+        log.info("imap.connected", uidvalidity=selected.uidvalidity, idle=selected.can_idle,
+                 move=selected.can_move)
+        return selected
+
+    def _check_uidvalidity(self, selected: Selected) -> MailboxState:
+        name = self.settings.imap.mailbox
+        state = self.store.mailbox_state(name)
+        with self.store.transaction():
+            if state is None:
+                state = MailboxState(selected.uidvalidity, 0, time.time())
+                self.store.set_mailbox_state(name, state)
+            elif state.uidvalidity != selected.uidvalidity:
+                log.warning("imap.uidvalidity_changed", old=state.uidvalidity,
+                            new=selected.uidvalidity, action="rescan; known messages are skipped")
+                state = MailboxState(selected.uidvalidity, 0, state.first_seen)
+                self.store.set_mailbox_state(name, state)
+                self.store.drop_moves(name, selected.uidvalidity)
+        return state
+
+    async def _poll(self) -> None:
+        """Fetch everything after the watermark (plus failed UIDs due a retry) in batches."""
+        s = self.settings
+        selected = self.mailbox.selected
+        assert selected is not None
+        state = self.store.mailbox_state(s.imap.mailbox)
+        assert state is not None
+        if state.uidvalidity != selected.uidvalidity:
+            state = self._check_uidvalidity(selected)
+        uids = await asyncio.to_thread(self.mailbox.uids_after, state.last_uid)
+        retry = self.store.retry_candidates(s.imap.mailbox, selected.uidvalidity)
+        todo = sorted(set(uids) | set(retry))
+        move = s.imap.move_to is not None
+        for start in range(0, len(todo), s.imap.batch_size):
+            chunk = todo[start : start + s.imap.batch_size]
+            fetched = await asyncio.to_thread(
+                lambda c=chunk: list(self.mailbox.fetch(c, s.limits.max_message_size))
+            )
+            outcomes = self.pipeline.process_batch(
+                fetched, state, time.time(), backfill=self.backfill, move=move
+            )
+            self.stats.processed += len(outcomes)
+            queued = sum(o.queued for o in outcomes)
+            self.stats.queued += queued
+            if queued:
+                self.wake_outbox.set()
+            if move:
+                await self._moves(selected.uidvalidity)
+            if self.stopping.is_set():
+                break
+        if move:
+            await self._moves(selected.uidvalidity)
+
+    async def _moves(self, uidvalidity: int) -> None:
+        s = self.settings
+        assert s.imap.move_to is not None
+        uids = self.store.pending_moves(s.imap.mailbox, uidvalidity)
+        if uids:
+            await asyncio.to_thread(self.mailbox.move, uids, s.imap.move_to)
+            self.store.moves_done(s.imap.mailbox, uids)
+
+    async def _copies(self) -> None:
+        """APPEND a \\Seen copy of each sent mail to the Sent folder, when configured."""
+        folder = self.settings.imap.sent_folder
+        if folder is None or not self.connected:
+            return
+        self.wake_intake.clear()
+        for row in self.store.copies_pending():
+            await asyncio.to_thread(self.mailbox.append, folder, row.raw, row.created_at)
+            self.store.mark_copied(row.id)
+
+    async def _wait_for_mail(self) -> None:
+        s = self.settings.imap
+        selected = self.mailbox.selected
+        timeout = min(s.idle_renew, s.catchup_interval)
+        if selected is None or not selected.can_idle:
+            timeout = min(timeout, s.poll_interval)
+        await asyncio.to_thread(
+            self.mailbox.wait, timeout,
+            lambda: self.stopping.is_set() or self.wake_intake.is_set(),
+        )
+
+    async def _close(self) -> None:
+        self.connected = False
+        await asyncio.to_thread(self.mailbox.close)
+
+    async def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.5, deadline - time.monotonic()))
+
+    # ---- outbox --------------------------------------------------------------------------
+
+    async def _outbox_loop(self) -> None:
+        while not self.stopping.is_set():
+            self.wake_outbox.clear()
+            try:
+                sent = await self.outbox.drain()
+            except Exception as exc:  # noqa: BLE001 - the outbox loop must outlive any error
+                log.error("outbox.error", error=f"{type(exc).__name__}: {exc}")
+                sent = 0
+                await asyncio.sleep(1.0)
+            self.stats.sent += sent
+            if sent and self.settings.imap.sent_folder:
+                self.wake_intake.set()
+            await self._outbox_wait()
+        deadline = time.monotonic() + SHUTDOWN_BUDGET
+        try:
+            self.stats.sent += await self.outbox.drain(deadline=deadline, everything=True)
+        finally:
+            await self.outbox.sender.close()
+
+    async def _outbox_wait(self) -> None:
+        due = self.store.next_due()
+        timeout = 60.0 if due is None else max(0.05, min(60.0, due - time.time()))
+        try:
+            await asyncio.wait_for(self.wake_outbox.wait(), timeout)
+        except TimeoutError:
+            pass

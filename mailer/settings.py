@@ -30,7 +30,7 @@ class ServiceSettings:
     hostname: str | None = None  # right side of our Message-IDs; default: address domain
     require_addressed: bool = True  # no receipt unless one of our addresses is in To/Cc
     no_reply_senders: tuple[str, ...] = (
-        r"^(postmaster|mailer-daemon|abuse|root|noreply|no-reply.*|donotreply|do-not-reply)@"
+        r"^(postmaster|mailer-daemon|abuse|root|noreply|no-reply.*|donotreply|do-not-reply)@",
     )
 
     @property

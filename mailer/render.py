@@ -31,6 +31,10 @@ _QUOTE_START = re.compile(
 )
 
 
+_ROLES = {"it", "hr", "help", "helpdesk", "support", "admin", "info", "office", "team", "sales",
+          "service", "noreply", "no", "mail", "contact", "ufficio", "segreteria", "amministrazione"}
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A rendered mail, ready for the outbox."""
@@ -64,9 +68,9 @@ def greeting_name(addr: Address) -> str:
         name = name.split(",", 1)[1].strip()
     if name and "@" not in name:
         return name.split()[0].capitalize() if name.split()[0].isupper() else name.split()[0]
-    local = addr.local.split("+", 1)[0]
-    first = re.split(r"[._-]", local)[0]
-    if len(first) >= 2 and first.isalpha():
+    parts = re.split(r"[._]", addr.local.split("+", 1)[0])
+    first = parts[0]
+    if len(parts) >= 2 and len(first) >= 2 and first.isalpha() and first.lower() not in _ROLES:
         return first.capitalize()
     return ""
 

@@ -123,8 +123,9 @@ class Rule:
     template: str = "receipt"
     language: str | None = None
     receipt: bool = True
-    expectation: str | None = None
+    expectation: str | None = None  # in the default language, or the only text given
     line: int | None = None  # where the rule starts in its file, for messages
+    expectations: tuple[tuple[str, str], ...] = ()  # (language, text) when given per language
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class Settings:
     teams: tuple[Team, ...] = ()
     rules: tuple[Rule, ...] = ()
     default_expectation: str | None = None
+    default_expectations: tuple[tuple[str, str], ...] = ()  # (language, text), per language
     templates_dir: Path | None = None  # admin's overrides; shipped templates are the fallback
     config_path: Path | None = None
     rules_path: Path | None = None

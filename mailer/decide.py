@@ -39,27 +39,22 @@ class Decision:
 
 
 def receipt_address(msg: ParsedMessage) -> Address | None:
-    """The one address a receipt may go to (RFC 3834 §4; standards A2 rules 17-21).
+    """The one address a receipt goes to (RFC 3834 §4; standards A2 rules 17-21).
 
-    The From mailbox when it is a single valid address and the Return-Path is absent
-    (mail copied in by a client) or belongs to the same organisation; otherwise the
-    Return-Path, since a differing envelope sender is where the system wants replies.
-    Reply-To is never used. None when neither gives exactly one address.
+    A service desk answers the person who asked: the From mailbox when it is exactly one
+    valid address (RFC 3834 §4 lets a Service Responder say so). A list or ESP bounce
+    address in Return-Path is where robots collect failures, not where a person reads.
+    Without a usable From, the Return-Path. A null Return-Path (``<>``) means nobody, and
+    Reply-To is never used.
     """
-    sender = msg.sender
     rp = msg.return_path
     if rp == "":
         return None
-    if rp is None:
-        return sender
-    if sender is not None and (
-        sender.key == rp.lower() or _org_domain(sender.domain) == _org_domain(_domain(rp))
-    ):
-        return sender
-    if "@" not in rp:
+    if msg.sender is not None:
+        return msg.sender
+    if rp is None or "@" not in rp:
         return None
-    name = sender.name if sender is not None and sender.key == rp.lower() else ""
-    return Address(name=name, addr=rp)
+    return Address(name="", addr=rp)
 
 
 def decide(
@@ -106,18 +101,3 @@ def _follow_up(facts: Facts, limits: LimitsSettings) -> Decision:
             alert=f"{count} automatic messages in a row in this thread: automatic mail stopped",
         )
     return Decision("follow-up", f"follow-up: {facts.robot}", automatic=True)
-
-
-def _domain(addr: str) -> str:
-    return addr.rpartition("@")[2].lower()
-
-
-_SECOND_LEVEL = {"co", "com", "ac", "gov", "edu", "org", "net", "gv", "or", "ne"}
-
-
-def _org_domain(domain: str) -> str:
-    """A cheap organisational domain: the last two labels, three under co.uk-like zones."""
-    labels = domain.strip(".").split(".")
-    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])

@@ -1,0 +1,194 @@
+"""``mailer demo``: the whole flow on real local mail servers, shown step by step.
+
+Starts Dovecot and Postfix in a temp dir on loopback, writes a config that uses the
+example rules, runs the daemon (IDLE) in a child process, sends sample requests in Italian
+and English for different teams, one follow-up, one out-of-office reply and one bounce,
+shows what every person received and what the store knows, and stops everything.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from mailer.sandbox import MailSandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = "example.test"
+PEOPLE = {"alice": "Alice Johnson", "bob": "Roberto Bianchi", "carol": "Carla Verdi"}
+
+
+def _say(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
+
+
+def _config(sandbox: MailSandbox, directory: Path) -> Path:
+    rules = ROOT / "config" / "rules.example.toml"
+    path = directory / "mailer.toml"
+    path.write_text(textwrap.dedent(f"""\
+        [service]
+        name = "IT Help Desk"
+        address = "helpdesk@{DOMAIN}"
+        reference_prefix = "IT"
+        contacts = ["Phone: ext. 4357 (8:30-17:30)", "Walk-in: 2nd floor, room 214"]
+        signature = "The Help Desk team"
+        rules_file = "{rules}"
+        [imap]
+        host = "127.0.0.1"
+        port = {sandbox.imap_port}
+        security = "none"
+        username = "helpdesk"
+        password = "{sandbox.password}"
+        mailbox = "INBOX"
+        sent_folder = "Sent"
+        [smtp]
+        host = "127.0.0.1"
+        port = {sandbox.smtp_port}
+        security = "none"
+        [store]
+        path = "mailer.sqlite3"
+        """))
+    return path
+
+
+def _mail(user: str, subject: str, body: str, *, headers: dict[str, str] | None = None,
+          charset: str = "utf-8") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = f"{PEOPLE.get(user, user)} <{user}@{DOMAIN}>"
+    msg["To"] = f"IT Help Desk <helpdesk@{DOMAIN}>"
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    msg["Message-ID"] = email.utils.make_msgid(domain=DOMAIN)
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body, charset=charset)
+    return msg
+
+
+def _send(sandbox: MailSandbox, msg: EmailMessage, sender: str) -> None:
+    sandbox.send(msg.as_bytes(), mail_from=sender, rcpt_to=[f"helpdesk@{DOMAIN}"])
+    print(f"  -> {msg['From']}: {msg['Subject']}")
+
+
+def _show(sandbox: MailSandbox, user: str) -> None:
+    for raw in sandbox.messages(user):
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        body = msg.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""  # type: ignore[attr-defined]
+        print(f"\n  [{user}'s inbox] From: {msg['From']}")
+        print(f"  Subject: {msg['Subject']}")
+        print(f"  In-Reply-To: {msg['In-Reply-To']}   Auto-Submitted: {msg['Auto-Submitted']}")
+        print(textwrap.indent(text.strip(), "  | "))
+
+
+def _mailer(config: Path, *args: str, **kw: object) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "mailer", "--config", str(config), *args]
+    return subprocess.Popen(cmd, **kw)  # type: ignore[call-overload,no-any-return]
+
+
+def _requests(sandbox: MailSandbox) -> None:
+    _send(sandbox, _mail("alice", "My laptop won't connect to the VPN",
+                         "Hi,\n\nsince this morning my laptop can't connect to the VPN: it says "
+                         "'authentication failed'. I have a customer call at 3pm.\n\nThanks,\nAlice"),
+          f"alice@{DOMAIN}")
+    _send(sandbox, _mail("bob", "Richiesta ferie per agosto",
+                         "Buongiorno,\n\nvorrei sapere come richiedere le ferie per le due "
+                         "settimane centrali di agosto e quanti giorni mi restano.\n\nGrazie,\n"
+                         "Roberto", charset="iso-8859-1"),
+          f"bob@{DOMAIN}")
+    _send(sandbox, _mail("carol", "Il riscaldamento in sala riunioni non funziona",
+                         "Ciao,\n\nin sala riunioni al terzo piano il riscaldamento è spento da "
+                         "ieri e fa molto freddo.\n\nCarla"),
+          f"carol@{DOMAIN}")
+
+
+def _robots_and_follow_up(sandbox: MailSandbox) -> None:
+    receipt = email.message_from_bytes(sandbox.messages("alice")[0], policy=email.policy.default)
+    follow = _mail("alice", f"Re: {receipt['Subject']}",
+                   "One more detail: the error code is 809.\n\nAlice",
+                   headers={"In-Reply-To": receipt["Message-ID"],
+                            "References": receipt["Message-ID"]})
+    _send(sandbox, follow, f"alice@{DOMAIN}")
+    bob_receipt = email.message_from_bytes(sandbox.messages("bob")[0], policy=email.policy.default)
+    oof = _mail("bob", f"Risposta automatica: {bob_receipt['Subject']}",
+                "Sono fuori ufficio fino al 2 settembre, con accesso limitato alla posta.",
+                headers={"Auto-Submitted": "auto-replied", "In-Reply-To": bob_receipt["Message-ID"],
+                         "X-Auto-Response-Suppress": "All"})
+    _send(sandbox, oof, f"bob@{DOMAIN}")
+    _send(sandbox, _bounce(receipt["Message-ID"]), "")
+
+
+def _bounce(message_id: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = f"Mail Delivery System <MAILER-DAEMON@mx.{DOMAIN}>"
+    msg["To"] = f"helpdesk@{DOMAIN}"
+    msg["Subject"] = "Undelivered Mail Returned to Sender"
+    msg["Message-ID"] = email.utils.make_msgid(domain=f"mx.{DOMAIN}")
+    msg["Auto-Submitted"] = "auto-replied"
+    msg.set_content("This is the mail system. Your message could not be delivered.")
+    msg.make_mixed()
+    report = EmailMessage()
+    report.set_content("Reporting-MTA: dns; mx.example.test\n\nFinal-Recipient: rfc822; "
+                       "alice.old@example.test\nAction: failed\nStatus: 5.1.1\n")
+    msg.attach(report)
+    original = EmailMessage()
+    original["Message-ID"] = message_id
+    original["Subject"] = "(the receipt)"
+    original.set_content("...")
+    msg.add_attachment(original.as_bytes(), maintype="text", subtype="rfc822-headers")
+    msg.replace_header("Content-Type", 'multipart/report; report-type="delivery-status"; '
+                       f'boundary="{msg.get_boundary()}"')
+    print(f"  -> {msg['From']}: {msg['Subject']} (a bounce of a receipt)")
+    return msg
+
+
+def run_demo(*, keep: bool = False) -> int:
+    directory = Path(tempfile.mkdtemp(prefix="mailer-demo-", dir="/tmp"))
+    os.chmod(directory, 0o755)
+    _say("Starting real mail servers (Dovecot IMAP + Postfix SMTP) on 127.0.0.1")
+    with MailSandbox(directory / "rig") as sandbox:
+        print(f"  IMAP 127.0.0.1:{sandbox.imap_port}  SMTP 127.0.0.1:{sandbox.smtp_port}")
+        config = _config(sandbox, directory)
+        _say(f"Checking the config: mailer --config {config} check")
+        subprocess.run([sys.executable, "-m", "mailer", "--config", str(config), "check"],
+                       check=True)
+        _say("Starting the daemon: mailer run (IMAP IDLE)")
+        daemon = _mailer(config, "run")
+        try:
+            time.sleep(1.5)
+            _say("Colleagues write to helpdesk@example.test")
+            _requests(sandbox)
+            for user in ("alice", "bob", "carol"):
+                sandbox.wait_for_messages(user, 1, timeout=20)
+            _say("A follow-up, an out-of-office reply and a bounce (these get nothing)")
+            _robots_and_follow_up(sandbox)
+            time.sleep(3)
+        finally:
+            _say("Stopping the daemon (SIGTERM)")
+            daemon.send_signal(signal.SIGTERM)
+            code = daemon.wait(timeout=15)
+            print(f"  exit code {code}")
+        _say("What each person received")
+        for user in ("alice", "bob", "carol"):
+            _show(sandbox, user)
+        _say("What the help desk knows: mailer threads")
+        subprocess.run([sys.executable, "-m", "mailer", "--config", str(config), "threads"],
+                       check=False)
+        _say("Copies of what was sent, in the shared mailbox's Sent folder")
+        print(f"  {len(sandbox.messages('helpdesk', 'Sent'))} messages in helpdesk/Sent")
+    _say("Done: servers stopped" + (f", files kept in {directory}" if keep else ""))
+    if not keep:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
+    return 0

@@ -1,0 +1,164 @@
+"""The pipeline on a real SQLite store, fed fetched messages directly (no servers)."""
+
+from __future__ import annotations
+
+import email
+from pathlib import Path
+
+import pytest
+
+from mailer import templates
+from mailer.imap import Fetched
+from mailer.model import MailboxRef
+from mailer.pipeline import Pipeline
+from mailer.store import MailboxState, Store
+from tests.factories import settings as make_settings
+
+NOW = 1_800_000_000.0
+
+
+def raw(n: int, *, subject: str = "VPN not connecting", sender: str = "Maria Rossi <maria@example.org>",
+        extra: str = "", body: str = "Hello, my VPN does not connect since this morning.") -> bytes:
+    return (
+        f"Return-Path: <{email.utils.parseaddr(sender)[1]}>\r\n"
+        f"From: {sender}\r\nTo: helpdesk@example.test\r\nSubject: {subject}\r\n"
+        f"Message-ID: <req{n}@example.org>\r\nDate: Mon, 1 Jan 2026 10:00:00 +0000\r\n{extra}"
+        f"\r\n{body}\r\n"
+    ).encode()
+
+
+def fetched(uid: int, data: bytes, internaldate: float = NOW) -> Fetched:
+    return Fetched(MailboxRef("INBOX", 7, uid), internaldate, data, len(data))
+
+
+@pytest.fixture(name="store")
+def _store(tmp_path: Path) -> Store:
+    store = Store(tmp_path / "s.sqlite3")
+    with store.transaction():
+        store.set_mailbox_state("INBOX", MailboxState(7, 0, NOW))
+    return store
+
+
+@pytest.fixture(name="pipeline")
+def _pipeline(store: Store, tmp_path: Path) -> Pipeline:
+    settings = make_settings(tmp_path)
+    return Pipeline(settings, store, templates.make_environment(settings))
+
+
+def state(store: Store) -> MailboxState:
+    s = store.mailbox_state("INBOX")
+    assert s is not None
+    return s
+
+
+def test_a_request_opens_a_thread_and_queues_one_receipt(pipeline: Pipeline, store: Store) -> None:
+    [out] = pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
+    assert (out.reason, out.reference, out.queued) == ("receipt", "REQ-1000", 1)
+    [row] = store.due(NOW)
+    assert row.recipient == "maria@example.org"
+    assert row.envelope_sender == "helpdesk@example.test"
+    assert state(store).last_uid == 1
+    assert store.threads()[0]["status"] == "acknowledged"
+
+
+def test_the_same_message_twice_is_acknowledged_once(pipeline: Pipeline, store: Store) -> None:
+    pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
+    [out] = pipeline.process_batch([fetched(2, raw(1))], state(store), NOW)
+    assert out.reason.startswith("duplicate")
+    assert len(store.due(NOW)) == 1
+
+
+def test_a_follow_up_by_references_joins_the_thread(pipeline: Pipeline, store: Store) -> None:
+    pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
+    receipt_id = store.due(NOW)[0].message_id
+    follow = raw(2, subject="Re: VPN not connecting [REQ-1000]",
+                 extra=f"In-Reply-To: {receipt_id}\r\nReferences: <req1@example.org> {receipt_id}\r\n")
+    [out] = pipeline.process_batch([fetched(2, follow)], state(store), NOW)
+    assert (out.reason, out.reference, out.queued) == ("follow-up", "REQ-1000", 0)
+
+
+def test_a_reference_in_the_subject_from_someone_else_opens_a_new_request(
+    pipeline: Pipeline, store: Store
+) -> None:
+    pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
+    other = raw(2, subject="Re: VPN [REQ-1000]", sender="Bob <bob@example.org>")
+    [out] = pipeline.process_batch([fetched(2, other)], state(store), NOW)
+    assert out.reference == "REQ-1001"
+    same = raw(3, subject="more on [REQ-1000]")
+    [out] = pipeline.process_batch([fetched(3, same)], state(store), NOW)
+    assert (out.reason, out.reference) == ("follow-up", "REQ-1000")
+
+
+def test_backlog_mail_is_skipped_unless_backfilling(pipeline: Pipeline, store: Store) -> None:
+    old = NOW - 2 * 86400
+    [out] = pipeline.process_batch([fetched(1, raw(1), old)], state(store), NOW)
+    assert out.reason == "skipped: backlog"
+    [out] = pipeline.process_batch([fetched(2, raw(2), old)], state(store), NOW, backfill=True)
+    assert out.reason == "receipt"
+
+
+def test_out_of_office_reply_gets_nothing(pipeline: Pipeline, store: Store) -> None:
+    oof = raw(1, subject="Automatic reply: VPN", extra="Auto-Submitted: auto-replied\r\n")
+    [out] = pipeline.process_batch([fetched(1, oof)], state(store), NOW)
+    assert out.reason.startswith("suppressed") and out.queued == 0
+    assert store.due(NOW) == []
+
+
+def test_per_sender_cap_stops_receipts_after_twenty(pipeline: Pipeline, store: Store) -> None:
+    batch = [fetched(i, raw(i, subject=f"request {i}")) for i in range(1, 23)]
+    outcomes = pipeline.process_batch(batch, state(store), NOW)
+    assert sum(o.queued for o in outcomes) == 20
+    assert outcomes[-1].reason == "suppressed: sender cap"
+    assert len(store.threads()) == 22
+
+
+def test_a_message_that_keeps_failing_is_quarantined_then_requeued(
+    pipeline: Pipeline, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("mailer.pipeline.decide", boom)
+    for attempt in range(3):
+        [out] = pipeline.process_batch([fetched(5, raw(5))], state(store), NOW)
+        assert out.reason == ("quarantined" if attempt == 2 else "failed")
+    assert store.retry_candidates("INBOX", 7) == []
+    assert [q["uid"] for q in store.quarantined()] == [5]
+    assert store.requeue(5, "INBOX") == 1
+    assert store.retry_candidates("INBOX", 7) == [5]
+    monkeypatch.undo()
+    [out] = pipeline.process_batch([fetched(5, raw(5))], state(store), NOW)
+    assert out.reason == "receipt"
+    assert store.quarantined() == []
+
+
+def test_one_bad_message_does_not_undo_the_rest_of_the_batch(
+    pipeline: Pipeline, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mailer.pipeline as module
+
+    real = module.parse_message
+
+    def picky(data: bytes, *, max_size: int):  # type: ignore[no-untyped-def]
+        if b"req2@" in data:
+            raise ValueError("cannot parse")
+        return real(data, max_size=max_size)
+
+    monkeypatch.setattr(module, "parse_message", picky)
+    outs = pipeline.process_batch([fetched(i, raw(i)) for i in (1, 2, 3)], state(store), NOW)
+    assert [o.reason for o in outs] == ["receipt", "failed", "receipt"]
+    assert state(store).last_uid == 3
+    assert store.retry_candidates("INBOX", 7) == [2]
+
+
+def test_a_crash_before_commit_leaves_nothing_behind(pipeline: Pipeline, store: Store) -> None:
+    class Crash(BaseException):
+        pass
+
+    def items():  # type: ignore[no-untyped-def]
+        yield fetched(1, raw(1))
+        raise Crash
+
+    with pytest.raises(Crash):
+        pipeline.process_batch(items(), state(store), NOW)
+    assert store.due(NOW) == [] and state(store).last_uid == 0 and store.threads() == []

@@ -1,0 +1,214 @@
+"""Load mailer.toml (and its rules file) into ``Settings``, reporting every problem at once.
+
+An admin fixing a config wants the whole list in one go, each line pointing at the file
+and line to edit: ``PATH:LINE: [section] key: problem (did you mean 'host'?)``. So nothing
+here stops at the first mistake: each section is read independently, and ``Settings`` is
+built only when no error (warnings are fine) was found.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mailer.config_lines import locate_keys
+from mailer.config_rules import Defined, read_rules, read_teams
+from mailer.config_sections import (
+    HOME,
+    SECTION_KEYS,
+    ServiceExtras,
+    read_imap,
+    read_limits,
+    read_service,
+    read_smtp,
+    read_store,
+)
+from mailer.config_table import Report, Table, default
+from mailer.config_transport import is_loopback
+from mailer.config_values import describe
+from mailer.errors import ConfigError, Problem
+from mailer.settings import ServiceSettings, Settings
+
+__all__ = ["DEFAULT_PATH", "check_settings", "load_settings", "resolve_config_path"]
+
+DEFAULT_PATH = Path("/etc/mailer/mailer.toml")
+ENV_VAR = "MAILER_CONFIG"
+REQUIRED = ("service", "imap", "smtp", "store")
+TOP_KEYS = (*SECTION_KEYS, "teams", "rules")
+RULES_FILE_KEYS = ("rules", "teams")
+_AT_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)$")
+log = logging.getLogger(__name__)
+
+
+def resolve_config_path(arg: str | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The config to use: the explicit argument, else $MAILER_CONFIG, else /etc/mailer."""
+    environ = os.environ if environ is None else environ
+    chosen = arg or environ.get(ENV_VAR) or str(DEFAULT_PATH)
+    return Path(chosen).expanduser()
+
+
+def load_settings(
+    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """The settings, or ``ConfigError`` listing every problem; warnings are logged."""
+    settings, problems = check_settings(path, environ=environ)
+    if settings is None:
+        raise ConfigError(problems)
+    for problem in problems:
+        log.warning("%s", problem)
+    return settings
+
+
+def check_settings(
+    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> tuple[Settings | None, list[Problem]]:
+    """Every problem in the config (warnings have ``warning=True``) and, if none is an
+    error, the settings. ``path`` is resolved like ``resolve_config_path``."""
+    environ = os.environ if environ is None else environ
+    config = resolve_config_path(str(path) if path else None, environ).absolute()
+    data, report = _read_toml(config)
+    if data is None:
+        return None, report.problems
+    base = config.parent
+    rules_data: Mapping[str, Any]
+    top = Table(report, (), data, None, TOP_KEYS, what="section")
+    tables = {name: _section(top, name) for name in SECTION_KEYS}
+    service, extras = (None, ServiceExtras())
+    if tables["service"] is not None:
+        service, extras = read_service(tables["service"], base)
+    parts: dict[str, Any] = {
+        "service": service,
+        "imap": tables["imap"] and read_imap(tables["imap"], base, environ),
+        "smtp": tables["smtp"] and read_smtp(tables["smtp"], base, environ),
+        "store": tables["store"] and read_store(tables["store"], base),
+    }
+    if tables["limits"] is not None:
+        parts["limits"] = read_limits(tables["limits"])
+    _warn_inline_passwords(report, data, config)
+
+    teams: dict[str, Defined] = {}
+    read_teams(report, data.get("teams"), teams)
+    rules_report, rules_data = report, data
+    if extras.rules_file is not None:
+        rules_report, rules_data = _read_rules_file(report, extras.rules_file, data, teams)
+    languages = service.languages if service else default(ServiceSettings, "languages")
+    main = service.default_language if service else default(ServiceSettings, "default_language")
+    raw_rules = rules_data.get("rules")
+    parts["rules"] = read_rules(rules_report, raw_rules, teams, languages, main)
+    if "rules" not in rules_data:
+        message = 'no [[rules]]: every request gets the built-in default rule ("general", no team)'
+        rules_report.add(("rules",), "rules", None, message, warning=True)
+
+    problems = _sorted(report) + (_sorted(rules_report) if rules_report is not report else [])
+    if any(not p.warning for p in problems) or None in parts.values():
+        return None, problems
+    settings = Settings(
+        **parts,
+        teams=tuple(d.team for d in teams.values()),
+        default_expectation=extras.expectation,
+        default_expectations=extras.expectations,
+        templates_dir=extras.templates_dir,
+        config_path=config,
+        rules_path=extras.rules_file,
+    )
+    return settings, problems
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any] | None, Report]:
+    """The parsed file and its report; a syntax error is reported at tomllib's line."""
+    report = Report(path, {})
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        hint = (
+            ""
+            if path.exists()
+            else (f"; create it (see config/mailer.example.toml), pass its path, or set {ENV_VAR}")
+        )
+        report.problems.append(Problem(str(path), None, None, None, f"cannot read: {reason}{hint}"))
+        return None, report
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = _AT_LINE.search(message)
+        line = int(found.group(1)) if found else text.count("\n") + 1
+        message = _AT_LINE.sub("", message).replace(" (at end of document)", "")
+        message = f"TOML syntax error: {message}"
+        report.problems.append(Problem(str(path), line, None, None, message))
+        return None, report
+    report.lines = locate_keys(text)
+    return data, report
+
+
+def _section(top: Table, name: str) -> Table | None:
+    """The table of one section, or None when it is absent (reported if required)."""
+    raw = top.data.get(name)
+    if raw is None:
+        if name in REQUIRED:
+            top.report.add((), name, None, f"section [{name}] is missing")
+        return None if name in REQUIRED else Table(top.report, (name,), {}, name, ())
+    if not isinstance(raw, dict):
+        top.problem(name, f"expected a table [{name}], got {describe(raw)}")
+        return None
+    elsewhere = {k: hint for k, hint in HOME.items() if k not in SECTION_KEYS[name]}
+    return Table(top.report, (name,), raw, name, SECTION_KEYS[name], elsewhere)
+
+
+def _read_rules_file(
+    report: Report, path: Path, data: Mapping[str, Any], teams: dict[str, Defined]
+) -> tuple[Report, Mapping[str, Any]]:
+    """Read [[rules]] and [teams.*] from ``rules_file``; problems name that file."""
+    rules_data, rules_report = _read_toml(path)
+    if rules_data is None:
+        if not path.exists():
+            report.add(
+                ("service", "rules_file"),
+                "service",
+                "rules_file",
+                f"{path} does not exist; create it (see config/rules.example.toml) "
+                "or remove rules_file",
+            )
+            return Report(path, {}), {"rules": []}
+        return rules_report, {"rules": []}
+    elsewhere = {name: "it belongs in the main config" for name in SECTION_KEYS}
+    Table(rules_report, (), rules_data, None, RULES_FILE_KEYS, elsewhere, what="section")
+    read_teams(rules_report, rules_data.get("teams"), teams)
+    if "rules" in data:
+        report.add(
+            ("rules",),
+            "rules",
+            None,
+            f"[[rules]] are also in rules_file {path}; keep them in one place",
+        )
+    return rules_report, rules_data
+
+
+def _warn_inline_passwords(report: Report, data: Mapping[str, Any], config: Path) -> None:
+    """A real server's password in a file every local user can read deserves a word."""
+    try:
+        readable = bool(config.stat().st_mode & stat.S_IROTH)
+    except OSError:
+        return
+    for name in ("imap", "smtp"):
+        section = data.get(name)
+        if not (readable and isinstance(section, dict) and "password" in section):
+            continue
+        if is_loopback(str(section.get("host", "")).strip("[]")):
+            continue  # a local test server, like the sandbox's
+        message = (
+            f"{config} is readable by every user; chmod 600 it, or use "
+            "password_file or password_env"
+        )
+        report.add((name, "password"), name, "password", message, warning=True)
+
+
+def _sorted(report: Report) -> list[Problem]:
+    return sorted(report.problems, key=lambda p: p.line or 0)

@@ -1,0 +1,237 @@
+"""[teams.*] and [[rules]], from mailer.toml or from the file named by ``rules_file``.
+
+Each problem is reported against the file and line the rule is written in. The keys of
+``[rules.match]`` come from ``rules.MATCHERS``, whose ``shape`` says how to read the value,
+so a new condition kind needs no change here. Regexes are compiled now, once, through the
+same cache classify uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mailer import config_values as v
+from mailer import rules as matching
+from mailer.config_lines import KeyPath, line_of
+from mailer.config_table import Report, Table, did_you_mean
+from mailer.config_values import Convert, Invalid
+from mailer.settings import Condition, Rule, Team
+
+TEAM_KEYS = ("name", "address")
+RULE_KEYS = (
+    "name",
+    "category",
+    "team",
+    "priority",
+    "language",
+    "receipt",
+    "template",
+    "expectation",
+    "match",
+)
+PRIORITIES = ("low", "normal", "high", "urgent")
+_TEMPLATE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_HEADER_RE = re.compile(r"[!-9;-~]+")  # printable ASCII without ":" (RFC 5322 field-name)
+
+
+@dataclass(frozen=True)
+class Defined:
+    """A team and where it was written, to point at the first of two definitions."""
+
+    team: Team
+    path: str
+    line: int | None
+
+
+def match_regex(value: object) -> str:
+    pattern = v.text(value)
+    try:
+        matching.compile_regex(pattern)
+    except re.error as exc:
+        raise Invalid(f"invalid regular expression {pattern!r}: {exc}") from None
+    return pattern
+
+
+def word(value: object) -> str:
+    return v.string(value)
+
+
+def address_or_glob(value: object) -> str:
+    found = v.string(value)
+    if any(c in found for c in "*?[") and not any(c.isspace() for c in found):
+        return found
+    return v.address(found)
+
+
+def sender_domain(value: object) -> str:
+    found = v.text(value).strip()
+    if found.startswith(("@", "*.")):
+        raise Invalid(
+            f'write the domain alone, like "example.test" (subdomains match too); '
+            f"got {v.describe(value)}"
+        )
+    return v.domain(found)
+
+
+SHAPES: dict[str, Convert[tuple[str, ...]]] = {
+    "words": v.listing(word),
+    "regex": v.listing(match_regex),
+    "address": v.listing(address_or_glob),
+    "domain": v.listing(sender_domain),
+    "language": v.listing(v.language),
+}
+
+
+def read_teams(report: Report, raw: object, known: dict[str, Defined]) -> None:
+    """Add the [teams.KEY] tables of one file to ``known``."""
+    if raw is None:
+        return
+    if not isinstance(raw, dict):
+        report.add(("teams",), "teams", None, str(v.expected("tables like [teams.it]", raw)))
+        return
+    for key, data in raw.items():
+        keypath: KeyPath = ("teams", key)
+        if not isinstance(data, dict):
+            message = v.expected(f"a table [teams.{key}] with name and address", data)
+            report.add(keypath, "teams", key, str(message))
+            continue
+        table = Table(report, keypath, data, f"teams.{key}", TEAM_KEYS)
+        team = Team(key, table.get("name", v.string, key), table.get("address", v.address, None))
+        if key in known:
+            first = known[key]
+            table.problem(None, f"team '{key}' is already defined at {first.path}:{first.line}")
+        else:
+            known[key] = Defined(team, str(report.path), line_of(report.lines, keypath))
+
+
+def read_rules(
+    report: Report,
+    raw: object,
+    teams: Mapping[str, Defined],
+    languages: tuple[str, ...],
+    default_language: str,
+) -> tuple[Rule, ...]:
+    """Every valid [[rules]] entry, in order; invalid ones are reported and left out."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        message = v.expected("[[rules]] entries (double brackets: an array of tables)", raw)
+        report.add(("rules",), "rules", None, str(message))
+        return ()
+    found: list[Rule] = []
+    names: dict[str, int | None] = {}
+    catch_all: Rule | None = None
+    for index, data in enumerate(raw):
+        keypath: KeyPath = ("rules", index)
+        if not isinstance(data, dict):
+            report.add(keypath, "rules", None, str(v.expected("a table of rule keys", data)))
+            continue
+        table = Table(report, keypath, data, "rules", RULE_KEYS)
+        rule = _read_rule(table, teams, (languages, default_language), names)
+        if catch_all is not None:
+            table.problem(
+                None,
+                f"rule '{rule.name}' can never match: rule '{catch_all.name}' "
+                f"(line {catch_all.line}) has no [rules.match] and matches "
+                "everything",
+                warning=True,
+            )
+        if table.ok:
+            found.append(rule)
+            if not rule.conditions and catch_all is None:
+                catch_all = rule
+    return tuple(found)
+
+
+def _read_rule(
+    table: Table,
+    teams: Mapping[str, Defined],
+    service_languages: tuple[tuple[str, ...], str],
+    names: dict[str, int | None],
+) -> Rule:
+    languages, default_language = service_languages
+    line = line_of(table.report.lines, table.keypath)
+    name = table.require("name", v.string, f"#{table.keypath[-1]}")
+    if name == matching.DEFAULT_RULE.name:
+        table.problem(
+            "name", f'"{name}" is the built-in rule used when none matches; choose another name'
+        )
+    elif name in names:
+        table.problem("name", f"duplicate rule name '{name}' (first at line {names[name]})")
+    names.setdefault(name, line)
+    team = table.get("team", v.string, None)
+    if team is not None and team not in teams:
+        hint = did_you_mean(team, teams, {})
+        table.problem("team", f"unknown team '{team}'{hint}; define it as [teams.{team}]")
+    elif team is not None and teams[team].team.address is None:
+        table.problem("team", f"team '{team}' has no address", warning=True)
+    forced = table.get("language", v.language, None)
+    if forced is not None and forced not in languages:
+        table.problem(
+            "language", f"'{forced}' is not in [service] languages ({', '.join(languages)})"
+        )
+    texts = table.get("expectation", v.expectation(languages, default_language), v.NO_TEXTS)
+    template = table.get("template", v.string, "receipt")
+    if not _TEMPLATE_RE.fullmatch(template):
+        table.problem("template", f'expected a template name like "receipt", got {template!r}')
+    return Rule(
+        name=name,
+        conditions=_read_match(table, table.data.get("match")),
+        category=table.get("category", v.string, "general"),
+        team=team,
+        priority=table.get("priority", v.choice(*PRIORITIES), "normal"),
+        template=template,
+        language=forced,
+        receipt=table.get("receipt", v.boolean, True),
+        expectation=texts[0],
+        line=line,
+        expectations=texts[1],
+    )
+
+
+def _read_match(rule: Table, raw: object) -> tuple[Condition, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        rule.problem("match", str(v.expected("a table [rules.match]", raw)))
+        return ()
+    keypath = (*rule.keypath, "match")
+    table = Table(rule.report, keypath, raw, "rules.match", matching.MATCHERS)
+    conditions: list[Condition] = []
+    for kind, value in raw.items():
+        if kind not in matching.MATCHERS:
+            continue
+        line = line_of(rule.report.lines, (*keypath, kind))
+        shape = matching.MATCHERS[kind].shape
+        if shape == "flag":
+            flag = table.get(kind, v.boolean, None)
+            if flag is not None:
+                conditions.append(Condition(kind, flag=flag, line=line))
+        elif shape == "headers":
+            conditions += _read_headers(table, kind, value, line)
+        else:
+            values: tuple[str, ...] = table.get(kind, SHAPES[shape], ())
+            if values:  # an empty list is no condition at all
+                conditions.append(Condition(kind, values, line=line))
+    rule.ok = rule.ok and table.ok
+    return tuple(sorted(conditions, key=lambda c: matching.MATCHERS[c.kind].cost))
+
+
+def _read_headers(match: Table, kind: str, raw: object, line: int | None) -> list[Condition]:
+    """``header = { "X-Priority" = "^1" }``: one condition per header, regexes on its value."""
+    if not isinstance(raw, dict):
+        match.problem(kind, str(v.expected('a table like { "X-Priority" = "^1" }', raw)))
+        return []
+    table = Table(match.report, (*match.keypath, kind), raw, "rules.match", raw)
+    conditions = []
+    for name in raw:
+        if not _HEADER_RE.fullmatch(name):
+            table.problem(name, "expected a header name like X-Priority")
+            continue
+        patterns: tuple[str, ...] = table.get(name, v.listing(match_regex), ())
+        if patterns:
+            conditions.append(Condition(kind, patterns, header=name, line=line))
+    match.ok = match.ok and table.ok
+    return conditions

@@ -1,0 +1,116 @@
+"""What [imap] and [smtp] share: host, port by security, clear-text refusal, secrets.
+
+A password comes from exactly one of ``password``, ``password_file`` or ``password_env``,
+so the admin can keep it out of the config. ``security = "none"`` is refused off loopback
+unless ``allow_insecure = true``: credentials in clear text must be a conscious choice.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mailer import config_values as v
+from mailer.config_table import Table, default
+
+SECRET_KEYS = ("password", "password_file", "password_env")
+CONNECTION_KEYS = (
+    "host",
+    "port",
+    "security",
+    "allow_insecure",
+    "username",
+    *SECRET_KEYS,
+    "timeout",
+    "ca_file",
+)
+DEFAULT_PORTS = {
+    "imap": {"tls": 993, "starttls": 143, "none": 143},
+    "smtp": {"tls": 465, "starttls": 587, "none": 25},
+}
+
+
+def is_loopback(name: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: clear text never leaves the machine."""
+    if name.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def read_connection(table: Table, section: str, base: Path, out: dict[str, Any], cls: type) -> None:
+    """Fill host, port, security, allow_insecure, timeout and ca_file into ``out``."""
+    out["host"] = table.require("host", v.host, "")
+    table.fill(out, "security", v.choice("tls", "starttls", "none"))
+    table.fill(out, "allow_insecure", v.boolean)
+    table.fill(out, "timeout", v.duration(0.1))
+    table.fill(out, "port", v.integer(1, 65535))
+    security = out.get("security", default(cls, "security"))
+    out.setdefault("port", DEFAULT_PORTS[section][security])
+    remote = bool(out["host"]) and not is_loopback(out["host"])
+    if security == "none" and remote and not out.get("allow_insecure", False):
+        table.problem(
+            "security" if "security" in table.data else "host",
+            f'"none" sends mail and passwords in clear text to {out["host"]}; use "tls" or '
+            '"starttls", or set allow_insecure = true if that network is trusted',
+        )
+    ca_file = table.path("ca_file", base)
+    if ca_file is not None:
+        if not ca_file.is_file():
+            table.problem("ca_file", f"file {ca_file} does not exist")
+        out["ca_file"] = str(ca_file)
+
+
+def read_secret(table: Table, base: Path, environ: Mapping[str, str], required: bool) -> str | None:
+    """The password from exactly one of password, password_file, password_env."""
+    given = [key for key in SECRET_KEYS if key in table.data]
+    if len(given) > 1:
+        table.problem(given[1], f"give only one of {', '.join(given)}; they all set the password")
+        return None
+    if not given:
+        if required:
+            table.problem(
+                "password",
+                "required key is missing: set password, password_file "
+                "(a file holding it) or password_env (a variable holding it)",
+            )
+        return None
+    if given[0] == "password":
+        return table.get("password", v.text, None)
+    if given[0] == "password_env":
+        name = table.get("password_env", v.string, "")
+        if name and name not in environ:
+            table.problem(
+                "password_env",
+                f"environment variable {name} is not set; export "
+                "it where mailer runs (EnvironmentFile= in the systemd unit)",
+            )
+        return environ.get(name) if name else None
+    return _password_file(table, base)
+
+
+def _password_file(table: Table, base: Path) -> str | None:
+    path = table.path("password_file", base)
+    if path is None:
+        return None
+    try:
+        secret = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        table.problem(
+            "password_file",
+            f"cannot read {path}: {reason}; create it holding only "
+            "the password (readable by mailer alone), or fix the path",
+        )
+        return None
+    if mode & stat.S_IROTH:
+        message = f"{path} is readable by every user; chmod 600 it"
+        table.problem("password_file", message, warning=True)
+    # Editors add a final newline; it is never part of the password.
+    return secret.removesuffix("\n").removesuffix("\r")

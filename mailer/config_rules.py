@@ -55,7 +55,10 @@ def match_regex(value: object) -> str:
 
 
 def word(value: object) -> str:
-    return v.string(value)
+    found = v.string(value)
+    if not matching.normalise(found).replace("*", "").strip():
+        raise Invalid(f"expected a word or phrase, got {v.describe(value)}")
+    return found
 
 
 def address_or_glob(value: object) -> str:

@@ -71,11 +71,17 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(_strip_accents(pattern), re.IGNORECASE)
 
 
+def _phrase(value: str) -> str:
+    """A word or phrase as a regex: any run of blanks between words, ``*`` for word letters."""
+    words = (re.escape(word).replace(r"\*", r"\w*") for word in normalise(value).split())
+    return r"\s+".join(words)
+
+
 @functools.lru_cache(maxsize=4096)
 def words_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     """One regex finding any of the words or phrases, on word boundaries."""
-    phrases = sorted({r"\s+".join(map(re.escape, normalise(v).split())) for v in values}, key=len)
-    return re.compile(r"(?<!\w)(?:" + "|".join(reversed(phrases)) + r")(?!\w)")
+    phrases = sorted({_phrase(v) for v in values}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(phrases) + r")(?!\w)")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -131,6 +137,13 @@ def _subject(cond: Condition, view: MessageView) -> bool:
 @matcher("body", "words", cost=2)
 def _body(cond: Condition, view: MessageView) -> bool:
     return words_pattern(cond.values).search(view.body) is not None
+
+
+@matcher("text", "words", cost=2)
+def _text(cond: Condition, view: MessageView) -> bool:
+    """Subject or body: what admins usually mean by "mentions"."""
+    pattern = words_pattern(cond.values)
+    return pattern.search(view.subject) is not None or pattern.search(view.body) is not None
 
 
 @matcher("subject_regex", "regex")

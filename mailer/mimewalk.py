@@ -148,7 +148,7 @@ def find_attachments(parts: list[Part], body: set[int]) -> tuple[Attachment, ...
             continue
         ctype = part.content_type
         if ctype in _CONTAINERS and not part.leaf:
-            size = len(_container_bytes(part))
+            size = _encoded_size(part.message)
         elif not part.leaf or ctype.startswith("multipart/"):
             continue
         elif _is_attachment(part) or not ctype.startswith(("text/", "message/")):
@@ -159,11 +159,18 @@ def find_attachments(parts: list[Part], body: set[int]) -> tuple[Attachment, ...
     return tuple(found)
 
 
-def _container_bytes(part: Part) -> bytes:
-    try:
-        return part.message.as_bytes()
-    except Exception:
-        return b""
+def _encoded_size(message: Message, depth: int = 0) -> int:
+    """About the size of an attached message as sent: headers plus encoded payloads.
+
+    Cheaper than flattening it again (as_bytes), which also re-folds every header.
+    """
+    size = sum(len(name) + len(str(value)) + 4 for name, value in message.raw_items()) + 2
+    payload = message.get_payload()
+    if isinstance(payload, str):
+        return size + len(payload)
+    if isinstance(payload, list) and depth < MAX_DEPTH:
+        size += sum(_encoded_size(m, depth + 1) for m in payload if isinstance(m, Message))
+    return size
 
 
 def _header_ids(message: Message, ids: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:
@@ -175,7 +182,23 @@ def _text_ids(texts: Iterable[str]) -> list[str]:
     return [match for text in texts for match in _TEXT_MSGID.findall(text)]
 
 
-def find_report(parts: list[Part], ids: Callable[[str], tuple[str, ...]]) -> DeliveryReport | None:
+def embedded_ids(parts: list[Part], ids: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:
+    """Message-IDs of the messages attached to (or returned by) the top-level message.
+
+    An attached message whose headers the parser missed (a stray blank line after the part
+    headers is common in bounces) is searched as text for a ``Message-ID:`` line instead.
+    """
+    found: list[str] = []
+    for part in parts:
+        if part.embedded:
+            from_headers = _header_ids(part.message, ids)
+            found.extend(from_headers or _text_ids([part_text(part)] if part.leaf else []))
+        elif part.content_type == "text/rfc822-headers" and not part.nested:
+            found.extend(_text_ids([part_text(part)]))
+    return tuple(dict.fromkeys(found))[:20]
+
+
+def find_report(parts: list[Part], embedded: tuple[str, ...]) -> DeliveryReport | None:
     """What a multipart/report (DSN, MDN, ARF) says; None when there is none."""
     top = [p for p in parts if not p.nested]
     report = next((p for p in top if p.content_type == "multipart/report"), None)
@@ -184,23 +207,16 @@ def find_report(parts: list[Part], ids: Callable[[str], tuple[str, ...]]) -> Del
     report_type = _safe("", lambda: report.message.get_param("report-type")).lower().strip()
     actions: list[str] = []
     statuses: list[str] = []
-    originals: list[str] = []
     texts: list[str] = []
-    for part in parts:
-        if part.embedded:
-            originals.extend(_header_ids(part.message, ids))
-        if part.nested:
-            continue
+    for part in top:
         ctype = part.content_type
         if ctype in _REPORT_FIELDS:
             report_type = report_type or "delivery-status"
             for name, value in _FIELD.findall(part_text(part)):
                 (actions if name.lower() == "action" else statuses).append(value.lower())
-        elif ctype.startswith("message/") and part.leaf:  # MDN/ARF fields, rfc822-headers
-            texts.append(part_text(part) + "\n" + _fields_text(part.message))
-        elif ctype in ("text/rfc822-headers", "text/plain") and part.leaf:
-            texts.append(part_text(part))
-    originals.extend(_text_ids(texts))
+        elif part.leaf and (ctype.startswith("message/") or ctype == "text/plain"):
+            texts.append(part_text(part))  # MDN/ARF fields; or the original quoted inline
+    originals = embedded or tuple(_text_ids(texts))
     return DeliveryReport(
         report_type=report_type,
         actions=tuple(actions),

@@ -102,6 +102,9 @@ class ParsedMessage:
     thread_topic: str | None = None
     thread_index: str | None = None
     date: str | None = None
+    # Message-IDs of mail attached or returned inside this one (message/rfc822 parts,
+    # text/rfc822-headers): how a non-standard bounce of our mail finds its thread.
+    embedded_message_ids: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """The first header called ``name`` (case-insensitive), or None."""

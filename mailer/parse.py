@@ -15,7 +15,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses
 
-from mailer.mimewalk import body_text, find_attachments, find_report, walk
+from mailer.mimewalk import body_text, embedded_ids, find_attachments, find_report, walk
 from mailer.model import Address, ParsedMessage
 from mailer.textutil import decode_words, one_line, raw_header_text
 
@@ -186,6 +186,7 @@ def _parse(raw: bytes, max_size: int) -> ParsedMessage:
     recipients, _ = _addresses(raws(*_ADDRESS_HEADERS), defects, "recipients")
     parts = walk(msg)
     text, html_only, body_parts = body_text(parts, defects)
+    embedded = embedded_ids(parts, message_ids)
     for part in parts:
         defects.extend(type(defect).__name__ for defect in part.message.defects)
     return ParsedMessage(
@@ -208,13 +209,14 @@ def _parse(raw: bytes, max_size: int) -> ParsedMessage:
         has_calendar=any(
             p.content_type in ("text/calendar", "application/ics") for p in parts if not p.nested
         ),
-        report=find_report(parts, message_ids),
+        report=find_report(parts, embedded),
         size=len(raw),
         truncated=truncated,
         defects=tuple(dict.fromkeys(defects))[:50],
         thread_topic=first("thread-topic"),
         thread_index=first("thread-index"),
         date=first("date"),
+        embedded_message_ids=embedded,
     )
 
 

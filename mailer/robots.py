@@ -206,10 +206,18 @@ def _not_addressed(m: Inbound) -> bool:
 
 
 Check = Callable[[Inbound], bool]
-# Standards A1 order (own mail first, so a looped receipt is logged as such), then section C.
+# Every check below is a "no receipt"; the order only decides which reason is logged, so the
+# most specific come first: our own mail (log "looped back"), then what a report or bounce
+# says (the caller ties those to threads), then standards A1 in its order, then C.
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("own-mail-looped", _own_mail),  # A1.11
     ("own-address", _own_address),  # A1.12
+    ("dsn", _report("dsn")),  # C78-80
+    ("mdn", _report("mdn")),  # C83
+    ("arf", _report("arf")),  # C84
+    ("report", _report("other")),  # any other multipart/report or bare message/* body
+    ("arf", _arf_like),  # C84: complaint mails that are not multipart/report
+    ("bounce", _bounce),  # C85
     ("auto-submitted", _auto_submitted),  # A1.1-2
     ("null-sender", _null_sender),  # A1.3
     ("system-sender", _system_sender),  # A1.5
@@ -221,18 +229,12 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("loop-header", _loop_header),  # A1.10
     ("auto-header", _auto_header),  # A1.10
     ("spam", _spam),  # A1.14
-    ("dsn", _report("dsn")),  # C78-80
-    ("mdn", _report("mdn")),  # C83
-    ("arf", _report("arf")),  # C84
-    ("report", _report("other")),  # any other multipart/report or bare message/* body
-    ("arf", _arf_like),  # C84: complaint mails that are not multipart/report
-    ("bounce", _bounce),  # C85
-    ("challenge-response", _challenge),
     ("out-of-office", _out_of_office),  # C86-87
+    ("challenge-response", _challenge),
     ("calendar", _calendar),
     ("recall", _recall),
     ("read-receipt", _read_receipt),
-    ("not-addressed", _not_addressed),  # A1.13, last: the least specific reason
+    ("not-addressed", _not_addressed),  # A1.13, last: it still means "ingest"
 )
 
 
@@ -270,11 +272,13 @@ def _compile(pattern: str) -> re.Pattern[str]:
 def bounce_message_ids(msg: ParsedMessage) -> tuple[str, ...]:
     """Message-IDs of the mail a bounce returns, so a bounce of our mail finds its thread.
 
-    From the report's returned message when there is one, else ``Message-ID:`` lines in a
+    From the report, else from attached/returned messages, else ``Message-ID:`` lines in a
     non-standard bounce body, else the bounce's own In-Reply-To (some MTAs set it).
     """
     if msg.report and msg.report.original_message_ids:
         return msg.report.original_message_ids
+    if msg.embedded_message_ids:
+        return msg.embedded_message_ids
     found = tuple(
         dict.fromkeys(i for line in sig.TEXT_MSGID.findall(msg.text) for i in message_ids(line))
     )

@@ -39,7 +39,21 @@ __all__ = ["DEFAULT_PATH", "check_settings", "load_settings", "resolve_config_pa
 
 DEFAULT_PATH = Path("/etc/mailer/mailer.toml")
 ENV_VAR = "MAILER_CONFIG"
-REQUIRED = ("service", "imap", "smtp", "store")
+REQUIRED = {
+    "service": "name and address",
+    "imap": "host, username and a password",
+    "smtp": "host",
+    "store": "path",
+}
+# tomllib's terse messages, with what usually causes them.
+_SYNTAX_HINTS = {
+    "Cannot overwrite a value": "a key or table written twice?",
+    "Cannot declare": "a table written twice?",
+    "Invalid value": "a value missing, or text without quotes?",
+    "Expected '=' after a key in a key/value pair": "text without quotes, or a missing '='?",
+    "Unclosed array": "a missing ']' or ','?",
+    "Unclosed inline table": "inline tables { ... } must fit on one line",
+}
 TOP_KEYS = (*SECTION_KEYS, "teams", "rules")
 RULES_FILE_KEYS = ("rules", "teams")
 _AT_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)$")
@@ -141,7 +155,8 @@ def _read_toml(path: Path) -> tuple[dict[str, Any] | None, Report]:
         found = _AT_LINE.search(message)
         line = int(found.group(1)) if found else text.count("\n") + 1
         message = _AT_LINE.sub("", message).replace(" (at end of document)", "")
-        message = f"TOML syntax error: {message}"
+        hint = next((h for start, h in _SYNTAX_HINTS.items() if message.startswith(start)), "")
+        message = f"TOML syntax error: {message}" + (f" ({hint})" if hint else "")
         report.problems.append(Problem(str(path), line, None, None, message))
         return None, report
     report.lines = locate_keys(text)
@@ -153,10 +168,11 @@ def _section(top: Table, name: str) -> Table | None:
     raw = top.data.get(name)
     if raw is None:
         if name in REQUIRED:
-            top.report.add((), name, None, f"section [{name}] is missing")
+            message = f"section is missing; it needs at least {REQUIRED[name]}"
+            top.report.add((), name, None, message)
         return None if name in REQUIRED else Table(top.report, (name,), {}, name, ())
     if not isinstance(raw, dict):
-        top.problem(name, f"expected a table [{name}], got {describe(raw)}")
+        top.report.add((name,), name, None, f"expected a table [{name}], got {describe(raw)}")
         return None
     elsewhere = {k: hint for k, hint in HOME.items() if k not in SECTION_KEYS[name]}
     return Table(top.report, (name,), raw, name, SECTION_KEYS[name], elsewhere)

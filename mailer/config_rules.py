@@ -17,6 +17,7 @@ from mailer import rules as matching
 from mailer.config_lines import KeyPath, line_of
 from mailer.config_table import Report, Table, did_you_mean
 from mailer.config_values import Convert, Invalid
+from mailer.rules_text import compile_regex, normalise
 from mailer.settings import Condition, Rule, Team
 
 TEAM_KEYS = ("name", "address")
@@ -46,17 +47,13 @@ class Defined:
 
 
 def match_regex(value: object) -> str:
-    pattern = v.text(value)
-    try:
-        matching.compile_regex(pattern)
-    except re.error as exc:
-        raise Invalid(f"invalid regular expression {pattern!r}: {exc}") from None
-    return pattern
+    """Compiled now, into the cache classify uses, so a bad one is found at load time."""
+    return v.regex(value, compile_regex)
 
 
 def word(value: object) -> str:
     found = v.string(value)
-    if not matching.normalise(found).replace("*", "").strip():
+    if not normalise(found).replace("*", "").strip():
         raise Invalid(f"expected a word or phrase, got {v.describe(value)}")
     return found
 
@@ -178,7 +175,8 @@ def _read_rule(
     texts = table.get("expectation", v.expectation(languages, default_language), v.NO_TEXTS)
     template = table.get("template", v.string, "receipt")
     if not _TEMPLATE_RE.fullmatch(template):
-        table.problem("template", f'expected a template name like "receipt", got {template!r}')
+        message = f'expected a template name like "receipt", got {v.describe(template)}'
+        table.problem("template", message)
     return Rule(
         name=name,
         conditions=_read_match(table, table.data.get("match")),

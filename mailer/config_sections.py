@@ -105,7 +105,8 @@ def read_service(table: Table, base: Path) -> tuple[ServiceSettings | None, Serv
     languages = out.get("languages") or default(ServiceSettings, "languages")
     if out.get("default_language", default(ServiceSettings, "default_language")) not in languages:
         key = "default_language" if "default_language" in table.data else "languages"
-        table.problem(key, f"default_language must be one of languages ({', '.join(languages)})")
+        chosen = out.get("default_language", default(ServiceSettings, "default_language"))
+        table.problem(key, f"'{chosen}' is not in languages ({', '.join(languages)})")
     templates = table.path("templates_dir", base)
     if templates is not None and not templates.is_dir():
         table.problem("templates_dir", f"directory {templates} does not exist")

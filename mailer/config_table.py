@@ -75,7 +75,11 @@ class Table:
         for key in data:
             if key not in self.known:
                 hint = did_you_mean(key, self.known, elsewhere or {})
-                self.problem(key, f"unknown {what}{hint}")
+                if what == "section":  # reads "[imapp] unknown section (did you mean ...)"
+                    report.add((*keypath, key), key, None, f"unknown section{hint}")
+                    self.ok = False
+                else:
+                    self.problem(key, f"unknown {what}{hint}")
 
     def problem(
         self, key: str | None, message: str, warning: bool = False, index: int | None = None

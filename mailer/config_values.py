@@ -108,12 +108,12 @@ def _bounded(value: T, minimum: float | None, maximum: float | None, unit: str =
     number = float(value)  # type: ignore[arg-type]
     if minimum is not None and number < minimum:
         raise Invalid(
-            f"must not be negative, got {value}{unit}"
+            f"must not be negative, got {number:g}{unit}"
             if minimum == 0
-            else f"must be at least {minimum:g}{unit}, got {value}{unit}"
+            else f"must be at least {minimum:g}{unit}, got {number:g}{unit}"
         )
     if maximum is not None and number > maximum:
-        raise Invalid(f"must be at most {maximum:g}{unit}, got {value}{unit}")
+        raise Invalid(f"must be at most {maximum:g}{unit}, got {number:g}{unit}")
     return value
 
 
@@ -192,12 +192,14 @@ def domain(value: object) -> str:
     return found
 
 
-def regex(value: object) -> str:
+def regex(value: object, compile_: Callable[[str], object] = re.compile) -> str:
+    """A valid Python regex, checked by ``compile_`` (rules compile theirs their own way)."""
     pattern = text(value)
     try:
-        re.compile(pattern)
+        compile_(pattern)
     except re.error as exc:
-        raise Invalid(f"invalid regular expression {json.dumps(pattern)}: {exc}") from None
+        shown = json.dumps(pattern, ensure_ascii=False)
+        raise Invalid(f"invalid regular expression {shown}: {exc}") from None
     return pattern
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
 from mailer.model import Classification, ParsedMessage
+from mailer.rules_text import Tokens, compile_regex, compile_words, normalise
 from mailer.settings import Condition, Rule, Team
 
 # What a [rules.match] key holds; config.py validates values by this.
@@ -49,41 +49,6 @@ def matcher(kind: str, shape: Shape, cost: int = 1) -> Callable[[Test], Test]:
     return register
 
 
-def normalise(text: str) -> str:
-    """Casefold and drop accents, so "Caffè" and "CAFFE" compare equal."""
-    if text.isascii():
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text).casefold()
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def _strip_accents(pattern: str) -> str:
-    """Accents off but case kept: casefolding a regex would turn ``\\S`` into ``\\s``."""
-    if pattern.isascii():
-        return pattern
-    decomposed = unicodedata.normalize("NFKD", pattern)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@functools.lru_cache(maxsize=8192)
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """The admin's regex as applied to normalised text; raises ``re.error`` when invalid."""
-    return re.compile(_strip_accents(pattern), re.IGNORECASE)
-
-
-def _phrase(value: str) -> str:
-    """A word or phrase as a regex: any run of blanks between words, ``*`` for word letters."""
-    words = (re.escape(word).replace(r"\*", r"\w*") for word in normalise(value).split())
-    return r"\s+".join(words)
-
-
-@functools.lru_cache(maxsize=4096)
-def words_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
-    """One regex finding any of the words or phrases, on word boundaries."""
-    phrases = sorted({_phrase(v) for v in values}, key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(phrases) + r")(?!\w)")
-
-
 @functools.lru_cache(maxsize=4096)
 def globs_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     """One regex matching an address equal to, or fitting the glob of, any value."""
@@ -99,12 +64,12 @@ class MessageView:
         self._headers: dict[str, tuple[str, ...]] = {}
 
     @cached_property
-    def subject(self) -> str:
-        return normalise(self.msg.subject)
+    def subject(self) -> Tokens:
+        return Tokens.of(self.msg.subject)
 
     @cached_property
-    def body(self) -> str:
-        return normalise(self.msg.text)
+    def body(self) -> Tokens:
+        return Tokens.of(self.msg.text)
 
     @cached_property
     def senders(self) -> tuple[str, ...]:
@@ -131,29 +96,29 @@ def _any_regex(patterns: tuple[str, ...], text: str) -> bool:
 
 @matcher("subject", "words")
 def _subject(cond: Condition, view: MessageView) -> bool:
-    return words_pattern(cond.values).search(view.subject) is not None
+    return compile_words(cond.values).search(view.subject)
 
 
 @matcher("body", "words", cost=2)
 def _body(cond: Condition, view: MessageView) -> bool:
-    return words_pattern(cond.values).search(view.body) is not None
+    return compile_words(cond.values).search(view.body)
 
 
 @matcher("text", "words", cost=2)
 def _text(cond: Condition, view: MessageView) -> bool:
     """Subject or body: what admins usually mean by "mentions"."""
-    pattern = words_pattern(cond.values)
-    return pattern.search(view.subject) is not None or pattern.search(view.body) is not None
+    words = compile_words(cond.values)
+    return words.search(view.subject) or words.search(view.body)
 
 
 @matcher("subject_regex", "regex")
 def _subject_regex(cond: Condition, view: MessageView) -> bool:
-    return _any_regex(cond.values, view.subject)
+    return _any_regex(cond.values, view.subject.text)
 
 
 @matcher("body_regex", "regex", cost=2)
 def _body_regex(cond: Condition, view: MessageView) -> bool:
-    return _any_regex(cond.values, view.body)
+    return _any_regex(cond.values, view.body.text)
 
 
 @matcher("sender", "address", cost=0)

@@ -29,11 +29,11 @@ from mailer.config_sections import (
     read_smtp,
     read_store,
 )
-from mailer.config_table import Report, Table, default
+from mailer.config_table import Report, Table
 from mailer.config_transport import is_loopback
 from mailer.config_values import describe
 from mailer.errors import ConfigError, Problem
-from mailer.settings import ServiceSettings, Settings
+from mailer.settings import Settings
 
 __all__ = ["DEFAULT_PATH", "check_settings", "load_settings", "resolve_config_path"]
 
@@ -85,8 +85,9 @@ def check_settings(
     """Every problem in the config (warnings have ``warning=True``) and, if none is an
     error, the settings. ``path`` is resolved like ``resolve_config_path``."""
     environ = os.environ if environ is None else environ
-    config = resolve_config_path(str(path) if path else None, environ).absolute()
-    data, report = _read_toml(config)
+    given = resolve_config_path(str(path) if path else None, environ)
+    config = given.absolute()
+    data, report = _read_toml(config, shown=given)  # problems name the file as the admin did
     if data is None:
         return None, report.problems
     base = config.parent
@@ -111,10 +112,9 @@ def check_settings(
     rules_report, rules_data = report, data
     if extras.rules_file is not None:
         rules_report, rules_data = _read_rules_file(report, extras.rules_file, data, teams)
-    languages = service.languages if service else default(ServiceSettings, "languages")
-    main = service.default_language if service else default(ServiceSettings, "default_language")
-    raw_rules = rules_data.get("rules")
-    parts["rules"] = read_rules(rules_report, raw_rules, teams, languages, main)
+    parts["rules"] = read_rules(
+        rules_report, rules_data.get("rules"), teams, extras.languages, extras.default_language
+    )
     if "rules" not in rules_data:
         message = 'no [[rules]]: every request gets the built-in default rule ("general", no team)'
         rules_report.add(("rules",), "rules", None, message, warning=True)
@@ -134,11 +134,11 @@ def check_settings(
     return settings, problems
 
 
-def _read_toml(path: Path) -> tuple[dict[str, Any] | None, Report]:
+def _read_toml(path: Path, shown: Path | None = None) -> tuple[dict[str, Any] | None, Report]:
     """The parsed file and its report; a syntax error is reported at tomllib's line."""
-    report = Report(path, {})
+    report = Report(shown or path, {})
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from Windows editors is not TOML
     except (OSError, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         hint = (
@@ -146,7 +146,9 @@ def _read_toml(path: Path) -> tuple[dict[str, Any] | None, Report]:
             if path.exists()
             else (f"; create it (see config/mailer.example.toml), pass its path, or set {ENV_VAR}")
         )
-        report.problems.append(Problem(str(path), None, None, None, f"cannot read: {reason}{hint}"))
+        report.problems.append(
+            Problem(str(report.path), None, None, None, f"cannot read: {reason}{hint}")
+        )
         return None, report
     try:
         data = tomllib.loads(text)
@@ -157,7 +159,7 @@ def _read_toml(path: Path) -> tuple[dict[str, Any] | None, Report]:
         message = _AT_LINE.sub("", message).replace(" (at end of document)", "")
         hint = next((h for start, h in _SYNTAX_HINTS.items() if message.startswith(start)), "")
         message = f"TOML syntax error: {message}" + (f" ({hint})" if hint else "")
-        report.problems.append(Problem(str(path), line, None, None, message))
+        report.problems.append(Problem(str(report.path), line, None, None, message))
         return None, report
     report.lines = locate_keys(text)
     return data, report
@@ -217,7 +219,8 @@ def _warn_inline_passwords(report: Report, data: Mapping[str, Any], config: Path
         section = data.get(name)
         if not (readable and isinstance(section, dict) and "password" in section):
             continue
-        if is_loopback(str(section.get("host", "")).strip("[]")):
+        host = section.get("host")
+        if not isinstance(host, str) or is_loopback(host.strip("[]")):
             continue  # a local test server, like the sandbox's
         message = (
             f"{config} is readable by every user; chmod 600 it, or use "

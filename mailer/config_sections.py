@@ -87,6 +87,9 @@ class ServiceExtras:
     templates_dir: Path | None = None
     expectation: str | None = None
     expectations: tuple[tuple[str, str], ...] = ()
+    # The languages in effect even when [service] has errors, to check rules against them.
+    languages: tuple[str, ...] = default(ServiceSettings, "languages")
+    default_language: str = default(ServiceSettings, "default_language")
 
 
 def _fill(table: Table, out: dict[str, Any], converters: Mapping[str, Convert[Any]]) -> None:
@@ -112,7 +115,7 @@ def read_service(table: Table, base: Path) -> tuple[ServiceSettings | None, Serv
         table.problem("templates_dir", f"directory {templates} does not exist")
     main = out.get("default_language", default(ServiceSettings, "default_language"))
     texts: v.Texts = table.get("expectation", v.expectation(languages, main), v.NO_TEXTS)
-    extras = ServiceExtras(table.path("rules_file", base), templates, *texts)
+    extras = ServiceExtras(table.path("rules_file", base), templates, *texts, languages, main)
     return (ServiceSettings(**out) if table.ok else None), extras
 
 

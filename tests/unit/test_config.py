@@ -504,3 +504,27 @@ name = "two"
     assert lines[("service", "lit")] == 12
     assert lines[("rules", 1, "name")] == 17
     assert lines[("rules", 1, "match", "subject")] == 19
+
+
+def test_team_defined_in_both_files_points_at_the_first(tmp_path: Path) -> None:
+    write(tmp_path, '[teams.it]  # <-\nname = "IT again"\n', "rules.toml")
+    main = write(tmp_path, config_text(service=SERVICE + 'rules_file = "rules.toml"\n'))
+    _, problems = check_settings(main, environ={})
+    problem = next(p for p in errors(problems) if "already defined" in p.message)
+    assert (problem.path, problem.line) == (str(tmp_path / "rules.toml"), 1)
+    assert f"{main}:" in problem.message
+
+
+def test_rules_are_checked_against_the_configured_languages_despite_other_errors(
+    tmp_path: Path,
+) -> None:
+    service = 'address = "helpdesk@example.test"\nlanguages = ["en", "it", "de"]\n'
+    text = config_text(service=service, extra=rule_key('language = "de"'))
+    _, problems = check_settings(write(tmp_path, text), environ={})
+    assert [p.key for p in errors(problems)] == ["name"]
+
+
+def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "mailer.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + config_text().encode())
+    assert load_settings(path, environ={}).service.name == "IT Help Desk"

@@ -9,7 +9,7 @@ same cache classify uses.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mailer import config_values as v
@@ -17,7 +17,7 @@ from mailer import rules as matching
 from mailer.config_lines import KeyPath, line_of
 from mailer.config_table import Report, Table, did_you_mean
 from mailer.config_values import Convert, Invalid
-from mailer.rules_text import compile_regex, normalise
+from mailer.rules_text import compile_regex, compile_words, normalise
 from mailer.settings import Condition, Rule, Team
 
 TEAM_KEYS = ("name", "address")
@@ -75,6 +75,15 @@ def sender_domain(value: object) -> str:
     return v.domain(found)
 
 
+def _nothing(values: tuple[str, ...]) -> object:
+    return None
+
+
+# The caches classify uses, filled at load time.
+_WARM: dict[str, Callable[[tuple[str, ...]], object]] = {
+    "words": compile_words,
+    "address": matching.globs_pattern,
+}
 SHAPES: dict[str, Convert[tuple[str, ...]]] = {
     "words": v.listing(word),
     "regex": v.listing(match_regex),
@@ -216,6 +225,7 @@ def _read_match(rule: Table, raw: object) -> tuple[Condition, ...]:
             values: tuple[str, ...] = table.get(kind, SHAPES[shape], ())
             if values:  # an empty list is no condition at all
                 conditions.append(Condition(kind, values, line=line))
+                _WARM.get(shape, _nothing)(values)  # compiled now, not on the first mail
     rule.ok = rule.ok and table.ok
     return tuple(sorted(conditions, key=lambda c: matching.MATCHERS[c.kind].cost))
 

@@ -12,13 +12,26 @@ from mailer.render import Envelope
 from mailer.settings import Settings
 
 SAMPLE = ParsedMessage(
-    key="<sample@example.test>", message_id="<sample@example.test>", in_reply_to=(),
-    references=(), subject="The printer on the 2nd floor is jammed", raw_subject=None,
-    from_=(Address("Maria Rossi", "maria.rossi@example.test"),), reply_to=(),
-    return_path="maria.rossi@example.test", recipients=(), delivered_to=(), headers=(),
-    content_type="text/plain", text="Hello, the printer keeps jamming since this morning.",
-    html_only=False, attachments=(Attachment("photo.jpg", "image/jpeg", 1000),),
-    has_calendar=False, report=None, size=100, truncated=False,
+    key="<sample@example.test>",
+    message_id="<sample@example.test>",
+    in_reply_to=(),
+    references=(),
+    subject="The printer on the 2nd floor is jammed",
+    raw_subject=None,
+    from_=(Address("Maria Rossi", "maria.rossi@example.test"),),
+    reply_to=(),
+    return_path="maria.rossi@example.test",
+    recipients=(),
+    delivered_to=(),
+    headers=(),
+    content_type="text/plain",
+    text="Hello, the printer keeps jamming since this morning.",
+    html_only=False,
+    attachments=(Attachment("photo.jpg", "image/jpeg", 1000),),
+    has_calendar=False,
+    report=None,
+    size=100,
+    truncated=False,
 )
 
 
@@ -28,14 +41,20 @@ def check_templates(settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     languages = templates.available_languages(env) or [settings.service.default_language]
     if settings.service.default_language not in languages:
-        problems.append(Problem(
-            str(settings.config_path), None, "service", "default_language",
-            f"no receipt template for {settings.service.default_language!r} "
-            f"(templates exist for {', '.join(languages)})",
-        ))
+        problems.append(
+            Problem(
+                str(settings.config_path),
+                None,
+                "service",
+                "default_language",
+                f"no receipt template for {settings.service.default_language!r} "
+                f"(templates exist for {', '.join(languages)})",
+            )
+        )
     names = sorted({"receipt", *(r.template for r in settings.rules)})
-    envelope = Envelope(SAMPLE.from_[0], settings.service.address, "<x@example.test>", 0.0,
-                        bytes(16))
+    envelope = Envelope(
+        SAMPLE.from_[0], settings.service.address, "<x@example.test>", 0.0, bytes(16)
+    )
     for name in names:
         for language in languages:
             for suffix in ("txt.j2", "html.j2"):
@@ -45,10 +64,17 @@ def check_templates(settings: Settings) -> list[Problem]:
     return problems
 
 
-def _render(env: jinja2.Environment, settings: Settings, path: str, envelope: Envelope,
-            language: str) -> Problem | None:
-    context = receipt_context(settings, SAMPLE, Classification(rule="sample", team_name="IT"),
-                              envelope, "REQ-1000", language)
+def _render(
+    env: jinja2.Environment, settings: Settings, path: str, envelope: Envelope, language: str
+) -> Problem | None:
+    context = receipt_context(
+        settings,
+        SAMPLE,
+        Classification(rule="sample", team_name="IT"),
+        envelope,
+        "REQ-1000",
+        language,
+    )
     try:
         env.get_template(path).render(context)
     except jinja2.TemplateNotFound:
@@ -59,6 +85,6 @@ def _render(env: jinja2.Environment, settings: Settings, path: str, envelope: En
         return Problem(exc.filename or path, exc.lineno, "templates", None, exc.message or str(exc))
     except jinja2.UndefinedError as exc:
         return Problem(path, None, "templates", None, f"{exc} (see the variables in the docs)")
-    except Exception as exc:  # noqa: BLE001 - any template error is a problem to report
+    except Exception as exc:
         return Problem(path, None, "templates", None, f"{type(exc).__name__}: {exc}")
     return None

@@ -23,17 +23,27 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mailer",
         description="Make a shared help mailbox answer like a great internal service desk.",
     )
-    parser.add_argument("--config", metavar="PATH",
-                        help="the TOML config (default: $MAILER_CONFIG, else /etc/mailer/mailer.toml)")
-    parser.add_argument("--json-logs", action="store_true", default=None,
-                        help="log JSON lines even on a terminal")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the TOML config (default: $MAILER_CONFIG, else /etc/mailer/mailer.toml)",
+    )
+    parser.add_argument(
+        "--json-logs", action="store_true", default=None, help="log JSON lines even on a terminal"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="watch the mailbox and answer (foreground, for systemd)")
-    run.add_argument("--once", action="store_true",
-                     help="process what is in the mailbox, send the outbox, and exit")
-    run.add_argument("--backfill", action="store_true",
-                     help="also acknowledge mail older than [imap] backlog at first start")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="process what is in the mailbox, send the outbox, and exit",
+    )
+    run.add_argument(
+        "--backfill",
+        action="store_true",
+        help="also acknowledge mail older than [imap] backlog at first start",
+    )
 
     sub.add_parser("check", help="validate config, rules and templates without connecting")
 
@@ -98,16 +108,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "requeue":
             return _requeue(store, args.uid, settings.imap.mailbox)
         if args.command == "quarantine":
-            return _print_rows(store.quarantined(), as_json=False,
-                               columns=("uid", "mailbox", "attempts", "last_error"))
+            return _print_rows(
+                store.quarantined(),
+                as_json=False,
+                columns=("uid", "mailbox", "attempts", "last_error"),
+            )
         if args.command == "threads":
             rows = store.threads(status=args.status, team=args.team)
-            return _print_rows(rows, as_json=args.json, columns=(
-                "reference", "status", "team", "category", "requester", "subject"))
+            return _print_rows(
+                rows,
+                as_json=args.json,
+                columns=("reference", "status", "team", "category", "requester", "subject"),
+            )
         if args.command == "outbox":
-            return _print_rows(store.outbox_rows(status=args.status), as_json=args.json,
-                               columns=("id", "kind", "status", "recipient", "attempts",
-                                        "last_error"))
+            return _print_rows(
+                store.outbox_rows(status=args.status),
+                as_json=args.json,
+                columns=("id", "kind", "status", "recipient", "attempts", "last_error"),
+            )
     finally:
         store.close()
     return EXIT_PROBLEMS
@@ -145,11 +163,17 @@ def _run(settings: object, *, once: bool, backfill: bool) -> int:
     finally:
         store.close()
     structlog.get_logger("mailer").info(
-        "run.once.done", processed=stats.processed, queued=stats.queued, sent=stats.sent,
+        "run.once.done",
+        processed=stats.processed,
+        queued=stats.queued,
+        sent=stats.sent,
     )
     if service.outbox.unreachable and stats.sent == 0:
-        print(f"mailer: cannot reach SMTP {settings.smtp.host}:{settings.smtp.port}; "
-              "mail stays queued", file=sys.stderr)
+        print(
+            f"mailer: cannot reach SMTP {settings.smtp.host}:{settings.smtp.port}; "
+            "mail stays queued",
+            file=sys.stderr,
+        )
         return EXIT_UNREACHABLE
     return EXIT_OK
 

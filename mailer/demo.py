@@ -34,7 +34,8 @@ def _say(text: str) -> None:
 def _config(sandbox: MailSandbox, directory: Path) -> Path:
     rules = ROOT / "config" / "rules.example.toml"
     path = directory / "mailer.toml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         [service]
         name = "IT Help Desk"
         address = "helpdesk@{DOMAIN}"
@@ -56,12 +57,19 @@ def _config(sandbox: MailSandbox, directory: Path) -> Path:
         security = "none"
         [store]
         path = "mailer.sqlite3"
-        """))
+        """)
+    )
     return path
 
 
-def _mail(user: str, subject: str, body: str, *, headers: dict[str, str] | None = None,
-          charset: str = "utf-8") -> EmailMessage:
+def _mail(
+    user: str,
+    subject: str,
+    body: str,
+    *,
+    headers: dict[str, str] | None = None,
+    charset: str = "utf-8",
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = f"{PEOPLE.get(user, user)} <{user}@{DOMAIN}>"
     msg["To"] = f"IT Help Desk <helpdesk@{DOMAIN}>"
@@ -84,7 +92,7 @@ def _show(sandbox: MailSandbox, user: str) -> None:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         body = msg.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else ""  # type: ignore[attr-defined]
+        text = str(body.get_content()) if body is not None else ""
         print(f"\n  [{user}'s inbox] From: {msg['From']}")
         print(f"  Subject: {msg['Subject']}")
         print(f"  In-Reply-To: {msg['In-Reply-To']}   Auto-Submitted: {msg['Auto-Submitted']}")
@@ -97,33 +105,60 @@ def _mailer(config: Path, *args: str, **kw: object) -> subprocess.Popen[bytes]:
 
 
 def _requests(sandbox: MailSandbox) -> None:
-    _send(sandbox, _mail("alice", "My laptop won't connect to the VPN",
-                         "Hi,\n\nsince this morning my laptop can't connect to the VPN: it says "
-                         "'authentication failed'. I have a customer call at 3pm.\n\nThanks,\nAlice"),
-          f"alice@{DOMAIN}")
-    _send(sandbox, _mail("bob", "Richiesta ferie per agosto",
-                         "Buongiorno,\n\nvorrei sapere come richiedere le ferie per le due "
-                         "settimane centrali di agosto e quanti giorni mi restano.\n\nGrazie,\n"
-                         "Roberto", charset="iso-8859-1"),
-          f"bob@{DOMAIN}")
-    _send(sandbox, _mail("carol", "Il riscaldamento in sala riunioni non funziona",
-                         "Ciao,\n\nin sala riunioni al terzo piano il riscaldamento è spento da "
-                         "ieri e fa molto freddo.\n\nCarla"),
-          f"carol@{DOMAIN}")
+    _send(
+        sandbox,
+        _mail(
+            "alice",
+            "My laptop won't connect to the VPN",
+            "Hi,\n\nsince this morning my laptop can't connect to the VPN: it says "
+            "'authentication failed'. I have a customer call at 3pm.\n\nThanks,\nAlice",
+        ),
+        f"alice@{DOMAIN}",
+    )
+    _send(
+        sandbox,
+        _mail(
+            "bob",
+            "Richiesta ferie per agosto",
+            "Buongiorno,\n\nvorrei sapere come richiedere le ferie per le due "
+            "settimane centrali di agosto e quanti giorni mi restano.\n\nGrazie,\n"
+            "Roberto",
+            charset="iso-8859-1",
+        ),
+        f"bob@{DOMAIN}",
+    )
+    _send(
+        sandbox,
+        _mail(
+            "carol",
+            "Il riscaldamento in sala riunioni non funziona",
+            "Ciao,\n\nin sala riunioni al terzo piano il riscaldamento è spento da "
+            "ieri e fa molto freddo.\n\nCarla",
+        ),
+        f"carol@{DOMAIN}",
+    )
 
 
 def _robots_and_follow_up(sandbox: MailSandbox) -> None:
     receipt = email.message_from_bytes(sandbox.messages("alice")[0], policy=email.policy.default)
-    follow = _mail("alice", f"Re: {receipt['Subject']}",
-                   "One more detail: the error code is 809.\n\nAlice",
-                   headers={"In-Reply-To": receipt["Message-ID"],
-                            "References": receipt["Message-ID"]})
+    follow = _mail(
+        "alice",
+        f"Re: {receipt['Subject']}",
+        "One more detail: the error code is 809.\n\nAlice",
+        headers={"In-Reply-To": receipt["Message-ID"], "References": receipt["Message-ID"]},
+    )
     _send(sandbox, follow, f"alice@{DOMAIN}")
     bob_receipt = email.message_from_bytes(sandbox.messages("bob")[0], policy=email.policy.default)
-    oof = _mail("bob", f"Risposta automatica: {bob_receipt['Subject']}",
-                "Sono fuori ufficio fino al 2 settembre, con accesso limitato alla posta.",
-                headers={"Auto-Submitted": "auto-replied", "In-Reply-To": bob_receipt["Message-ID"],
-                         "X-Auto-Response-Suppress": "All"})
+    oof = _mail(
+        "bob",
+        f"Risposta automatica: {bob_receipt['Subject']}",
+        "Sono fuori ufficio fino al 2 settembre, con accesso limitato alla posta.",
+        headers={
+            "Auto-Submitted": "auto-replied",
+            "In-Reply-To": bob_receipt["Message-ID"],
+            "X-Auto-Response-Suppress": "All",
+        },
+    )
     _send(sandbox, oof, f"bob@{DOMAIN}")
     _send(sandbox, _bounce(receipt["Message-ID"]), "")
 
@@ -138,16 +173,20 @@ def _bounce(message_id: str) -> EmailMessage:
     msg.set_content("This is the mail system. Your message could not be delivered.")
     msg.make_mixed()
     report = EmailMessage()
-    report.set_content("Reporting-MTA: dns; mx.example.test\n\nFinal-Recipient: rfc822; "
-                       "alice.old@example.test\nAction: failed\nStatus: 5.1.1\n")
+    report.set_content(
+        "Reporting-MTA: dns; mx.example.test\n\nFinal-Recipient: rfc822; "
+        "alice.old@example.test\nAction: failed\nStatus: 5.1.1\n"
+    )
     msg.attach(report)
     original = EmailMessage()
     original["Message-ID"] = message_id
     original["Subject"] = "(the receipt)"
     original.set_content("...")
     msg.add_attachment(original.as_bytes(), maintype="text", subtype="rfc822-headers")
-    msg.replace_header("Content-Type", 'multipart/report; report-type="delivery-status"; '
-                       f'boundary="{msg.get_boundary()}"')
+    msg.replace_header(
+        "Content-Type",
+        f'multipart/report; report-type="delivery-status"; boundary="{msg.get_boundary()}"',
+    )
     print(f"  -> {msg['From']}: {msg['Subject']} (a bounce of a receipt)")
     return msg
 
@@ -160,8 +199,9 @@ def run_demo(*, keep: bool = False) -> int:
         print(f"  IMAP 127.0.0.1:{sandbox.imap_port}  SMTP 127.0.0.1:{sandbox.smtp_port}")
         config = _config(sandbox, directory)
         _say(f"Checking the config: mailer --config {config} check")
-        subprocess.run([sys.executable, "-m", "mailer", "--config", str(config), "check"],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "mailer", "--config", str(config), "check"], check=True
+        )
         _say("Starting the daemon: mailer run (IMAP IDLE)")
         daemon = _mailer(config, "run")
         try:
@@ -182,8 +222,9 @@ def run_demo(*, keep: bool = False) -> int:
         for user in ("alice", "bob", "carol"):
             _show(sandbox, user)
         _say("What the help desk knows: mailer threads")
-        subprocess.run([sys.executable, "-m", "mailer", "--config", str(config), "threads"],
-                       check=False)
+        subprocess.run(
+            [sys.executable, "-m", "mailer", "--config", str(config), "threads"], check=False
+        )
         _say("Copies of what was sent, in the shared mailbox's Sent folder")
         print(f"  {len(sandbox.messages('helpdesk', 'Sent'))} messages in helpdesk/Sent")
     _say("Done: servers stopped" + (f", files kept in {directory}" if keep else ""))

@@ -7,6 +7,7 @@ appends only what the service tells it to, after the store has committed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
 import ssl
@@ -64,8 +65,12 @@ class Mailbox:
         context = ssl.create_default_context(cafile=s.ca_file) if s.security != "none" else None
         try:
             client = imapclient.IMAPClient(
-                s.host, port=s.port, use_uid=True, ssl=s.security == "tls",
-                ssl_context=context, timeout=s.timeout,
+                s.host,
+                port=s.port,
+                use_uid=True,
+                ssl=s.security == "tls",
+                ssl_context=context,
+                timeout=s.timeout,
             )
             if s.security == "starttls":
                 client.starttls(context)
@@ -99,11 +104,9 @@ class Mailbox:
             return
         try:
             client.logout()
-        except Exception:  # noqa: BLE001 - a dead connection is what we are closing
-            try:
+        except Exception:
+            with contextlib.suppress(Exception):
                 client.shutdown()
-            except Exception:  # noqa: BLE001
-                pass
 
     def _client(self) -> imapclient.IMAPClient:
         if self.client is None:
@@ -207,8 +210,14 @@ class Mailbox:
 
 
 def _is_news(response: Any) -> bool:
-    return isinstance(response, tuple) and len(response) >= 2 and response[1] in (
-        b"EXISTS", b"RECENT",
+    return (
+        isinstance(response, tuple)
+        and len(response) >= 2
+        and response[1]
+        in (
+            b"EXISTS",
+            b"RECENT",
+        )
     )
 
 
@@ -216,5 +225,5 @@ def _epoch(value: Any) -> float:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.astimezone()  # imapclient gives local naive times by default
-        return value.timestamp()
+        return float(value.timestamp())
     return time.time()

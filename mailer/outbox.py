@@ -22,14 +22,19 @@ log = structlog.get_logger("mailer.outbox")
 
 def retry_delay(attempts: int, settings: SmtpSettings, rand: float) -> float:
     """Exponential backoff with jitter: initial * 2^(n-1), capped, +/- 20 %."""
-    base = min(settings.retry_max, settings.retry_initial * (2 ** max(0, attempts - 1)))
-    return base * (0.8 + 0.4 * rand)
+    base = min(settings.retry_max, settings.retry_initial * 2.0 ** max(0, attempts - 1))
+    return float(base * (0.8 + 0.4 * rand))
 
 
 class Outbox:
     def __init__(
-        self, store: Store, sender: Sender, settings: SmtpSettings, *,
-        want_copies: bool = False, clock: Callable[[], float] = time.time,
+        self,
+        store: Store,
+        sender: Sender,
+        settings: SmtpSettings,
+        *,
+        want_copies: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.sender = sender
@@ -66,16 +71,26 @@ class Outbox:
             return 0
         except PermanentDelivery as exc:
             self.store.mark_dead(row.id, str(exc))
-            log.error("mail.dead_letter", message_id=row.message_id, kind=row.kind,
-                      recipient=row.recipient, reply=str(exc))
+            log.error(
+                "mail.dead_letter",
+                message_id=row.message_id,
+                kind=row.kind,
+                recipient=row.recipient,
+                reply=str(exc),
+            )
             return 0
         self.unreachable = False
         # DUPLICATE WINDOW: the server has accepted the mail and the row still says
         # "pending". A crash right here, before mark_sent commits, sends this mail again
         # on restart. It is the only such window; one autocommitted UPDATE keeps it short.
         self.store.mark_sent(row.id, self.clock(), copy_wanted=self.want_copies)
-        log.info("mail.sent", message_id=row.message_id, kind=row.kind,
-                 recipient=row.recipient, reply=reply.strip()[:120])
+        log.info(
+            "mail.sent",
+            message_id=row.message_id,
+            kind=row.kind,
+            recipient=row.recipient,
+            reply=reply.strip()[:120],
+        )
         return 1
 
     def _temporary(self, row: OutboxRow, error: str) -> None:
@@ -83,10 +98,21 @@ class Outbox:
         attempts = row.attempts + 1
         if now - row.created_at >= self.settings.retry_for:
             self.store.mark_dead(row.id, f"gave up after {attempts} attempts: {error}")
-            log.error("mail.dead_letter", message_id=row.message_id, recipient=row.recipient,
-                      reply=error, attempts=attempts)
+            log.error(
+                "mail.dead_letter",
+                message_id=row.message_id,
+                recipient=row.recipient,
+                reply=error,
+                attempts=attempts,
+            )
             return
         when = now + retry_delay(attempts, self.settings, random.random())
         self.store.mark_retry(row.id, when, error)
-        log.warning("mail.deferred", message_id=row.message_id, recipient=row.recipient,
-                    reply=error, attempts=attempts, retry_in=round(when - now, 1))
+        log.warning(
+            "mail.deferred",
+            message_id=row.message_id,
+            recipient=row.recipient,
+            reply=error,
+            attempts=attempts,
+            retry_in=round(when - now, 1),
+        )

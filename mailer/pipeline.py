@@ -52,7 +52,12 @@ class Pipeline:
         ) or (settings.service.default_language,)
 
     def process_batch(
-        self, batch: Iterable[Fetched], state: MailboxState, now: float, *, backfill: bool = False,
+        self,
+        batch: Iterable[Fetched],
+        state: MailboxState,
+        now: float,
+        *,
+        backfill: bool = False,
         move: bool = False,
     ) -> list[Outcome]:
         """Process a batch in one transaction and advance the watermark past it."""
@@ -73,17 +78,24 @@ class Pipeline:
         db.execute("SAVEPOINT message")
         try:
             outcome = self._one(item, state, now, backfill=backfill)
-        except Exception as exc:  # noqa: BLE001 - one bad message must not stop the mailbox
+        except Exception as exc:
             db.execute("ROLLBACK TO message")
             db.execute("RELEASE message")
             ref = item.ref
             error = f"{type(exc).__name__}: {exc}"
             quarantined = self.store.record_failure(
-                ref.mailbox, ref.uidvalidity, ref.uid, error, now,
+                ref.mailbox,
+                ref.uidvalidity,
+                ref.uid,
+                error,
+                now,
                 self.settings.limits.max_attempts,
             )
             log.error(
-                "message.failed", uid=ref.uid, error=error, quarantined=quarantined,
+                "message.failed",
+                uid=ref.uid,
+                error=error,
+                quarantined=quarantined,
                 traceback=traceback.format_exc(limit=6),
             )
             return Outcome(ref.uid, "quarantined" if quarantined else "failed")
@@ -100,7 +112,12 @@ class Pipeline:
             msg = _with_defect(msg, f"message of {item.size} bytes cut at {len(item.raw)}")
         detected = lang.detect_language(f"{msg.subject}\n{msg.text[:2000]}", self.languages)
         classification = rules.classify(
-            msg, s.rules, s.teams, language=detected, default_expectation=s.default_expectation
+            msg,
+            s.rules,
+            s.teams,
+            language=detected,
+            default_expectation=s.default_expectation,
+            default_expectations=dict(s.default_expectations),
         )
         facts = self._facts(msg, item, state, now, backfill=backfill)
         decision = decide(msg, classification, facts, s.limits)
@@ -137,7 +154,8 @@ class Pipeline:
             receipts_to_sender=self.store.receipts_sent_to(to.key, now - DAY) if to else 0,
             automatic_in_thread=(
                 self.store.automatic_in_a_row(thread.id, now - s.limits.auto_per_thread_window)
-                if thread else 0
+                if thread
+                else 0
             ),
             bounced_thread=bounced,
         )
@@ -162,8 +180,14 @@ class Pipeline:
         return thread if thread.requester in senders else None
 
     def _apply(
-        self, msg: ParsedMessage, item: Fetched, decision: Decision, facts: Facts,
-        classification: Classification, language: str, now: float,
+        self,
+        msg: ParsedMessage,
+        item: Fetched,
+        decision: Decision,
+        facts: Facts,
+        classification: Classification,
+        language: str,
+        now: float,
     ) -> tuple[str | None, int]:
         thread = facts.bounced_thread or facts.thread
         if decision.action == "open":
@@ -186,8 +210,12 @@ class Pipeline:
         return thread.reference, 1
 
     def _open_thread(
-        self, msg: ParsedMessage, decision: Decision, classification: Classification,
-        language: str, now: float,
+        self,
+        msg: ParsedMessage,
+        decision: Decision,
+        classification: Classification,
+        language: str,
+        now: float,
     ) -> ThreadInfo:
         s = self.settings
         number = self.store.next_reference_number(s.service.reference_start)
@@ -215,23 +243,44 @@ class Pipeline:
         return thread
 
     def _record(
-        self, msg: ParsedMessage, item: Fetched, decision: Decision,
-        classification: Classification, thread: ThreadInfo | None, language: str, now: float,
+        self,
+        msg: ParsedMessage,
+        item: Fetched,
+        decision: Decision,
+        classification: Classification,
+        thread: ThreadInfo | None,
+        language: str,
+        now: float,
     ) -> None:
         sender = msg.sender
         self.store.record_message(
-            key=msg.key, direction="in", thread_id=thread.id if thread else None,
-            mailbox=item.ref.mailbox, uidvalidity=item.ref.uidvalidity, uid=item.ref.uid,
+            key=msg.key,
+            direction="in",
+            thread_id=thread.id if thread else None,
+            mailbox=item.ref.mailbox,
+            uidvalidity=item.ref.uidvalidity,
+            uid=item.ref.uid,
             sender=sender.key if sender else (msg.return_path or ""),
-            subject=msg.subject[:500], at=now, internaldate=item.internaldate,
-            automatic=int(decision.automatic), decision=decision.action, reason=decision.reason,
-            rule=classification.rule, language=language, size=item.size,
+            subject=msg.subject[:500],
+            at=now,
+            internaldate=item.internaldate,
+            automatic=int(decision.automatic),
+            decision=decision.action,
+            reason=decision.reason,
+            rule=classification.rule,
+            language=language,
+            size=item.size,
             defects="; ".join(msg.defects)[:2000] or None,
         )
 
     def _queue_receipt(
-        self, msg: ParsedMessage, decision: Decision, classification: Classification,
-        thread: ThreadInfo, language: str, now: float,
+        self,
+        msg: ParsedMessage,
+        decision: Decision,
+        classification: Classification,
+        thread: ThreadInfo,
+        language: str,
+        now: float,
     ) -> None:
         s = self.settings
         assert decision.receipt_to is not None
@@ -248,14 +297,28 @@ class Pipeline:
             self.env, s, msg, classification, envelope, thread.reference, language
         )
         self.store.enqueue(
-            thread_id=thread.id, message_id=out.message_id, kind="receipt",
-            recipient=decision.receipt_to.key, envelope_sender=out.envelope_sender,
-            raw=out.raw, status="pending", next_attempt=now, created_at=now,
+            thread_id=thread.id,
+            message_id=out.message_id,
+            kind="receipt",
+            recipient=decision.receipt_to.key,
+            envelope_sender=out.envelope_sender,
+            raw=out.raw,
+            status="pending",
+            next_attempt=now,
+            created_at=now,
         )
         self.store.record_message(
-            key=out.message_id, direction="out", thread_id=thread.id,
-            sender=s.service.address.lower(), subject=out.subject, at=now, automatic=1,
-            decision="receipt", reason="receipt", rule=classification.rule, language=language,
+            key=out.message_id,
+            direction="out",
+            thread_id=thread.id,
+            sender=s.service.address.lower(),
+            subject=out.subject,
+            at=now,
+            automatic=1,
+            decision="receipt",
+            reason="receipt",
+            rule=classification.rule,
+            language=language,
         )
 
 
@@ -276,12 +339,20 @@ def _with_defect(msg: ParsedMessage, defect: str) -> ParsedMessage:
 
 
 def _log_decision(
-    item: Fetched, msg: ParsedMessage, decision: Decision, classification: Classification,
-    reference: str | None, language: str,
+    item: Fetched,
+    msg: ParsedMessage,
+    decision: Decision,
+    classification: Classification,
+    reference: str | None,
+    language: str,
 ) -> None:
     fields = {
-        "uid": item.ref.uid, "message_id": msg.message_id, "reference": reference,
-        "rule": classification.rule, "decision": decision.reason, "language": language,
+        "uid": item.ref.uid,
+        "message_id": msg.message_id,
+        "reference": reference,
+        "rule": classification.rule,
+        "decision": decision.reason,
+        "language": language,
     }
     if msg.defects:
         fields["defects"] = len(msg.defects)

@@ -6,7 +6,15 @@ import jinja2
 
 from mailer import threading
 from mailer.model import Classification, ParsedMessage
-from mailer.render import NO_SUBJECT, Envelope, Outgoing, build_reply, excerpt, greeting_name, render_pair
+from mailer.render import (
+    NO_SUBJECT,
+    Envelope,
+    Outgoing,
+    build_reply,
+    excerpt,
+    greeting_name,
+    render_pair,
+)
 from mailer.settings import Settings
 
 
@@ -60,6 +68,11 @@ def compose_receipt(
         fallback=NO_SUBJECT.get(language, NO_SUBJECT["en"]).capitalize(),
     )
     return build_reply(
-        settings.service, msg, envelope, subject=subject, text=text, html=html,
+        settings.service,
+        msg,
+        envelope,
+        subject=subject,
+        text=text,
+        html=html,
         auto_submitted="auto-replied",
     )

@@ -6,6 +6,7 @@ header value taken from inbound mail is cleaned of CR/LF first (no header inject
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,8 +14,6 @@ from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-
-import datetime as dt
 
 import jinja2
 
@@ -31,8 +30,26 @@ _QUOTE_START = re.compile(
 )
 
 
-_ROLES = {"it", "hr", "help", "helpdesk", "support", "admin", "info", "office", "team", "sales",
-          "service", "noreply", "no", "mail", "contact", "ufficio", "segreteria", "amministrazione"}
+_ROLES = {
+    "it",
+    "hr",
+    "help",
+    "helpdesk",
+    "support",
+    "admin",
+    "info",
+    "office",
+    "team",
+    "sales",
+    "service",
+    "noreply",
+    "no",
+    "mail",
+    "contact",
+    "ufficio",
+    "segreteria",
+    "amministrazione",
+}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ never end the daemon: the intake reconnects with exponential backoff and jitter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import threading
@@ -18,7 +19,7 @@ import structlog
 
 from mailer import templates
 from mailer.errors import MailboxUnavailable
-from mailer.imap import NETWORK_ERRORS, Mailbox, Selected
+from mailer.imap import NETWORK_ERRORS, Fetched, Mailbox, Selected
 from mailer.outbox import Outbox
 from mailer.pipeline import Pipeline
 from mailer.settings import Settings
@@ -26,6 +27,7 @@ from mailer.smtp import Sender
 from mailer.store import MailboxState, Store
 
 log = structlog.get_logger("mailer.service")
+RECOVERABLE: tuple[type[BaseException], ...] = (MailboxUnavailable, *NETWORK_ERRORS)
 SHUTDOWN_BUDGET = 4.0  # seconds for the last sends after SIGTERM; exit within 5 s
 
 
@@ -45,7 +47,9 @@ class Service:
         self.pipeline = Pipeline(settings, store, self.env)
         self.mailbox = Mailbox(settings.imap, readonly=settings.imap.move_to is None)
         self.outbox = Outbox(
-            store, Sender(settings.smtp), settings.smtp,
+            store,
+            Sender(settings.smtp),
+            settings.smtp,
             want_copies=settings.imap.sent_folder is not None,
         )
         self.stopping = threading.Event()
@@ -72,8 +76,11 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
-        log.info("service.started", mailbox=self.settings.imap.mailbox,
-                 address=self.settings.service.address)
+        log.info(
+            "service.started",
+            mailbox=self.settings.imap.mailbox,
+            address=self.settings.service.address,
+        )
         outbox = asyncio.create_task(self._outbox_loop())
         try:
             await self._intake_loop()
@@ -101,11 +108,15 @@ class Service:
                 await self._copies()
                 failures = 0
                 await self._wait_for_mail()
-            except (MailboxUnavailable, *NETWORK_ERRORS) as exc:
+            except RECOVERABLE as exc:
                 failures += 1
                 delay = min(300.0, 2.0 ** min(failures, 9)) * (0.5 + random.random() / 2)
-                log.warning("imap.error", error=f"{type(exc).__name__}: {exc}",
-                            retry_in=round(delay, 1), failures=failures)
+                log.warning(
+                    "imap.error",
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=round(delay, 1),
+                    failures=failures,
+                )
                 await self._close()
                 await self._sleep(delay)
 
@@ -113,8 +124,12 @@ class Service:
         selected = await asyncio.to_thread(self.mailbox.connect)
         self.connected = True
         self._check_uidvalidity(selected)
-        log.info("imap.connected", uidvalidity=selected.uidvalidity, idle=selected.can_idle,
-                 move=selected.can_move)
+        log.info(
+            "imap.connected",
+            uidvalidity=selected.uidvalidity,
+            idle=selected.can_idle,
+            move=selected.can_move,
+        )
         return selected
 
     def _check_uidvalidity(self, selected: Selected) -> MailboxState:
@@ -125,8 +140,12 @@ class Service:
                 state = MailboxState(selected.uidvalidity, 0, time.time())
                 self.store.set_mailbox_state(name, state)
             elif state.uidvalidity != selected.uidvalidity:
-                log.warning("imap.uidvalidity_changed", old=state.uidvalidity,
-                            new=selected.uidvalidity, action="rescan; known messages are skipped")
+                log.warning(
+                    "imap.uidvalidity_changed",
+                    old=state.uidvalidity,
+                    new=selected.uidvalidity,
+                    action="rescan; known messages are skipped",
+                )
                 state = MailboxState(selected.uidvalidity, 0, state.first_seen)
                 self.store.set_mailbox_state(name, state)
                 self.store.drop_moves(name, selected.uidvalidity)
@@ -147,9 +166,7 @@ class Service:
         move = s.imap.move_to is not None
         for start in range(0, len(todo), s.imap.batch_size):
             chunk = todo[start : start + s.imap.batch_size]
-            fetched = await asyncio.to_thread(
-                lambda c=chunk: list(self.mailbox.fetch(c, s.limits.max_message_size))
-            )
+            fetched = await asyncio.to_thread(self._fetch, chunk)
             outcomes = self.pipeline.process_batch(
                 fetched, state, time.time(), backfill=self.backfill, move=move
             )
@@ -164,6 +181,9 @@ class Service:
                 break
         if move:
             await self._moves(selected.uidvalidity)
+
+    def _fetch(self, uids: list[int]) -> list[Fetched]:
+        return list(self.mailbox.fetch(uids, self.settings.limits.max_message_size))
 
     async def _moves(self, uidvalidity: int) -> None:
         s = self.settings
@@ -190,7 +210,8 @@ class Service:
         if selected is None or not selected.can_idle:
             timeout = min(timeout, s.poll_interval)
         await asyncio.to_thread(
-            self.mailbox.wait, timeout,
+            self.mailbox.wait,
+            timeout,
             lambda: self.stopping.is_set() or self.wake_intake.is_set(),
         )
 
@@ -210,7 +231,7 @@ class Service:
             self.wake_outbox.clear()
             try:
                 sent = await self.outbox.drain()
-            except Exception as exc:  # noqa: BLE001 - the outbox loop must outlive any error
+            except Exception as exc:
                 log.error("outbox.error", error=f"{type(exc).__name__}: {exc}")
                 sent = 0
                 await asyncio.sleep(1.0)
@@ -227,7 +248,5 @@ class Service:
     async def _outbox_wait(self) -> None:
         due = self.store.next_due()
         timeout = 60.0 if due is None else max(0.05, min(60.0, due - time.time()))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake_outbox.wait(), timeout)
-        except TimeoutError:
-            pass

@@ -24,7 +24,7 @@ class Sender:
             hostname=s.host,
             port=s.port,
             use_tls=s.security == "tls",
-            start_tls=True if s.security == "starttls" else False,
+            start_tls=s.security == "starttls",
             tls_context=context,
             timeout=s.timeout,
             local_hostname=s.helo,

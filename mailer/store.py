@@ -121,7 +121,10 @@ class Store:
     # ---- messages ------------------------------------------------------------------------
 
     def knows_inbound(self, key: str) -> bool:
-        return self._one("SELECT 1 FROM messages WHERE key = ? AND direction = 'in'", (key,)) is not None
+        return (
+            self._one("SELECT 1 FROM messages WHERE key = ? AND direction = 'in'", (key,))
+            is not None
+        )
 
     def record_message(self, **fields: Any) -> int:
         cols = ", ".join(fields)
@@ -152,7 +155,9 @@ class Store:
     def create_thread(self, **fields: Any) -> int:
         cols = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
-        cur = self.db.execute(f"INSERT INTO threads({cols}) VALUES ({marks})", tuple(fields.values()))
+        cur = self.db.execute(
+            f"INSERT INTO threads({cols}) VALUES ({marks})", tuple(fields.values())
+        )
         return int(cur.lastrowid or 0)
 
     def update_thread(self, thread_id: int, **fields: Any) -> None:
@@ -182,7 +187,9 @@ class Store:
             return None
         return self.thread(row["thread_id"])
 
-    def threads(self, *, status: str | None = None, team: str | None = None) -> list[dict[str, Any]]:
+    def threads(
+        self, *, status: str | None = None, team: str | None = None
+    ) -> list[dict[str, Any]]:
         sql = "SELECT * FROM threads WHERE 1=1"
         args: list[Any] = []
         if status:
@@ -219,7 +226,9 @@ class Store:
     def enqueue(self, **fields: Any) -> int:
         cols = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
-        cur = self.db.execute(f"INSERT INTO outbox({cols}) VALUES ({marks})", tuple(fields.values()))
+        cur = self.db.execute(
+            f"INSERT INTO outbox({cols}) VALUES ({marks})", tuple(fields.values())
+        )
         return int(cur.lastrowid or 0)
 
     def receipts_sent_to(self, recipient: str, since: float) -> int:
@@ -293,8 +302,9 @@ class Store:
 
     # ---- failures and quarantine --------------------------------------------------------
 
-    def record_failure(self, mailbox: str, uidvalidity: int, uid: int, error: str,
-                       now: float, max_attempts: int) -> bool:
+    def record_failure(
+        self, mailbox: str, uidvalidity: int, uid: int, error: str, now: float, max_attempts: int
+    ) -> bool:
         """Count one failed attempt; True when the message is now quarantined."""
         self.db.execute(
             "INSERT INTO failures(mailbox, uidvalidity, uid, attempts, last_error, quarantined,"

@@ -53,8 +53,7 @@ def reply_references(
         refs = list(parent_in_reply_to)
     if parent_id:
         refs.append(parent_id)
-    seen: set[str] = set()
-    unique = [r for r in refs if not (r in seen or seen.add(r))]
+    unique = list(dict.fromkeys(refs))
     if len(unique) > MAX_REFERENCES:
         unique = unique[:4] + unique[-6:]
     return parent_id, tuple(unique)

@@ -60,8 +60,9 @@ def settings(tmp_path: Any = None, **service: Any) -> Settings:
     base = Path(tmp_path) if tmp_path is not None else Path("/tmp")
     return Settings(
         service=ServiceSettings(name="IT Help Desk", address="helpdesk@example.test", **service),
-        imap=ImapSettings(host="127.0.0.1", username="helpdesk", password="secret", port=10143,
-                          security="none"),
+        imap=ImapSettings(
+            host="127.0.0.1", username="helpdesk", password="secret", port=10143, security="none"
+        ),
         smtp=SmtpSettings(host="127.0.0.1", port=10025, security="none"),
         store=StoreSettings(path=base / "mailer.sqlite3"),
     )

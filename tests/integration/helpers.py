@@ -18,8 +18,13 @@ SHARED = "helpdesk@example.test"
 
 
 def write_config(
-    directory: Path, sandbox: MailSandbox, *, smtp_port: int | None = None, extra: str = "",
-    imap_extra: str = "", mailbox: str = "INBOX",
+    directory: Path,
+    sandbox: MailSandbox,
+    *,
+    smtp_port: int | None = None,
+    extra: str = "",
+    imap_extra: str = "",
+    mailbox: str = "INBOX",
 ) -> Path:
     """A config that uses only the keys the issue lists, plus what a test adds."""
     path = directory / "mailer.toml"
@@ -50,7 +55,10 @@ path = "mailer.sqlite3"
 def mailer(config: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mailer", "--config", str(config), *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
 
@@ -58,7 +66,8 @@ def start_daemon(config: Path, *args: str, log: Path | None = None) -> subproces
     out = open(log or config.with_suffix(".log"), "ab")  # noqa: SIM115 - lives with the process
     return subprocess.Popen(
         [sys.executable, "-m", "mailer", "--config", str(config), "--json-logs", "run", *args],
-        stdout=out, stderr=subprocess.STDOUT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -70,8 +79,14 @@ def stop_daemon(proc: subprocess.Popen[bytes], timeout: float = 10) -> tuple[int
     return code, time.monotonic() - started
 
 
-def request(n: int, *, sender: str = "alice@example.test", subject: str | None = None,
-            body: str = "My laptop cannot reach the VPN since this morning.", extra: str = "") -> bytes:
+def request(
+    n: int,
+    *,
+    sender: str = "alice@example.test",
+    subject: str | None = None,
+    body: str = "My laptop cannot reach the VPN since this morning.",
+    extra: str = "",
+) -> bytes:
     return (
         f"From: Alice Johnson <{sender}>\r\nTo: {SHARED}\r\n"
         f"Subject: {subject or f'VPN problem number {n}'}\r\n"

@@ -69,15 +69,21 @@ def test_italian_and_english_requests_get_receipts_in_their_language(
     sandbox: MailSandbox, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, sandbox)
-    italian = request(1, sender="bob@example.test", subject="Stampante bloccata",
-                      body="Buongiorno, la stampante del secondo piano non stampa più e "
-                           "segnala un errore. Potete aiutarmi? Grazie")
+    italian = request(
+        1,
+        sender="bob@example.test",
+        subject="Stampante bloccata",
+        body="Buongiorno, la stampante del secondo piano non stampa più e "
+        "segnala un errore. Potete aiutarmi? Grazie",
+    )
     latin1 = (
-        "From: Carla Verdi <carol@example.test>\r\nTo: helpdesk@example.test\r\n"
-        "Subject: =?iso-8859-1?q?Il_riscaldamento_non_funziona_pi=F9?=\r\n"
-        "Message-ID: <latin1@example.test>\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-    ).encode() + "Ciao, in sala riunioni il riscaldamento è spento e fa freddo.\r\n".encode("latin-1")
+        b"From: Carla Verdi <carol@example.test>\r\nTo: helpdesk@example.test\r\n"
+        b"Subject: =?iso-8859-1?q?Il_riscaldamento_non_funziona_pi=F9?=\r\n"
+        b"Message-ID: <latin1@example.test>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    ) + "Ciao, in sala riunioni il riscaldamento è spento e fa freddo.\r\n".encode(
+        "latin-1"
+    )
     english = request(2, sender="alice@example.test")
     for raw, who in ((italian, "bob"), (latin1, "carol"), (english, "alice")):
         sandbox.send(raw, mail_from=f"{who}@example.test", rcpt_to=[SHARED])
@@ -100,14 +106,18 @@ def test_robots_get_nothing_and_a_follow_up_joins_its_thread(
     sandbox.wait_for_messages("helpdesk", 1)
     assert mailer(config, "run", "--once").returncode == 0
     receipt = parse(sandbox.wait_for_messages("alice", 1)[0])
-    follow = request(2, subject=f"Re: {receipt['Subject']}",
-                     extra=f"In-Reply-To: {receipt['Message-ID']}\r\n")
-    oof = request(3, sender="bob@example.test", subject="Automatic reply: VPN",
-                  extra="Auto-Submitted: auto-replied\r\n")
+    follow = request(
+        2, subject=f"Re: {receipt['Subject']}", extra=f"In-Reply-To: {receipt['Message-ID']}\r\n"
+    )
+    oof = request(
+        3,
+        sender="bob@example.test",
+        subject="Automatic reply: VPN",
+        extra="Auto-Submitted: auto-replied\r\n",
+    )
     sandbox.send(follow, mail_from="alice@example.test", rcpt_to=[SHARED])
     sandbox.send(oof, mail_from="bob@example.test", rcpt_to=[SHARED])
-    sandbox.send(request(4, sender="mailer-daemon@example.test"), mail_from="",
-                 rcpt_to=[SHARED])
+    sandbox.send(request(4, sender="mailer-daemon@example.test"), mail_from="", rcpt_to=[SHARED])
     sandbox.wait_for_messages("helpdesk", 4)
     assert mailer(config, "run", "--once").returncode == 0
     time.sleep(1)
@@ -168,8 +178,9 @@ def test_a_second_daemon_on_the_same_store_refuses_to_start(
 def test_processed_mail_can_be_moved_and_sent_mail_copied(
     sandbox: MailSandbox, tmp_path: Path
 ) -> None:
-    config = write_config(tmp_path, sandbox,
-                          imap_extra='move_to = "Processed"\nsent_folder = "Sent"')
+    config = write_config(
+        tmp_path, sandbox, imap_extra='move_to = "Processed"\nsent_folder = "Sent"'
+    )
     for n in range(3):
         sandbox.send(request(n), mail_from="alice@example.test", rcpt_to=[SHARED])
     sandbox.wait_for_messages("helpdesk", 3)

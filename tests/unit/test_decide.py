@@ -15,8 +15,12 @@ DEFAULT = Classification(rule="default")
 
 def facts(**overrides: object) -> Facts:
     values: dict[str, object] = {
-        "robot": None, "thread": None, "backlog": False, "duplicate": False,
-        "receipts_to_sender": 0, "automatic_in_thread": 0,
+        "robot": None,
+        "thread": None,
+        "backlog": False,
+        "duplicate": False,
+        "receipts_to_sender": 0,
+        "automatic_in_thread": 0,
     }
     values.update(overrides)
     return Facts(**values)  # type: ignore[arg-type]
@@ -50,11 +54,19 @@ def test_a_follow_up_joins_its_thread_without_a_new_receipt() -> None:
 
 
 def test_the_third_automatic_message_in_a_row_blocks_the_thread_and_alerts() -> None:
-    ok = decide(message(), DEFAULT, facts(thread=thread(), robot="out-of-office",
-                                          automatic_in_thread=1), LIMITS)
+    ok = decide(
+        message(),
+        DEFAULT,
+        facts(thread=thread(), robot="out-of-office", automatic_in_thread=1),
+        LIMITS,
+    )
     assert not ok.block_thread
-    d = decide(message(), DEFAULT, facts(thread=thread(), robot="out-of-office",
-                                         automatic_in_thread=2), LIMITS)
+    d = decide(
+        message(),
+        DEFAULT,
+        facts(thread=thread(), robot="out-of-office", automatic_in_thread=2),
+        LIMITS,
+    )
     assert d.block_thread and d.alert
 
 
@@ -87,8 +99,9 @@ def test_a_null_return_path_gets_nothing() -> None:
         ((Address("A", "a@x.com"),), "", None),
     ],
 )
-def test_receipt_goes_to_exactly_one_address(from_: tuple[Address, ...], return_path: str | None,
-                                             expected: str | None) -> None:
+def test_receipt_goes_to_exactly_one_address(
+    from_: tuple[Address, ...], return_path: str | None, expected: str | None
+) -> None:
     to = receipt_address(message(from_=from_, return_path=return_path))
     assert (to.addr if to else None) == expected
 

@@ -17,8 +17,14 @@ from tests.factories import settings as make_settings
 NOW = 1_800_000_000.0
 
 
-def raw(n: int, *, subject: str = "VPN not connecting", sender: str = "Maria Rossi <maria@example.org>",
-        extra: str = "", body: str = "Hello, my VPN does not connect since this morning.") -> bytes:
+def raw(
+    n: int,
+    *,
+    subject: str = "VPN not connecting",
+    sender: str = "Maria Rossi <maria@example.org>",
+    extra: str = "",
+    body: str = "Hello, my VPN does not connect since this morning.",
+) -> bytes:
     return (
         f"Return-Path: <{email.utils.parseaddr(sender)[1]}>\r\n"
         f"From: {sender}\r\nTo: helpdesk@example.test\r\nSubject: {subject}\r\n"
@@ -71,8 +77,11 @@ def test_the_same_message_twice_is_acknowledged_once(pipeline: Pipeline, store: 
 def test_a_follow_up_by_references_joins_the_thread(pipeline: Pipeline, store: Store) -> None:
     pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
     receipt_id = store.due(NOW)[0].message_id
-    follow = raw(2, subject="Re: VPN not connecting [REQ-1000]",
-                 extra=f"In-Reply-To: {receipt_id}\r\nReferences: <req1@example.org> {receipt_id}\r\n")
+    follow = raw(
+        2,
+        subject="Re: VPN not connecting [REQ-1000]",
+        extra=f"In-Reply-To: {receipt_id}\r\nReferences: <req1@example.org> {receipt_id}\r\n",
+    )
     [out] = pipeline.process_batch([fetched(2, follow)], state(store), NOW)
     assert (out.reason, out.reference, out.queued) == ("follow-up", "REQ-1000", 0)
 

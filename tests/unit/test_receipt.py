@@ -15,16 +15,23 @@ from mailer.render import Envelope, excerpt, greeting_name
 from tests.factories import message, settings
 
 ENV = templates.make_environment()
-CLASSIFIED = Classification(rule="printers", category="hardware", team="it",
-                            team_name="IT Support", expectation="We answer within a working day.")
+CLASSIFIED = Classification(
+    rule="printers",
+    category="hardware",
+    team="it",
+    team_name="IT Support",
+    expectation="We answer within a working day.",
+)
 
 
 def receipt(lang: str = "en", **overrides: object) -> EmailMessage:
     msg = message(**overrides)
     envelope = Envelope(
-        to=msg.from_[0], envelope_sender="helpdesk@example.test",
+        to=msg.from_[0],
+        envelope_sender="helpdesk@example.test",
         message_id="<0123456789abcdef0123456789abcdef.REQ-1000@example.test>",
-        now=1_700_000_000.0, thread_guid=bytes(16),
+        now=1_700_000_000.0,
+        thread_guid=bytes(16),
     )
     out = compose_receipt(ENV, settings(), msg, CLASSIFIED, envelope, "REQ-1000", lang)
     parsed = email.message_from_bytes(out.raw, policy=email.policy.default)
@@ -100,7 +107,7 @@ def test_no_message_id_means_no_in_reply_to() -> None:
         ("", "mario.bianchi@x", "Mario"),
         ("", "it-support@x", ""),
         ("", "j123@x", ""),
-        ("\"Anna\"", "a@x", "Anna"),
+        ('"Anna"', "a@x", "Anna"),
     ],
 )
 def test_greeting_name(name: str, addr: str, expected: str) -> None:

@@ -13,7 +13,9 @@ from mailer import threading as t
 def test_message_ids_are_unique_well_formed_and_on_our_domain() -> None:
     import secrets
 
-    ids = {t.new_message_id("IT-1024", "example.test", secrets.token_bytes(16)) for _ in range(100_000)}
+    ids = {
+        t.new_message_id("IT-1024", "example.test", secrets.token_bytes(16)) for _ in range(100_000)
+    }
     assert len(ids) == 100_000
     for mid in list(ids)[:1000]:
         assert re.fullmatch(r"<[^<>@\s]+@[^<>@\s]+>", mid)
@@ -55,7 +57,9 @@ def test_long_reference_chains_keep_the_first_four_and_last_six() -> None:
         ("Fwd: Contract", "suffix", "Re: Fwd: Contract [IT-7]"),
     ],
 )
-def test_reply_subject_has_one_re_and_the_tag_once(subject: str, placement: str, expected: str) -> None:
+def test_reply_subject_has_one_re_and_the_tag_once(
+    subject: str, placement: str, expected: str
+) -> None:
     assert t.reply_subject(subject, "IT-7", placement, "Your request") == expected
 
 

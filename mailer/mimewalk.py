@@ -16,6 +16,7 @@ from mailer.textutil import clean_text, decode_bytes, decode_words, html_to_text
 
 MAX_PARTS = 1000  # a message with more parts is hostile; the rest are ignored
 MAX_DEPTH = 30
+MAX_HTML = 1_000_000  # characters of an HTML body converted to text
 # message/* types the parser nests a whole message into; other message/* parts (DSN, MDN,
 # ARF fields) are leaves whose "headers" are the report fields.
 _CONTAINERS = ("message/rfc822", "message/global", "message/news")
@@ -129,7 +130,11 @@ def body_text(parts: list[Part], defects: list[str]) -> tuple[str, bool, set[int
     for part in candidates:
         if part.content_type == "text/html":
             defects.append("body: HTML only, text derived from HTML")
-            return html_to_text(part_text(part)), True, {id(part)}
+            html = part_text(part)
+            if len(html) > MAX_HTML:  # HTMLParser is slow; nobody writes a request this long
+                defects.append(f"body: HTML cut at {MAX_HTML} characters before conversion")
+                html = html[:MAX_HTML]
+            return html_to_text(html), True, {id(part)}
     for part in candidates:  # a multipart without usable boundary: its text is all we have
         if part.content_type.startswith("multipart/"):
             defects.append("body: multipart could not be split, kept as text")

@@ -140,7 +140,8 @@ def _cap(raw: bytes, max_size: int) -> tuple[bytes, bool]:
         return raw, False
     data = raw[:max_size]
     cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-    return (data[: cut + 1] if cut > 0 else data), True
+    # At a line end, unless the last one is far back (one giant line): then mid-line.
+    return (data[: cut + 1] if cut >= max_size // 2 else data), True
 
 
 def _header_values(msg: Message, defects: list[str]) -> list[tuple[str, str, str]]:

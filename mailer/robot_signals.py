@@ -16,7 +16,7 @@ _I = re.IGNORECASE
 _IM = re.IGNORECASE | re.MULTILINE
 BODY_WINDOW = 4000  # characters of body the phrase checks read; robots say it early
 
-SYSTEM_LOCAL = re.compile(r"^(?:mailer-daemon|listserv|majordomo)$|-request$|^owner-", _I)
+SYSTEM_LOCAL = re.compile(r"^(?:mailer-daemon|listserv|majordomo)$|-request|^owner-", _I)
 PRECEDENCE = frozenset({"bulk", "list", "junk", "auto_reply", "auto-reply"})
 REPORT_KINDS = {
     "delivery-status": "dsn",

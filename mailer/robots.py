@@ -29,13 +29,18 @@ _AUTO_NAME = re.compile(
     r"auto[-_]?(response|submitted|replied|reply|generated|respond)|holidayreply|machinegenerated",
     re.IGNORECASE,
 )
-_OWN_SPECIFIC = frozenset({"auto-submitted", "x-auto-response-suppress"})
 _NEGATIVE = frozenset({"", "no", "false", "0", "none"})
+_AFFIRMATIVE = frozenset({"yes", "true", "1"})
 
 
 def _token(value: str) -> str:
     """A header's keyword: comments and ``;params`` dropped, lower-cased."""
     return _COMMENT.sub(" ", value).partition(";")[0].strip().lower()
+
+
+def message_addrs(value: str) -> list[str]:
+    """The address-like tokens of a free-form header value."""
+    return re.findall(r"[^\s<>,;()\"']+@[^\s<>,;()\"']+", value)
 
 
 def _base_addr(addr: str) -> str:
@@ -137,7 +142,12 @@ def _suppress(m: Inbound) -> bool:
 
 
 def _loop_header(m: Inbound) -> bool:
-    if any(_token(v) not in _NEGATIVE for v in m.values("x-loop", "x-otrs-loop")):
+    """X-Loop only when it says yes (A1.10) or names us: procmail and list servers put
+    their own address there, also on a person's mail they merely pass on."""
+    for value in m.values("x-loop"):
+        if _token(value) in _AFFIRMATIVE or any(m.is_own(a) for a in message_addrs(value)):
+            return True
+    if any(_token(v) not in _NEGATIVE for v in m.values("x-otrs-loop")):
         return True
     return m.msg.header("x-rt-loop-prevention") is not None or any(
         _token(v) == "no" for v in m.values("x-ack")
@@ -150,7 +160,9 @@ def _auto_header(m: Inbound) -> bool:
     return any(
         _AUTO_NAME.search(name) and _token(value) not in _NEGATIVE
         for name, value in m.msg.headers
-        if name not in _OWN_SPECIFIC
+        # Auto-Submitted and X-Auto-Response-Suppress have rules of their own; a *-Suppress
+        # header asks others not to auto-reply, it says nothing about who wrote the mail.
+        if name != "auto-submitted" and not name.endswith("suppress")
     )
 
 

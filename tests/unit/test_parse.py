@@ -445,13 +445,27 @@ def test_read_receipt_report_gives_the_original_message_id() -> None:
 
 
 def test_body_over_the_cap_is_cut_at_a_line_and_noted() -> None:
-    data = mail(body="line one\n" + "x" * 50 + "\nline three\n" + "y" * 5000)
-    msg = parse(data, max_size=len(data) - 4000)
+    data = mail(body="".join(f"line {i}\n" for i in range(200)) + "y" * 500)
+    msg = parse(data, max_size=len(data) - 400)
     assert msg.truncated
-    assert msg.text.endswith("line three")
+    assert msg.text.endswith("line 199")
     assert any(d.startswith("truncated") for d in msg.defects)
     assert msg.size == len(data)
     assert msg.key == "<m1@example.org>"
+
+
+def test_one_giant_line_over_the_cap_is_cut_mid_line_not_dropped() -> None:
+    data = b"Subject: x\r\n\r\n" + b"a" * 100_000
+    msg = parse(data, max_size=50_000)
+    assert msg.truncated
+    assert 40_000 < len(msg.text) < 50_000
+
+
+def test_huge_html_is_cut_before_conversion_and_noted() -> None:
+    data = mail("Content-Type: text/html", body="<p>riga</p>" * 200_000)
+    msg = parse(data)
+    assert msg.html_only and msg.text.startswith("riga")
+    assert any(d.startswith("body: HTML cut") for d in msg.defects)
 
 
 HOSTILE = [

@@ -212,7 +212,8 @@ def test_auto_response_suppress_other_tokens_do_not_block(value: str) -> None:
     "header",
     [
         "X-Loop: yes",
-        "X-Loop: helpdesk@example.org",
+        "X-Loop: helpdesk@example.test",
+        "X-Loop: TRUE",
         "X-OTRS-Loop: true",
         "X-RT-Loop-Prevention: rt",
         "X-Ack: no",
@@ -240,6 +241,12 @@ def test_auto_reply_header_names_are_robots(header: str) -> None:
 
 def test_header_name_pattern_ignores_the_headers_with_their_own_rules() -> None:
     assert reason("Auto-Submitted: no", "X-Auto-Response-Suppress: None") is None
+    assert reason("X-MS-Exchange-Organization-AutoResponseSuppress: DR") is None
+
+
+def test_x_loop_naming_someone_else_is_not_a_robot_signal() -> None:
+    assert reason("X-Loop: maria@procmail.example.org") is None
+    assert reason("X-Loop: no") is None
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ _ATEXT = rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~\-{_U}]"
 _LOCAL = rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:[^"\\\r\n]|\\.)*")'
 _LABEL = rf"[A-Za-z0-9{_U}](?:[A-Za-z0-9\-{_U}]*[A-Za-z0-9{_U}])?"
 _ADDR_SPEC = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})*")
+_CALENDAR_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar")
 _ADDRESS_HEADERS = ("to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc")
 
 # Localised reply/forward prefixes (standards.md rule 100); only stripped before a colon.
@@ -40,28 +41,30 @@ _PREFIXES = (
     r"|ΑΠ|ΣΧΕΤ|ΠΡΘ|תגובה|הועבר|回复|答复|转发|回覆|轉寄"
 )
 _PREFIX = re.compile(
-    rf"^(?:\[[^\]]*\]\s*)*(?:{_PREFIXES})\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*", re.IGNORECASE
+    rf"^((?:\[[^\]]*\]\s*)*)(?:{_PREFIXES})\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*",
+    re.IGNORECASE,
 )
 _FWD_SUFFIX = re.compile(r"\s*\(fwd\)\s*$", re.IGNORECASE)
 _FWD_WRAP = re.compile(r"^\[fwd:\s*(.*)\]$", re.IGNORECASE)
-_LEADING_BLOB = re.compile(r"^\[[^\]]*\]\s*(?=\S)")
+_GROUP = re.compile(r"[^:<>@]*:\s*;")  # an empty group, "undisclosed-recipients:;"
 
 
 def base_subject(subject: str) -> str:
-    """The subject without reply/forward prefixes, for matching (RFC 5256 §2.1 + rule 100)."""
+    """The subject without reply/forward prefixes, for matching (RFC 5256 §2.1 + rule 100).
+
+    Unlike RFC 5256 a leading ``[tag]`` is kept (a prefix after it still goes): it may be
+    our own reference tag, and the original and its replies then keep the same base.
+    """
     text = one_line(subject)
     while True:
         before = text
         text = _FWD_SUFFIX.sub("", text)
-        text = _PREFIX.sub("", text)
+        text = _PREFIX.sub(r"\1", text)
         wrapped = _FWD_WRAP.match(text)
         if wrapped:
             text = wrapped.group(1).strip()
         if text == before:
-            stripped = _LEADING_BLOB.sub("", text)
-            if stripped == text or not _PREFIX.match(stripped):
-                return text
-            text = stripped
+            return text
 
 
 def is_valid_addr(addr: str) -> bool:
@@ -95,7 +98,7 @@ def _addresses(values: list[str], defects: list[str], field: str) -> tuple[list[
             addr = raw_header_text(addr).strip()
             if is_valid_addr(addr):
                 found.append(Address(one_line(decode_words(name)), addr))
-            elif name or addr or unfolded.strip() not in ("", "undisclosed-recipients:;"):
+            elif name or addr or not _GROUP.fullmatch(unfolded.strip() or ":;"):
                 clean = False
     if not clean:
         defects.append(f"{field}: address list does not parse cleanly")
@@ -207,9 +210,7 @@ def _parse(raw: bytes, max_size: int) -> ParsedMessage:
         text=text,
         html_only=html_only,
         attachments=find_attachments(parts, body_parts),
-        has_calendar=any(
-            p.content_type in ("text/calendar", "application/ics") for p in parts if not p.nested
-        ),
+        has_calendar=any(p.content_type in _CALENDAR_TYPES for p in parts if not p.nested),
         report=find_report(parts, embedded),
         size=len(raw),
         truncated=truncated,

@@ -15,7 +15,14 @@ from mailer import robot_signals as sig
 from mailer.model import ParsedMessage
 from mailer.parse import is_valid_addr, message_ids
 
-__all__ = ["CHECKS", "Inbound", "bounce_message_ids", "is_own_mail", "robot_reason"]
+__all__ = [
+    "CHECKS",
+    "DEFAULT_NO_REPLY",
+    "Inbound",
+    "bounce_message_ids",
+    "is_own_mail",
+    "robot_reason",
+]
 
 DEFAULT_NO_REPLY = (
     r"^(postmaster|mailer-daemon|abuse|root|noreply|no-reply.*|donotreply|do-not-reply)@",
@@ -38,7 +45,7 @@ def _token(value: str) -> str:
     return _COMMENT.sub(" ", value).partition(";")[0].strip().lower()
 
 
-def message_addrs(value: str) -> list[str]:
+def _addrs_in(value: str) -> list[str]:
     """The address-like tokens of a free-form header value."""
     return re.findall(r"[^\s<>,;()\"']+@[^\s<>,;()\"']+", value)
 
@@ -145,7 +152,7 @@ def _loop_header(m: Inbound) -> bool:
     """X-Loop only when it says yes (A1.10) or names us: procmail and list servers put
     their own address there, also on a person's mail they merely pass on."""
     for value in m.values("x-loop"):
-        if _token(value) in _AFFIRMATIVE or any(m.is_own(a) for a in message_addrs(value)):
+        if _token(value) in _AFFIRMATIVE or any(m.is_own(a) for a in _addrs_in(value)):
             return True
     if any(_token(v) not in _NEGATIVE for v in m.values("x-otrs-loop")):
         return True

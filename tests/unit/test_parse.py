@@ -217,8 +217,9 @@ def test_recipients_keep_only_valid_addresses() -> None:
     assert [a.addr for a in msg.recipients] == ["ok@example.org", "b@example.org", "r@x.org"]
 
 
-def test_undisclosed_recipients_is_not_a_defect() -> None:
-    msg = parse(mail("To: undisclosed-recipients:;"))
+@pytest.mark.parametrize("to", ["undisclosed-recipients:;", "Undisclosed recipients: ;", ""])
+def test_empty_groups_are_not_a_defect(to: str) -> None:
+    msg = parse(mail(f"To: {to}"))
     assert msg.recipients == ()
     assert not any(d.startswith("recipients") for d in msg.defects)
 
@@ -555,7 +556,8 @@ def test_nul_bytes_and_controls_do_not_reach_the_subject() -> None:
         ("Re : Réunion", "Réunion"),
         ("Fwd: Stampante (fwd)", "Stampante"),
         ("[fwd: Printer broken]", "Printer broken"),
-        ("[notmuch] Re: patch", "patch"),
+        ("[notmuch] Re: patch", "[notmuch] patch"),  # same base as the list's original
+        ("Re: [notmuch] patch", "[notmuch] patch"),
         ("SV: VS: Tulostin", "Tulostin"),
         ("RE:Re(3):  spaced\tout", "spaced out"),
         ("Rif. ordine", "Rif. ordine"),  # no colon: a word, not a prefix

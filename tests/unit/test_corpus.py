@@ -56,12 +56,12 @@ def deliver(raw: bytes) -> bytes:
     """The message as Dovecot LMTP stores it after the acceptance check sends it to us.
 
     To/Cc/Bcc/Delivered-To/X-Original-To/Return-Path go; ``To: helpdesk@example.test`` is
-    added, and ``Return-Path`` is the original one (``<>`` stays null), else the From address.
+    added, and ``Return-Path`` is the original one (``<>`` stays null) when it holds an
+    address, else the From address (a bare ``<MAILER-DAEMON>`` is not an envelope sender).
     """
     original = parse_message(raw, max_size=MAX)
-    if original.return_path is not None:
-        envelope = original.return_path
-    else:
+    envelope = original.return_path
+    if envelope is None or (envelope and "@" not in envelope):  # absent, or "<MAILER-DAEMON>"
         envelope = original.from_[0].addr if original.from_ else ""
     end = re.search(rb"\r?\n\r?\n", raw)
     head, rest = (raw[: end.start()], raw[end.start() :]) if end else (raw, b"\n\n")

@@ -105,7 +105,8 @@ class MailSandbox:
     def start(self) -> MailSandbox:
         """Write configs, start both masters, wait until IMAP, LMTP and SMTP listen (~0.1 s).
 
-        On failure everything started is stopped; the directory stays for its logs.
+        On failure everything started is stopped and the error shows the servers' last log
+        lines; MAILER_SANDBOX_KEEP=1 keeps the directory too.
         """
         if self.running:
             raise SandboxError(f"sandbox in {self.dir} is already running")
@@ -122,9 +123,10 @@ class MailSandbox:
             except PortBusyError as race:  # someone took a port between our pick and the bind
                 terminate(self._pids())
                 if explicit or attempt == 2:
+                    self._abort()
                     raise SandboxError(str(race)) from None
             except BaseException:
-                terminate(self._pids())
+                self._abort()
                 raise
         self._lay.info.write_text(json.dumps({
             "ports": [self.imap_port, self.smtp_port, self.lmtp_port], "users": self.users,
@@ -133,8 +135,8 @@ class MailSandbox:
         if self._guard:
             _LIVE.add(self)
             self._watchdog = start_watchdog(
-                [self._lay.postfix_pidfile, self._lay.dovecot_pidfile],
-                self._lay.root if self._owned_dir and not _keep() else None,
+                self._lay.root, [self._lay.postfix_pidfile, self._lay.dovecot_pidfile],
+                remove=self._owned_dir and not _keep(),
             )
         return self
 
@@ -152,13 +154,20 @@ class MailSandbox:
         _LIVE.discard(self)
         self._lay = None
 
+    def _abort(self) -> None:
+        """Undo a failed start()."""
+        terminate(self._pids())
+        if self._owned_dir and not _keep():
+            shutil.rmtree(self._require().root, ignore_errors=True)
+        self._lay = None
+
     def restart_imap(self) -> None:
         """Stop and start Dovecot only (same ports, same mail): clients see a server restart.
 
         LMTP is down meanwhile too; Postfix retries deferred mail within ~2 s.
         """
         lay = self._require()
-        terminate([read_pid(lay.dovecot_pidfile)])
+        terminate([read_pid(lay.dovecot_pidfile, lay.root)])
         launch_dovecot(lay, self._ports_or_fail(), self.users, self.password)
 
     @classmethod
@@ -311,7 +320,7 @@ class MailSandbox:
 
     def _pids(self) -> list[int | None]:
         lay = self._require()
-        return [read_pid(lay.postfix_pidfile), read_pid(lay.dovecot_pidfile)]
+        return [read_pid(lay.postfix_pidfile, lay.root), read_pid(lay.dovecot_pidfile, lay.root)]
 
     def _require(self) -> Layout:
         if self._lay is None:

@@ -57,9 +57,14 @@ def wait_listening(ports: Iterable[int], timeout: float) -> list[int]:
         time.sleep(0.01)
 
 
-def read_pid(pidfile: Path) -> int | None:
+def read_pid(pidfile: Path, owner: Path | None = None) -> int | None:
+    """The PID in ``pidfile``; with ``owner``, only if that process was started with a path
+    below ``owner`` on its command line (a stale pidfile may name a reused PID)."""
     try:
-        return int(pidfile.read_text().split()[0])
+        pid = int(pidfile.read_text().split()[0])
+        if owner is not None and f"{owner}/" not in Path(f"/proc/{pid}/cmdline").read_text():
+            return None
+        return pid
     except (OSError, ValueError, IndexError):
         return None
 
@@ -125,26 +130,27 @@ def _signal(pids: list[int], sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def start_watchdog(pidfiles: list[Path], remove: Path | None) -> subprocess.Popen[bytes]:
-    """A helper process that stops the servers when we die without stopping them.
+def start_watchdog(root: Path, pidfiles: list[Path], remove: bool) -> subprocess.Popen[bytes]:
+    """A helper process that stops the servers if we die without stopping them.
 
-    It blocks reading a pipe from us; EOF (our exit, even by SIGKILL) makes it terminate
-    whatever the pidfiles still name, then remove ``remove``. After a clean stop() it finds
-    nothing to do.
+    It blocks reading a pipe from us; EOF (our exit, even by SIGKILL or os._exit) makes it
+    terminate whatever the pidfiles still name, then remove ``root`` if asked to. stop() kills
+    it first. Run as a script with -I: stdlib only, nothing shadowed from this directory.
     """
-    args = [sys.executable, "-I", __file__, "watch", str(remove or ""), *map(str, pidfiles)]
+    args = [sys.executable, "-I", __file__, "watch", str(root), "1" if remove else "0",
+            *map(str, pidfiles)]
     return subprocess.Popen(
         args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, close_fds=True,
     )
 
 
-def _watch(remove: str, pidfiles: list[str]) -> None:
+def _watch(root: str, remove: str, pidfiles: list[str]) -> None:
     sys.stdin.buffer.read()  # returns at EOF: our parent closed the pipe or died
-    terminate([read_pid(Path(p)) for p in pidfiles])
-    if remove:
-        shutil.rmtree(remove, ignore_errors=True)
+    terminate([read_pid(Path(p), Path(root)) for p in pidfiles])
+    if remove == "1":
+        shutil.rmtree(root, ignore_errors=True)
 
 
-if __name__ == "__main__" and len(sys.argv) >= 3 and sys.argv[1] == "watch":
-    _watch(sys.argv[2], sys.argv[3:])
+if __name__ == "__main__" and len(sys.argv) >= 4 and sys.argv[1] == "watch":
+    _watch(sys.argv[2], sys.argv[3], sys.argv[4:])

@@ -92,7 +92,7 @@ def prepare_dir(base_dir: Path | None) -> tuple[Layout, bool]:
         if str(root) in ("/", "/tmp", "/root", "/home", "/var", "/etc", "/usr"):
             raise SandboxError(f"refusing to use {root} as sandbox dir: pick e.g. /tmp/mailsb")
         lay = Layout(root)
-        if any(alive(read_pid(p)) for p in (lay.dovecot_pidfile, lay.postfix_pidfile)):
+        if any(alive(read_pid(p, root)) for p in (lay.dovecot_pidfile, lay.postfix_pidfile)):
             raise SandboxError(f"a sandbox is running in {root}: `python -m mailer.sandbox "
                                f"stop {root}` first")
         root.mkdir(parents=True, exist_ok=True)

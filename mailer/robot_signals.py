@@ -29,7 +29,8 @@ TEXT_MSGID = re.compile(r"^[ \t>]*(?:original-)?message-id:[ \t]*(<[^<>\s]+>)", 
 
 # C85: the subjects MTAs put on bounces, at the start (after an optional [tag]).
 BOUNCE_SUBJECT = re.compile(
-    r"^(?:\[[^\]]*\]\s*)?(?:[^\s:]+\s+)?(?:undeliverable|undelivered mail|non[- ]?delivery|"
+    r"^(?:\[[^\]]*\]\s*)?(?:(?:[^\s:]+\.[^\s:]+|e-?mail)\s+)?"  # "[Postmaster] host.example "
+    r"(?:undeliverable|undelivered mail|non[- ]?delivery|"
     r"mail delivery (?:failed|failure|problem|warning|status)|delivery (?:status notification|"
     r"failure|failed|report|notification|problem|has failed)|failed (?:mail|delivery)|"
     r"failure (?:notice|delivery)|delivery status|returned mail|returned message|"
@@ -42,17 +43,33 @@ BOUNCE_SUBJECT = re.compile(
     r"недоставленное сообщение|ваше сообщение не доставлено|メールエラー)",
     _I,
 )
-BOUNCE_BODY = re.compile(
-    r"this is the mail system at host|mail delivery (?:software|subsystem|system)|"
-    r"could not be delivered|(?:was|were|been) not delivered|delivery (?:to the following|has "
-    r"failed|failed|attempts? (?:will|has))|failed permanently|undeliverable|undelivered|"
+# What mail servers write in bounces and people do not: MTA boilerplate, DSN fields, and
+# "*your* message could not be delivered" (a person asking for help says "my message").
+BOUNCE_MACHINE_TEXT = re.compile(
+    r"this is the mail system at host|mail delivery (?:software|subsystem)|"
+    r"this (?:message|mail|e-?mail) was (?:created|generated) automatically|"
+    r"automatically generated (?:delivery|message|notification)|"
+    r"i'?m sorry to (?:have to )?inform you|qmail-send program|transcript of session follows|"
+    r"the original message was received at|diagnostic-code:|final-recipient:|remote-mta:|"
+    r"delivery to the following recipients? (?:failed|has failed|was unsuccessful)|"
+    r"delivery has failed to these recipients|failed permanently|"
+    r"your (?:message|mail|e-?mail)\b[^.]{0,120}?\b(?:could ?n[o']t|cannot|can't|was not|"
+    r"wasn'?t|did not|didn'?t|has not|hasn'?t|were not)\b.{0,20}?(?:be )?(?:delivered|reach)|"
+    r"n'a pas pu [eê]tre (?:d[ée]livr[ée]|remis)|non [èe]'? stato (?:possibile )?recapitat|"
+    r"could not deliver (?:the )?message to the following|failed recipients?:|"
+    r"remote host said|the header and top \d+ lines|-{2,} ?(?:returned mail|original message)|"
+    r"^received: from \S+.{0,200}?\bby\b",  # the returned message's header, inline
+    _I | re.DOTALL | re.MULTILINE,
+)
+# Error wording a person may well paste into a request: a signal only with a daemon sender.
+BOUNCE_TEXT = re.compile(
+    r"could not be delivered|(?:was|were|been) not delivered|undeliverable|undelivered|"
     r"permanent (?:error|fatal error|failure)|(?:user|recipient|address|mailbox) unknown|"
     r"unknown (?:user|recipient|mailbox)|no such (?:user|mailbox|address)|"
     r"mailbox (?:is )?(?:unavailable|full|not found)|recipient address rejected|"
-    r"returned to (?:the )?sender|qmail-send program|transcript of session follows|"
-    r"the original message was received|(?:couldn'?t|can(?:not|'t)) be delivered|"
+    r"returned to (?:the )?sender|(?:couldn'?t|can(?:not|'t)) be delivered|"
     r"not a valid (?:user|recipient|address)|there is no user|delivery status notification|"
-    r"non[- ]?delivery|message (?:could not|cannot) be|diagnostic-code:|final-recipient:|"
+    r"non[- ]?delivery|message (?:could not|cannot) be|"
     r"\b[45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b|\b55[0-4]\b.{0,80}(?:user|mailbox|recipient)",
     _I | re.DOTALL,
 )
@@ -158,21 +175,23 @@ def _returns_message(msg: ParsedMessage) -> bool:
 
 
 def is_bounce(msg: ParsedMessage, *, system_sender: bool) -> bool:
-    """A non-standard bounce (C85): a bounce subject or header plus one more signal."""
+    """A non-standard bounce (C85): a bounce subject or header confirmed by a daemon sender,
+    a returned message or mail-server wording; error words alone may be a person asking."""
     sender = (
         system_sender
         or msg.return_path == ""
         or any(_BOUNCE_SENDER.match(a.addr) for a in msg.from_)
     )
+    body = _body(msg)
+    machine = BOUNCE_MACHINE_TEXT.search(body) is not None
     header = _has_header(msg, _BOUNCE_HEADERS)
-    body = BOUNCE_BODY.search(_body(msg)) is not None
     forwarded = _FORWARD.match(msg.subject) is not None
     subject = not forwarded and BOUNCE_SUBJECT.match(msg.subject) is not None
     if subject or header:
-        return sender or body or (header and subject) or _returns_message(msg)
+        return sender or machine or (header and subject) or _returns_message(msg)
     if not forwarded and _BOUNCE_SUFFIX.search(msg.subject):
-        return BOUNCE_BODY.search(msg.text[:1000]) is not None
-    return sender and body
+        return machine
+    return sender and (machine or BOUNCE_TEXT.search(body) is not None)
 
 
 def is_challenge(msg: ParsedMessage) -> bool:

@@ -421,6 +421,17 @@ def test_bounce_subject_alone_is_not_enough() -> None:
     assert reason("Subject: Undeliverable: mail to the CEO", body="Why does this happen?\n") is None
 
 
+def test_a_person_describing_a_delivery_error_is_a_request() -> None:
+    body = "Hi, my message to the client could not be delivered: 550 5.1.1 user unknown. Help?\n"
+    assert reason("Subject: Undeliverable mail to a client", body=body) is None
+    assert reason("Subject: Mail delivery failed for the newsletter", body=body) is None
+
+
+def test_a_returned_header_block_confirms_a_bounce_subject() -> None:
+    body = "Failed Recipient: x@example.org\n\nReceived: from mx.example.org by mx2 with SMTP\n"
+    assert reason("Subject: Delivery Failure", body=body) == "bounce"
+
+
 def test_bounce_subject_with_a_daemon_sender_is_a_bounce() -> None:
     headers = ("Subject: Undeliverable: x", "From: Mail Delivery System <postmaster@example.org>")
     assert reason(*headers, body="Ciao", no_reply_patterns=()) == "bounce"

@@ -109,23 +109,33 @@ OOF_PREFIX = re.compile(
     r"自动回复|自動回覆)\s*[:：]",
     _I,
 )
+# Words that name an auto-reply; "vacation", "absence" or "Urlaub" are left out on purpose:
+# people write them in requests ("Vacation request for August").
 OOF_SUBJECT_PHRASE = re.compile(
     r"\b(?:out of (?:the )?office|auto[- ]?reply|automatic reply|auto[- ]?response|"
-    r"autoresponder|away until|away from|on (?:vacation|holiday|leave)|vacation|"
-    r"abwesen\w*|urlaub|fuori (?:sede|ufficio)|in ferie|assen(?:te|za)|absen(?:t|ce|cia)|"
-    r"cong[ée]s?|vacances|ausente|fora do escrit[óo]rio)\b|\[automatyczna odpowied[źz]\]",
+    r"autoresponder|away until|abwesenheit\w*|abwesend|fuori (?:sede|ufficio)|"
+    r"risposta automatica|r[ée]ponse automatique|respuesta autom[áa]tica|"
+    r"fora do escrit[óo]rio)\b|\[automatyczna odpowied[źz]\]",
     _I,
 )
+# Idioms of auto-reply texts, not of people asking about one: a return date, "for urgent
+# matters contact", "I will reply when I return", "this is an automatic reply".
 OOF_BODY = re.compile(
-    r"\b(?:i (?:am|'m|will be) (?:currently )?(?:out of (?:the )?office|away|on (?:vacation|"
-    r"holiday|leave|annual leave)|absent|travell?ing|not in the office)|"
-    r"(?:limited|no) access to (?:my )?e-?mail|"
-    r"(?:this is an|an) auto(?:mated|matic|matically generated)[- ](?:reply|response|message)|"
-    r"thank you for your (?:e-?mail|message)[.,!]? (?:i|we) (?:am|will)|"
-    r"sono (?:fuori (?:sede|ufficio)|assente|in ferie)|sar[òo] assente|"
-    r"ich bin (?:bis|vom|derzeit|zurzeit|momentan) .{0,40}(?:nicht im b[üu]ro|abwesend|urlaub)|"
-    r"je suis (?:actuellement )?absent|estoy (?:fuera de la oficina|de vacaciones)|"
-    r"risposta automatica|automatische antwort|r[ée]ponse automatique)",
+    r"\bi(?: am|'m) (?:currently )?(?:out of (?:the )?office|away from (?:the|my) (?:office|desk)|"
+    r"on (?:annual |parental |sick |maternity )?leave|on (?:vacation|holiday)|absent)\b"
+    r"[^.]{0,40}\b(?:until|till|through|returning|back on|and will)\b|"
+    r"\b(?:will|shall) (?:reply|respond|get back to you|answer)\b[^.]{0,60}\b(?:on|upon|after|"
+    r"when) (?:my|i) return|(?:limited|no) access to (?:my )?e-?mail|"
+    r"\b(?:in|for) (?:urgent|emergency) (?:matters|cases|issues|requests|queries)?,? ?(?:please )?"
+    r"(?:contact|call|reach|e-?mail|write to)\b|"
+    r"\b(?:this is an|an) auto(?:mated|matic|matically generated)[- ](?:reply|response|message)|"
+    r"\bsono (?:attualmente )?(?:fuori (?:sede|ufficio)|assente|in ferie)\b[^.]{0,40}\b(?:fino|"
+    r"al|dal|e rientrer)|risponder[òo] (?:al mio rientro|appena rientr)|"
+    r"(?:per|in caso di) (?:urgenze|questioni urgenti),? (?:contattare|rivolgersi|scrivere)|"
+    r"\bich bin (?:bis|vom|derzeit|zurzeit|momentan) .{0,40}?(?:nicht im b[üu]ro|abwesend|"
+    r"im urlaub)|in dringenden f[äa]llen|\bje suis (?:actuellement )?absente?\b|"
+    r"en cas d'urgence|je serai de retour|\bestoy (?:fuera de la oficina|de vacaciones)|"
+    r"en caso de urgencia",
     _I,
 )
 _OOF_WEAK_HEADERS = ("x-ms-exchange-inbox-rules-loop", "x-ms-exchange-generated-message-source")

@@ -482,6 +482,7 @@ def test_out_of_office_client_prefixes_are_robots(subject: str) -> None:
         "Re: Automatic reply: Budget",
         "How do I set an automatic reply?",
         "Vacation request for August",
+        "Absence tomorrow",
         "Auto: budget figures",  # A1.16: "Auto:" alone is not a signal
     ],
 )
@@ -499,6 +500,23 @@ def test_out_of_office_words_in_a_request_are_a_person(subject: str) -> None:
 )
 def test_out_of_office_phrase_confirmed_by_the_body_is_a_robot(body: str) -> None:
     assert reason("Subject: Out of office until May 5", body=body) == "out-of-office"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        (
+            "Out of office not working",
+            "I will be out of the office next week and it won't turn on.",
+        ),
+        ("Vacation request", "I am on vacation until 15 August, please approve my leave."),
+        ("Fuori sede: come attivo la risposta automatica?", "Sarò fuori sede da lunedì."),
+    ],
+)
+def test_a_person_asking_about_out_of_office_is_a_request(subject: str, body: str) -> None:
+    assert reason(f"Subject: Re: {subject}", body=body) is None
+    if not subject.startswith("Fuori sede:"):
+        assert reason(f"Subject: {subject}", body=body) is None
 
 
 def test_out_of_office_phrase_confirmed_by_an_exchange_header_is_a_robot() -> None:

@@ -162,14 +162,26 @@ class Mailbox:
             return False
         client.idle()
         news = False
+        empty_wakeups = 0
         try:
             while time.monotonic() < deadline and not should_stop():
-                responses = client.idle_check(timeout=min(1.0, deadline - time.monotonic()))
+                step = min(1.0, deadline - time.monotonic())
+                started = time.monotonic()
+                responses = client.idle_check(timeout=step)
+                if any(_is_bye(r) for r in responses):
+                    raise MailboxUnavailable("the IMAP server closed the connection (BYE)")
                 if any(_is_news(r) for r in responses):
                     news = True
                     break
+                # imapclient swallows EOF inside idle_check: a socket that is "readable"
+                # at once but yields nothing, twice in a row, is a closed connection.
+                quick = not responses and time.monotonic() - started < step / 2
+                empty_wakeups = empty_wakeups + 1 if quick else 0
+                if empty_wakeups >= 2:
+                    raise MailboxUnavailable("the IMAP connection was closed by the server")
         finally:
-            client.idle_done()
+            with contextlib.suppress(*NETWORK_ERRORS):
+                client.idle_done()
         return news
 
     def noop(self) -> None:
@@ -207,6 +219,10 @@ class Mailbox:
             except IMAPClientError:
                 if not client.folder_exists(folder):
                     raise
+
+
+def _is_bye(response: Any) -> bool:
+    return isinstance(response, tuple) and len(response) >= 1 and response[0] == b"BYE"
 
 
 def _is_news(response: Any) -> bool:

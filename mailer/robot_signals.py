@@ -181,7 +181,9 @@ def _has_header(msg: ParsedMessage, names: tuple[str, ...]) -> bool:
 
 
 def _returns_message(msg: ParsedMessage) -> bool:
-    return any(a.content_type in ("message/rfc822", "text/rfc822-headers") for a in msg.attachments)
+    """An attached message or returned header block: what bounces and complaints carry."""
+    attached = any(a.content_type in ("message/rfc822", "message/global") for a in msg.attachments)
+    return attached or bool(msg.embedded_message_ids)
 
 
 def is_bounce(msg: ParsedMessage, *, system_sender: bool) -> bool:

@@ -10,14 +10,11 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.headerregistry import Address as HeaderAddress
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime
 
 import jinja2
 
-from mailer import threading
+from mailer import mime, threading
 from mailer.model import Address, ParsedMessage
 from mailer.settings import ServiceSettings
 
@@ -130,42 +127,34 @@ def build_reply(
     auto_submitted: str,
 ) -> Outgoing:
     """A mail threaded under ``parent``: In-Reply-To, References, Thread-Topic/Index."""
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = HeaderAddress(display_name=service.name, addr_spec=service.address)
-    msg["To"] = _header_address(envelope.to)
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(dt.datetime.fromtimestamp(envelope.now, tz=dt.UTC))
-    msg["Message-ID"] = envelope.message_id
     in_reply_to, refs = threading.reply_references(
         parent.message_id, parent.references, parent.in_reply_to
     )
+    lines = [
+        mime.header_line("From", mime.address(service.name, service.address), structured=True),
+        mime.header_line("To", mime.address(envelope.to.name, envelope.to.addr), structured=True),
+        mime.header_line("Subject", subject),
+        mime.header_line("Date", format_datetime(dt.datetime.fromtimestamp(envelope.now, dt.UTC))),
+        mime.header_line("Message-ID", envelope.message_id, structured=True),
+    ]
     if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
+        lines.append(mime.header_line("In-Reply-To", in_reply_to, structured=True))
     if refs:
-        msg["References"] = " ".join(refs)
-    msg["Thread-Topic"] = threading.thread_topic(parent.thread_topic, parent.subject or subject)
-    msg["Thread-Index"] = threading.thread_index(
-        parent.thread_index, envelope.now, envelope.thread_guid
-    )
-    msg["Auto-Submitted"] = auto_submitted
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg[LOOP_HEADER] = service.address
-    msg.set_content(text, charset="utf-8")
-    if html is not None:
-        msg.add_alternative(html, subtype="html", charset="utf-8")
+        lines.append(mime.header_line("References", " ".join(refs), structured=True))
+    topic = threading.thread_topic(parent.thread_topic, parent.subject or subject)
+    index = threading.thread_index(parent.thread_index, envelope.now, envelope.thread_guid)
+    lines += [
+        mime.header_line("Thread-Topic", topic),
+        mime.header_line("Thread-Index", index, structured=True),
+        mime.header_line("Auto-Submitted", auto_submitted, structured=True),
+        mime.header_line("X-Auto-Response-Suppress", "All", structured=True),
+        mime.header_line(LOOP_HEADER, service.address, structured=True),
+    ]
+    raw = mime.compose(lines, text, html, envelope.message_id.strip("<>").split("@")[0])
     return Outgoing(
         message_id=envelope.message_id,
         recipient=envelope.to.addr,
         envelope_sender=envelope.envelope_sender,
         subject=subject,
-        raw=msg.as_bytes(),
+        raw=raw,
     )
-
-
-def _header_address(addr: Address) -> HeaderAddress:
-    name = threading.clean_header_text(addr.name)
-    try:
-        return HeaderAddress(display_name=name, addr_spec=addr.addr)
-    except (ValueError, IndexError):
-        local, _, domain = addr.addr.rpartition("@")
-        return HeaderAddress(display_name=name, username=local, domain=domain)

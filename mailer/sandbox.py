@@ -145,6 +145,7 @@ class MailSandbox:
         if self._lay is None:
             return
         terminate(self._pids())
+        _drop_stale(self._lay)
         if self._watchdog is not None:  # not needed any more: no crash to clean up after
             self._watchdog.kill()
             self._watchdog.wait()
@@ -168,6 +169,7 @@ class MailSandbox:
         """
         lay = self._require()
         terminate([read_pid(lay.dovecot_pidfile, lay.root)])
+        _drop_stale(lay)
         launch_dovecot(lay, self._ports_or_fail(), self.users, self.password)
 
     @classmethod
@@ -331,6 +333,14 @@ class MailSandbox:
         self._require()
         assert self._ports is not None
         return self._ports
+
+
+def _drop_stale(lay: Layout) -> None:
+    """Remove pidfiles naming no live server: a SIGKILLed master stays a zombie until init
+    reaps it, and Dovecot refuses to start while its old PID still answers kill(pid, 0)."""
+    for pidfile in (lay.dovecot_pidfile, lay.postfix_pidfile):
+        if pidfile.exists() and not alive(read_pid(pidfile, lay.root)):
+            pidfile.unlink(missing_ok=True)
 
 
 def _fetch_all(client: IMAPClient, mailbox: str, at_least: int) -> list[bytes]:

@@ -46,15 +46,15 @@ def _header_fields(lines: list[bytes]) -> tuple[list[tuple[bytes, list[bytes]]],
     """Header fields as (lowercase name, lines), and the index where the body part starts.
 
     A line that is neither a field nor a continuation ends the header, as in Postfix and in
-    Python's email parser; a continuation before any field is kept under the name b"".
+    Python's email parser. Continuation lines before the first field belong to nothing and are
+    left out, as Python's parser does; Postfix would end the header at them instead, turning the
+    whole header into body (some corpus files start with a line of spaces).
     """
     fields: list[tuple[bytes, list[bytes]]] = []
     for i, line in enumerate(lines):
         if line[:1] in (b" ", b"\t"):
             if fields:
                 fields[-1][1].append(line)
-            else:
-                fields.append((b"", [line]))
             continue
         match = _FIELD.match(line)
         if not match:
@@ -103,8 +103,9 @@ def envelope_sender(fields: list[tuple[bytes, list[bytes]]]) -> str:
 def prepare_acceptance(raw: bytes, to: str) -> tuple[str, bytes]:
     """(envelope sender, CRLF message) as the acceptance check delivers real-world mail.
 
-    Drops an mbox ``From `` line and the To/Cc/Bcc/Delivered-To/X-Original-To/Return-Path
-    fields (with their continuation lines), then adds ``To: <to>`` at the end of the header.
+    Drops an mbox ``From `` line, stray continuation lines before the first field, and the
+    To/Cc/Bcc/Delivered-To/X-Original-To/Return-Path fields (with their continuation lines),
+    then adds ``To: <to>`` at the end of the header. Every other byte stays.
     """
     lines = split_lines(raw)
     if lines and lines[0].startswith(b"From ") and not _FIELD.match(lines[0]):

@@ -104,21 +104,30 @@ def session_members(sid: int) -> list[int]:
 def terminate(masters: Iterable[int | None], timeout: float = 8.0) -> list[int]:
     """SIGTERM each master, wait until its whole session is gone, SIGKILL what is left.
 
-    After 0.1 s the children still there get SIGTERM too: Dovecot's master otherwise keeps its
-    log process for a fixed second. Returns the PIDs that had to be killed (none normally).
+    Dovecot's master lingers: it keeps its log process, then idles on a fixed ~1 s timer
+    after its last child is gone. So after 0.1 s the remaining children get SIGTERM too, and a
+    master left alone for 0.3 s gets SIGKILL (it has nothing left to stop). Returns the PIDs
+    killed after the timeout (none normally).
     """
     sids = [p for p in masters if p and alive(p)]
     _signal(sids, signal.SIGTERM)
     start = time.monotonic()
     nudged = False
+    alone_since: float | None = None
     while True:
         left = [m for sid in sids for m in session_members(sid)]
-        waited = time.monotonic() - start
-        if not left or waited > timeout:
+        now = time.monotonic()
+        if not left or now - start > timeout:
             break
-        if waited > 0.1 and not nudged:
+        if now - start > 0.1 and not nudged:
             _signal([m for m in left if m not in sids], signal.SIGTERM)
             nudged = True
+        if set(left) <= set(sids):
+            alone_since = alone_since or now
+            if now - alone_since > 0.3:
+                _signal(left, signal.SIGKILL)
+        else:
+            alone_since = None
         time.sleep(0.01)
     _signal(left, signal.SIGKILL)
     return left

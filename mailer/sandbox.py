@@ -31,22 +31,11 @@ from types import TracebackType
 
 from imapclient import IMAPClient
 
+from mailer import sandbox_setup as setup
 from mailer.sandbox_config import HOST, Layout, Ports, check_users
 from mailer.sandbox_mail import parse_deliveries, prepare_acceptance, to_crlf
 from mailer.sandbox_proc import alive, free_port, read_pid, start_watchdog, terminate
-from mailer.sandbox_setup import (
-    INSTALL_HINT,
-    PortBusyError,
-    SandboxError,
-    SandboxTimeoutError,
-    drain_queue,
-    empty_mailboxes,
-    launch_dovecot,
-    launch_postfix,
-    preflight,
-    prepare_dir,
-    selectable,
-)
+from mailer.sandbox_setup import INSTALL_HINT, PortBusyError, SandboxError, SandboxTimeoutError
 
 __all__ = ["DEFAULT_USERS", "INSTALL_HINT", "MailSandbox", "SandboxError", "SandboxTimeoutError"]
 
@@ -110,15 +99,15 @@ class MailSandbox:
         """
         if self.running:
             raise SandboxError(f"sandbox in {self.dir} is already running")
-        preflight()
-        self._lay, self._owned_dir = prepare_dir(self._base_dir)
+        setup.preflight()
+        self._lay, self._owned_dir = setup.prepare_dir(self._base_dir)
         explicit = any((self._wanted.imap, self._wanted.smtp, self._wanted.lmtp))
         for attempt in range(3):
             self._ports = Ports(*(p or free_port() for p in
                                   (self._wanted.imap, self._wanted.smtp, self._wanted.lmtp)))
             try:
-                launch_dovecot(self._lay, self._ports, self.users, self.password)
-                launch_postfix(self._lay, self._ports, self.users, self.catchall)
+                setup.launch_dovecot(self._lay, self._ports, self.users, self.password)
+                setup.launch_postfix(self._lay, self._ports, self.users, self.catchall)
                 break
             except PortBusyError as race:  # someone took a port between our pick and the bind
                 terminate(self._pids())
@@ -145,7 +134,7 @@ class MailSandbox:
         if self._lay is None:
             return
         terminate(self._pids())
-        _drop_stale(self._lay)
+        setup.drop_stale_pidfiles(self._lay)
         if self._watchdog is not None:  # not needed any more: no crash to clean up after
             self._watchdog.kill()
             self._watchdog.wait()
@@ -169,8 +158,8 @@ class MailSandbox:
         """
         lay = self._require()
         terminate([read_pid(lay.dovecot_pidfile, lay.root)])
-        _drop_stale(lay)
-        launch_dovecot(lay, self._ports_or_fail(), self.users, self.password)
+        setup.drop_stale_pidfiles(lay)
+        setup.launch_dovecot(lay, self._ports_or_fail(), self.users, self.password)
 
     @classmethod
     def attach(cls, base_dir: Path) -> MailSandbox:
@@ -241,7 +230,7 @@ class MailSandbox:
     ) -> int | None:
         """IMAP APPEND (e.g. old backlog mail with an old INTERNALDATE); returns the UID."""
         with self.imap(user) as client:
-            if mailbox.upper() != "INBOX" and not selectable(client, mailbox):
+            if mailbox.upper() != "INBOX" and not setup.selectable(client, mailbox):
                 client.create_folder(mailbox)
             reply = client.append(mailbox, raw, tuple(flags), msg_time=internaldate)
         found = re.search(rb"APPENDUID \d+ (\d+)", reply or b"")
@@ -263,7 +252,7 @@ class MailSandbox:
     def messages(self, user: str, mailbox: str = "INBOX") -> list[bytes]:
         """Every message of the mailbox in UID order (BODY.PEEK[]: flags untouched)."""
         with self.imap(user) as client:
-            return _fetch_all(client, mailbox, 0)
+            return setup.fetch_all(client, mailbox, 0)
 
     def wait_for_messages(
         self, user: str, count: int, timeout: float = 10.0, mailbox: str = "INBOX"
@@ -272,11 +261,11 @@ class MailSandbox:
         deadline = time.monotonic() + timeout
         with self.imap(user) as client:
             while True:
-                found = _fetch_all(client, mailbox, count)
+                found = setup.fetch_all(client, mailbox, count)
                 if len(found) >= count:
                     return found
                 if time.monotonic() > deadline:
-                    hints = "\n".join(self._postfix_trouble()) or "(nothing in postfix.log)"
+                    hints = "\n".join(setup.postfix_trouble(self._require())) or "(nothing)"
                     raise SandboxTimeoutError(
                         f"{user}/{mailbox}: {len(found)} of {count} messages after {timeout}s; "
                         f"Postfix says:\n{hints}"
@@ -292,11 +281,11 @@ class MailSandbox:
     def reset(self) -> None:
         """Clean slate between tests: empty queue, no mail, no folders, no old deliveries."""
         lay = self._require()
-        drain_queue(lay)
+        setup.drain_queue(lay)
 
         def empty(user: str) -> None:
             with self.imap(user) as client:
-                empty_mailboxes(client)
+                setup.empty_mailboxes(client)
 
         with ThreadPoolExecutor(len(self.users)) as pool:
             list(pool.map(empty, self.users))  # list(): re-raise the first error
@@ -311,15 +300,6 @@ class MailSandbox:
         if refused:
             raise smtplib.SMTPRecipientsRefused(refused)
 
-    def _postfix_trouble(self) -> list[str]:
-        try:
-            text = self._require().postfix_log.read_text(errors="replace")
-        except OSError:
-            return []
-        bad = [ln for ln in text.splitlines()
-               if "reject" in ln or ("status=" in ln and "status=sent" not in ln)]
-        return bad[-8:]
-
     def _pids(self) -> list[int | None]:
         lay = self._require()
         return [read_pid(lay.postfix_pidfile, lay.root), read_pid(lay.dovecot_pidfile, lay.root)]
@@ -333,25 +313,6 @@ class MailSandbox:
         self._require()
         assert self._ports is not None
         return self._ports
-
-
-def _drop_stale(lay: Layout) -> None:
-    """Remove pidfiles naming no live server: a SIGKILLed master stays a zombie until init
-    reaps it, and Dovecot refuses to start while its old PID still answers kill(pid, 0)."""
-    for pidfile in (lay.dovecot_pidfile, lay.postfix_pidfile):
-        if pidfile.exists() and not alive(read_pid(pidfile, lay.root)):
-            pidfile.unlink(missing_ok=True)
-
-
-def _fetch_all(client: IMAPClient, mailbox: str, at_least: int) -> list[bytes]:
-    if not selectable(client, mailbox):
-        return []
-    info = client.select_folder(mailbox, readonly=True)
-    if not info.get(b"EXISTS") or info[b"EXISTS"] < at_least:
-        return []
-    uids = sorted(client.search("ALL"))
-    data = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
-    return [data[uid][b"BODY[]"] for uid in uids if uid in data]
 
 
 if __name__ == "__main__":  # python -m mailer.sandbox start|stop|status DIR

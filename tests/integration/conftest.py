@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def mail_sandbox() -> Iterator[MailSandbox]:
-    """One Dovecot + Postfix for the whole run (start ~0.1 s, stop ~0.2-1.2 s)."""
+    """One Dovecot + Postfix for the whole run (start ~0.1 s, stop ~0.2-0.6 s)."""
     sandbox = MailSandbox()
     try:
         sandbox.start()
@@ -44,7 +44,7 @@ def mail_sandbox() -> Iterator[MailSandbox]:
 def sandbox(mail_sandbox: MailSandbox) -> MailSandbox:
     """The session sandbox with empty mailboxes, an empty queue and no earlier deliveries.
 
-    Emptying (~20 ms) beats a fresh sandbox per test (~0.3-1.3 s); a test that broke the
+    Emptying (~50 ms) beats a fresh sandbox per test (~0.6 s); a test that broke the
     servers (killed, or a failed restart) gets a freshly started one. UIDs keep growing across
     tests (UIDVALIDITY stays): never assume the first message is UID 1. The drift noted for
     big benchmark runs on one long-lived server does not matter at test sizes.

@@ -115,7 +115,26 @@ def _sender_list(values: list[str], defects: list[str]) -> tuple[Address, ...]:
     found, clean = _addresses(values, defects, "from")
     if clean or len(found) > 1:
         return tuple(found)
+    if len(found) == 1 and len(values) == 1 and _unquoted_comma_name(_unfold(values[0])):
+        name = one_line(decode_words(_unfold(values[0]).partition("<")[0].strip().strip('"')))
+        return (Address(name, found[0].addr),)
     return ()
+
+
+_PLAIN_NAME = re.compile(r"[^\W\d_][\w .'-]*", re.UNICODE)
+
+
+def _unquoted_comma_name(value: str) -> bool:
+    """``Rossi, Maria <maria@x.org>``: a person's name left unquoted by a client.
+
+    Only plain name words may stand before the one ``<addr>``; anything else (another
+    ``@``, parentheses, brackets) keeps the strict CVE-2023-27043 rule.
+    """
+    head, bracket, tail = value.partition("<")
+    if not bracket or ">" not in tail or tail.count("<") or tail.partition(">")[2].strip():
+        return False
+    words = decode_words(head).strip().strip('"')
+    return "," in words and all(_PLAIN_NAME.fullmatch(w.strip()) for w in words.split(","))
 
 
 def _return_path(value: str | None) -> str | None:

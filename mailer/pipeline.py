@@ -29,7 +29,8 @@ from mailer.store import MailboxState, Store
 
 log = structlog.get_logger("mailer.intake")
 DAY = 86400.0
-BOUNCE_REASONS = {"bounce", "dsn", "null-sender", "system-sender", "arf"}
+# Robots that return a message: the Message-ID inside them may be one of ours.
+BOUNCE_REASONS = frozenset({"dsn", "bounce", "report"})
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class Pipeline:
             require_addressed=s.service.require_addressed,
         )
         bounced = None
-        if robot in BOUNCE_REASONS or (robot and msg.report is not None):
+        if robot in BOUNCE_REASONS:  # it returns our mail: tie it to that thread
             bounced = self.store.thread_by_message_ids(robots.bounce_message_ids(msg))
         thread = None if bounced else self._thread_for(msg)
         to = receipt_address(msg)

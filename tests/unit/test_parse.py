@@ -569,3 +569,16 @@ def test_base_subject_strips_localised_prefixes_only_before_a_colon(
     subject: str, expected: str
 ) -> None:
     assert base_subject(subject) == expected
+
+
+def test_outlook_style_unquoted_comma_name_still_gives_one_sender() -> None:
+    msg = parse_message(b"From: Rossi, Maria <maria@x.org>\r\n\r\nhi\r\n", max_size=1000)
+    assert msg.sender is not None and msg.sender.addr == "maria@x.org"
+    assert msg.sender.name == "Rossi, Maria"
+
+
+def test_comma_name_rule_does_not_relax_the_cve_2023_27043_check() -> None:
+    for header in (b"alice@example.org)<bob@example.org>", b"Rossi, a@b.c <maria@x.org>",
+                   b"Rossi, Maria <maria@x.org>, bob@y.org"):
+        msg = parse_message(b"From: " + header + b"\r\n\r\nhi\r\n", max_size=1000)
+        assert msg.sender is None, header

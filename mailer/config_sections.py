@@ -60,6 +60,7 @@ SMTP_FIELDS: dict[str, Convert[Any]] = {
     "retry_max": v.duration(1),
     "retry_for": v.duration(0),
     "helo": v.domain,
+    "connections": v.integer(1, 20),
 }
 LIMITS_FIELDS: dict[str, Convert[Any]] = {
     "max_message_size": v.size,

@@ -6,6 +6,7 @@ only moves it to the SMTP server and records what the server said.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
@@ -27,18 +28,19 @@ def retry_delay(attempts: int, settings: SmtpSettings, rand: float) -> float:
 
 
 class Outbox:
+    """Sends through ``connections`` SMTP connections in parallel, each kept open."""
+
     def __init__(
         self,
         store: Store,
-        sender: Sender,
         settings: SmtpSettings,
         *,
         want_copies: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.sender = sender
         self.settings = settings
+        self.senders = [Sender(settings) for _ in range(max(1, settings.connections))]
         self.want_copies = want_copies
         self.clock = clock
         self.unreachable = False  # the last attempt could not even talk to the server
@@ -49,22 +51,42 @@ class Outbox:
         ``everything`` also tries rows still waiting for their retry time (shutdown and
         ``run --once``); ``deadline`` (monotonic) stops early, leaving the rest queued.
         """
+        queue: asyncio.Queue[OutboxRow] = asyncio.Queue()
+        after = 0
         sent = 0
-        tried: set[int] = set()
         while True:
             horizon = float("inf") if everything else self.clock()
-            rows = [r for r in self.store.due(horizon, limit=200) if r.id not in tried]
+            rows = self.store.due(horizon, after_id=after, limit=500)
             if not rows:
                 return sent
+            after = rows[-1].id
             for row in rows:
-                if deadline is not None and time.monotonic() > deadline:
-                    return sent
-                tried.add(row.id)
-                sent += await self.send_one(row)
+                queue.put_nowait(row)
+            workers = self.senders[: len(rows)]
+            counts = await asyncio.gather(*(self._work(s, queue, deadline) for s in workers))
+            sent += sum(counts)
+            if deadline is not None and time.monotonic() > deadline:
+                return sent
 
-    async def send_one(self, row: OutboxRow) -> int:
+    async def _work(
+        self, sender: Sender, queue: asyncio.Queue[OutboxRow], deadline: float | None
+    ) -> int:
+        sent = 0
+        while not queue.empty():
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            sent += await self.send_one(queue.get_nowait(), sender)
+        return sent
+
+    async def close(self) -> None:
+        for sender in self.senders:
+            await sender.close()
+
+    async def send_one(self, row: OutboxRow, sender: Sender | None = None) -> int:
         try:
-            reply = await self.sender.send(row.raw, row.envelope_sender, row.recipient)
+            reply = await (sender or self.senders[0]).send(
+                row.raw, row.envelope_sender, row.recipient
+            )
         except TemporaryDelivery as exc:
             self.unreachable = not str(exc)[:3].isdigit()
             self._temporary(row, str(exc))

@@ -23,7 +23,6 @@ from mailer.imap import NETWORK_ERRORS, Fetched, Mailbox, Selected
 from mailer.outbox import Outbox
 from mailer.pipeline import Pipeline
 from mailer.settings import Settings
-from mailer.smtp import Sender
 from mailer.store import MailboxState, Store
 
 log = structlog.get_logger("mailer.service")
@@ -48,7 +47,6 @@ class Service:
         self.mailbox = Mailbox(settings.imap, readonly=settings.imap.move_to is None)
         self.outbox = Outbox(
             store,
-            Sender(settings.smtp),
             settings.smtp,
             want_copies=settings.imap.sent_folder is not None,
         )
@@ -57,18 +55,25 @@ class Service:
         self.wake_outbox = asyncio.Event()
         self.stats = RunStats()
         self.connected = False
+        self.final_budget: float | None = SHUTDOWN_BUDGET
 
     # ---- entry points --------------------------------------------------------------------
 
     async def run_once(self) -> RunStats:
         """Process what is in the mailbox, try every queued mail once, and return."""
         await self._connect()
-        await self._poll()
+        sending = asyncio.create_task(self._outbox_loop())  # sends while we still fetch
         try:
-            self.stats.sent += await self.outbox.drain(everything=True)
+            await self._poll()
+        finally:
+            self.final_budget = None  # --once: every queued mail gets its one try
+            self.stopping.set()
+            self.wake_outbox.set()
+            await sending
+        try:
             await self._copies()
         finally:
-            await self.outbox.sender.close()
+            await self.outbox.close()
             await self._close()
         return self.stats
 
@@ -239,11 +244,12 @@ class Service:
             if sent and self.settings.imap.sent_folder:
                 self.wake_intake.set()
             await self._outbox_wait()
-        deadline = time.monotonic() + SHUTDOWN_BUDGET
+        budget = self.final_budget
+        deadline = None if budget is None else time.monotonic() + budget
         try:
             self.stats.sent += await self.outbox.drain(deadline=deadline, everything=True)
         finally:
-            await self.outbox.sender.close()
+            await self.outbox.close()
 
     async def _outbox_wait(self) -> None:
         due = self.store.next_due()

@@ -78,6 +78,7 @@ class SmtpSettings:
     retry_for: float = 4 * 3600.0  # give up (dead letter) after this long
     ca_file: str | None = None
     helo: str | None = None
+    connections: int = 3  # SMTP connections kept open in parallel by the outbox
 
 
 @dataclass(frozen=True)

@@ -239,11 +239,12 @@ class Store:
         )
         return int(row["n"]) if row else 0
 
-    def due(self, now: float, *, limit: int = 100) -> list[OutboxRow]:
+    def due(self, now: float, *, after_id: int = 0, limit: int = 100) -> list[OutboxRow]:
+        """Pending rows due by ``now``, in id order after ``after_id`` (a drain's cursor)."""
         rows = self.db.execute(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
-            " ORDER BY next_attempt, id LIMIT ?",
-            (now, limit),
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? AND id > ?"
+            " ORDER BY id LIMIT ?",
+            (now, after_id, limit),
         )
         return [_outbox(r) for r in rows]
 

@@ -214,15 +214,22 @@ class MailSandbox:
 
     # -- mail in -------------------------------------------------------------------------------
 
-    def send(self, raw: bytes, *, mail_from: str, rcpt_to: list[str]) -> None:
-        """Submit over SMTP (line endings become CRLF); refused recipients raise."""
-        self._smtp(to_crlf(raw), mail_from, rcpt_to)
+    def send(
+        self, raw: bytes, *, mail_from: str, rcpt_to: list[str], wait: bool = False
+    ) -> None:
+        """Submit over SMTP (line endings become CRLF); refused recipients raise.
 
-    def deliver_as_acceptance(self, raw: bytes, to: str) -> None:
+        Postfix delivers in parallel, so messages sent one after the other may get UIDs in
+        another order; ``wait=True`` returns only once Postfix has delivered (~20 ms), which
+        keeps the order of sequential sends.
+        """
+        self._smtp(to_crlf(raw), mail_from, rcpt_to, wait)
+
+    def deliver_as_acceptance(self, raw: bytes, to: str, *, wait: bool = False) -> None:
         """Deliver real-world mail as the acceptance check does: original recipients and
         traces removed, ``To: <to>`` added, envelope sender from Return-Path or From."""
         sender, data = prepare_acceptance(raw, to)
-        self._smtp(data, sender, [to])
+        self._smtp(data, sender, [to], wait)
 
     def append(
         self, user: str, raw: bytes, mailbox: str = "INBOX", flags: Sequence[str | bytes] = (),
@@ -293,12 +300,16 @@ class MailSandbox:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _smtp(self, data: bytes, sender: str, rcpts: list[str]) -> None:
+    def _smtp(self, data: bytes, sender: str, rcpts: list[str], wait: bool) -> None:
         options = [] if data.isascii() else ["BODY=8BITMIME"]
         with smtplib.SMTP(self.host, self.smtp_port, timeout=60) as smtp:
             refused = smtp.sendmail(sender, rcpts, data, mail_options=options)
         if refused:
             raise smtplib.SMTPRecipientsRefused(refused)
+        lay = self._require()
+        if wait and not setup.wait_queue_empty(lay, 10.0):
+            hints = "\n".join(setup.postfix_trouble(lay)) or "(nothing)"
+            raise SandboxTimeoutError(f"Postfix still holds mail after 10 s:\n{hints}")
 
     def _pids(self) -> list[int | None]:
         lay = self._require()

@@ -198,12 +198,19 @@ def queued(lay: Layout) -> int:
     return sum(len(files) for q in _QUEUES for _, _, files in os.walk(lay.pf_spool / q))
 
 
+def wait_queue_empty(lay: Layout, timeout: float) -> bool:
+    """True once Postfix has handed everything to Dovecot (its queue files are removed then)."""
+    deadline = time.monotonic() + timeout
+    while queued(lay):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def drain_queue(lay: Layout, timeout: float = 3.0) -> None:
     """Let in-flight mail land, then delete what is stuck, so it cannot leak into a later test."""
-    deadline = time.monotonic() + timeout
-    while queued(lay) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if queued(lay):
+    if not wait_queue_empty(lay, timeout):
         subprocess.run(["/usr/sbin/postsuper", "-c", str(lay.pf_etc), "-d", "ALL"],
                        capture_output=True, timeout=30, check=False)
 

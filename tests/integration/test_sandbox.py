@@ -35,6 +35,13 @@ def test_send_arrives_in_inbox_and_delivery_log(sandbox: MailSandbox) -> None:
     assert abs(stamp - time.time()) < 30
 
 
+def test_send_with_wait_keeps_the_order(sandbox: MailSandbox) -> None:
+    for n in range(5):
+        sandbox.send(mail(f"o{n}@x"), mail_from="a@x.org", rcpt_to=["carol@x.org"], wait=True)
+    got = sandbox.messages("carol")  # all there already: wait=True returned after delivery
+    assert [m.count(f"<o{n}@x>".encode()) for n, m in enumerate(got)] == [1] * 5
+
+
 def test_domain_and_detail_are_ignored(sandbox: MailSandbox) -> None:
     rcpts = ["bob@example.org", "Bob+urgent@elsewhere.test", "bob"]
     sandbox.send(mail("d1@x"), mail_from="alice@example.org", rcpt_to=rcpts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import signal
 import threading
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import structlog
 
 from mailer import templates
-from mailer.errors import MailboxUnavailable
+from mailer.errors import ConfigError, MailboxUnavailable
 from mailer.imap import NETWORK_ERRORS, Fetched, Mailbox, Selected
 from mailer.outbox import Outbox
 from mailer.pipeline import Pipeline
@@ -81,6 +82,7 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         log.info(
             "service.started",
             mailbox=self.settings.imap.mailbox,
@@ -94,6 +96,46 @@ class Service:
             await outbox
             await self._close()
             log.info("service.stopped", pending=self.store.pending_count())
+
+    def reload(self) -> bool:
+        """SIGHUP: take new rules, teams and templates; keep the old ones if any is invalid.
+
+        Runs on the event loop between batches, so a batch never sees two rule sets.
+        Connections, the store and the shared address stay as they are until a restart.
+        """
+        from mailer.checks import check_templates
+        from mailer.config import load_settings
+
+        try:
+            fresh = load_settings(self.settings.config_path)
+            problems = [p for p in check_templates(fresh) if not p.warning]
+            if problems:
+                raise ConfigError(problems)
+        except ConfigError as exc:
+            log.error(
+                "reload.refused",
+                problems=[str(p) for p in exc.problems],
+                action="the previous rules and templates stay in force",
+            )
+            return False
+        service = (
+            fresh.service
+            if fresh.service.address == self.settings.service.address
+            else (self.settings.service)
+        )
+        self.settings = dataclasses.replace(
+            self.settings,
+            service=service,
+            rules=fresh.rules,
+            teams=fresh.teams,
+            default_expectation=fresh.default_expectation,
+            default_expectations=fresh.default_expectations,
+            templates_dir=fresh.templates_dir,
+        )
+        self.env = templates.make_environment(self.settings)
+        self.pipeline = Pipeline(self.settings, self.store, self.env)
+        log.info("reload.done", rules=len(self.settings.rules), teams=len(self.settings.teams))
+        return True
 
     def stop(self) -> None:
         if not self.stopping.is_set():

@@ -192,3 +192,45 @@ def test_processed_mail_can_be_moved_and_sent_mail_copied(
         client.select_folder("Sent", readonly=True)
         flags = client.get_flags(client.search("ALL"))
     assert len(flags) == 3 and all(b"\\Seen" in f for f in flags.values())
+
+
+def test_sighup_reloads_rules_and_keeps_the_old_ones_when_invalid(
+    sandbox: MailSandbox, tmp_path: Path
+) -> None:
+    import signal
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rules]]\nname = "printers"\ncategory = "hardware"\n'
+                     '[rules.match]\nsubject = ["printer"]\n')
+    config = write_config(tmp_path, sandbox, extra="")
+    text = config.read_text().replace('address = "helpdesk@example.test"',
+                                      'address = "helpdesk@example.test"\nrules_file = "rules.toml"')
+    config.write_text(text)
+    daemon = start_daemon(config)
+    try:
+        time.sleep(1.5)
+        sandbox.send(request(1, subject="printer jammed"), mail_from="alice@example.test",
+                     rcpt_to=[SHARED])
+        sandbox.wait_for_messages("alice", 1, timeout=15)
+        rules.write_text('[[rules]]\nname = "broken"\n[rules.match]\nsubject_regex = ["(unclosed"]\n')
+        daemon.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        sandbox.send(request(2, subject="printer again"), mail_from="alice@example.test",
+                     rcpt_to=[SHARED])
+        sandbox.wait_for_messages("alice", 2, timeout=15)
+        rules.write_text('[[rules]]\nname = "printers-v2"\ncategory = "printing"\n'
+                         '[rules.match]\nsubject = ["printer"]\n')
+        daemon.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        sandbox.send(request(3, subject="printer third"), mail_from="alice@example.test",
+                     rcpt_to=[SHARED])
+        sandbox.wait_for_messages("alice", 3, timeout=15)
+    finally:
+        code, _ = stop_daemon(daemon)
+    assert code == 0
+    threads = json.loads(mailer(config, "threads", "--json").stdout)
+    assert [(t["rule"], t["category"]) for t in threads] == [
+        ("printers", "hardware"), ("printers", "hardware"), ("printers-v2", "printing"),
+    ]
+    log = config.with_suffix(".log").read_text()
+    assert "reload.refused" in log and "reload.done" in log

@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     threads.add_argument("--team", help="only this team")
     threads.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 
+    messages = sub.add_parser("messages", help="the newest inbound messages and the decisions")
+    messages.add_argument("--limit", type=int, default=50)
+    messages.add_argument("--json", action="store_true")
+
     outbox = sub.add_parser("outbox", help="list mail waiting, sent or dead-lettered")
     outbox.add_argument("--status", choices=["pending", "sent", "dead"])
     outbox.add_argument("--json", action="store_true")
@@ -119,6 +123,12 @@ def _dispatch(args: argparse.Namespace) -> int:
                 rows,
                 as_json=args.json,
                 columns=("reference", "status", "team", "category", "requester", "subject"),
+            )
+        if args.command == "messages":
+            return _print_rows(
+                store.message_log(limit=args.limit),
+                as_json=args.json,
+                columns=("uid", "sender", "subject", "reason", "reference", "rule"),
             )
         if args.command == "outbox":
             return _print_rows(

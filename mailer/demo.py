@@ -143,7 +143,7 @@ def _robots_and_follow_up(sandbox: MailSandbox) -> None:
     receipt = email.message_from_bytes(sandbox.messages("alice")[0], policy=email.policy.default)
     follow = _mail(
         "alice",
-        f"Re: {receipt['Subject']}",
+        str(receipt["Subject"]),
         "One more detail: the error code is 809.\n\nAlice",
         headers={"In-Reply-To": receipt["Message-ID"], "References": receipt["Message-ID"]},
     )
@@ -187,7 +187,6 @@ def _bounce(message_id: str) -> EmailMessage:
         "Content-Type",
         f'multipart/report; report-type="delivery-status"; boundary="{msg.get_boundary()}"',
     )
-    print(f"  -> {msg['From']}: {msg['Subject']} (a bounce of a receipt)")
     return msg
 
 
@@ -221,6 +220,10 @@ def run_demo(*, keep: bool = False) -> int:
         _say("What each person received")
         for user in ("alice", "bob", "carol"):
             _show(sandbox, user)
+        _say("What mailer decided for each message: mailer messages")
+        subprocess.run(
+            [sys.executable, "-m", "mailer", "--config", str(config), "messages"], check=False
+        )
         _say("What the help desk knows: mailer threads")
         subprocess.run(
             [sys.executable, "-m", "mailer", "--config", str(config), "threads"], check=False

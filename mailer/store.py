@@ -135,10 +135,13 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def message_log(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest inbound messages with what was decided, oldest first."""
         rows = self.db.execute(
-            "SELECT * FROM messages WHERE direction = 'in' ORDER BY id DESC LIMIT ?", (limit,)
+            "SELECT m.*, t.reference FROM messages m LEFT JOIN threads t ON t.id = m.thread_id"
+            " WHERE m.direction = 'in' ORDER BY m.id DESC LIMIT ?",
+            (limit,),
         )
-        return [dict(r) for r in rows]
+        return [dict(r) for r in rows][::-1]
 
     # ---- threads -------------------------------------------------------------------------
 

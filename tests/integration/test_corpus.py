@@ -32,6 +32,18 @@ def deliver(sandbox: MailSandbox, paths: list[Path]) -> None:
     sandbox.wait_for_messages("helpdesk", len(paths), timeout=120)
 
 
+def deliver_and_run(
+    folder: str, sandbox: MailSandbox, tmp_path: Path
+) -> tuple[list[Path], Path, sqlite3.Connection]:
+    """Deliver a corpus folder to the shared mailbox, then ``mailer run --once`` once."""
+    paths = files(folder)
+    deliver(sandbox, paths)
+    config = write_config(tmp_path, sandbox)
+    result = mailer(config, "run", "--once")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return paths, config, sqlite3.connect(tmp_path / "mailer.sqlite3")
+
+
 def sent_receipts(db: sqlite3.Connection) -> Counter[int]:
     """Receipts the SMTP server accepted, per inbound UID they answer."""
     rows = db.execute(
@@ -46,12 +58,7 @@ def sent_receipts(db: sqlite3.Connection) -> Counter[int]:
 def test_corpus_gets_receipts_exactly_where_a_person_wrote(
     folder: str, sandbox: MailSandbox, tmp_path: Path
 ) -> None:
-    paths = files(folder)
-    deliver(sandbox, paths)
-    config = write_config(tmp_path, sandbox)
-    result = mailer(config, "run", "--once")
-    assert result.returncode == 0, result.stderr[-3000:]
-    db = sqlite3.connect(tmp_path / "mailer.sqlite3")
+    _paths, config, db = deliver_and_run(folder, sandbox, tmp_path)
     inbound = db.execute(
         "SELECT uid, decision, reason FROM messages WHERE direction = 'in' ORDER BY uid"
     ).fetchall()
@@ -79,19 +86,14 @@ def test_corpus_gets_receipts_exactly_where_a_person_wrote(
     assert again.returncode == 0
     assert db.execute("SELECT count(*) FROM outbox WHERE status != 'sent'").fetchone()[0] == 0
     total = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-    assert total == len(receipts) if folder == "human" else total == 0
+    assert total == (len(receipts) if folder == "human" else 0)
 
 
 @pytest.mark.parametrize("folder", ["malformed", "unlabelled"])
 def test_broken_and_odd_mail_is_processed_without_a_crash(
     folder: str, sandbox: MailSandbox, tmp_path: Path
 ) -> None:
-    paths = files(folder)
-    deliver(sandbox, paths)
-    config = write_config(tmp_path, sandbox)
-    result = mailer(config, "run", "--once")
-    assert result.returncode == 0, result.stderr[-3000:]
-    db = sqlite3.connect(tmp_path / "mailer.sqlite3")
+    paths, _config, db = deliver_and_run(folder, sandbox, tmp_path)
     processed = db.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0]
     failures = db.execute("SELECT uid, last_error FROM failures").fetchall()
     assert failures == []

@@ -44,7 +44,8 @@ def _seed(sandbox: MailSandbox, count: int) -> None:
 def _mailer(config: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "mailer", "--config", str(config), "--json-logs", *args],
-        stdout=subprocess.DEVNULL, stderr=open(config.with_suffix(".log"), "ab"),  # noqa: SIM115
+        stdout=subprocess.DEVNULL,
+        stderr=open(config.with_suffix(".log"), "ab"),
     )
 
 
@@ -69,8 +70,10 @@ def throughput(sandbox: MailSandbox, directory: Path, count: int) -> None:
     sandbox.wait_for_messages("alice", count, timeout=max(60, count / 20))
     last = max(t for t, user, _, _ in sandbox.deliveries() if user == "alice")
     total = last - started
-    print(f"throughput: {count} requests, exit {code}; run --once {ran:.2f} s "
-          f"({count / ran:.0f}/s); last receipt saved after {total:.2f} s ({count / total:.0f}/s)")
+    print(
+        f"throughput: {count} requests, exit {code}; run --once {ran:.2f} s "
+        f"({count / ran:.0f}/s); last receipt saved after {total:.2f} s ({count / total:.0f}/s)"
+    )
 
 
 def latency(sandbox: MailSandbox, directory: Path, count: int) -> None:
@@ -89,11 +92,15 @@ def latency(sandbox: MailSandbox, directory: Path, count: int) -> None:
     pairs = db.execute(
         "SELECT t.root_message_id, o.message_id FROM threads t JOIN outbox o ON o.thread_id = t.id"
     ).fetchall()
-    delays = sorted(saved[out][0] - saved[req][0] for req, out in pairs if req in saved and out in saved)
+    delays = sorted(
+        saved[out][0] - saved[req][0] for req, out in pairs if req in saved and out in saved
+    )
     p50, p95 = delays[len(delays) // 2], delays[int(len(delays) * 0.95) - 1]
     within = sum(d <= 2.0 for d in delays) / len(delays)
-    print(f"latency: {len(delays)} receipts; p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
-          f"max {delays[-1] * 1000:.0f} ms; {within:.0%} within 2 s")
+    print(
+        f"latency: {len(delays)} receipts; p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+        f"max {delays[-1] * 1000:.0f} ms; {within:.0%} within 2 s"
+    )
 
 
 def idle(sandbox: MailSandbox, directory: Path, seconds: float) -> None:
@@ -106,8 +113,10 @@ def idle(sandbox: MailSandbox, directory: Path, seconds: float) -> None:
     daemon.send_signal(signal.SIGTERM)
     started = time.monotonic()
     code = daemon.wait(timeout=10)
-    print(f"idle: {used:.3f} s CPU in {elapsed:.0f} s = {100 * used / elapsed:.2f}% of a core; "
-          f"SIGTERM -> exit {code} in {time.monotonic() - started:.2f} s")
+    print(
+        f"idle: {used:.3f} s CPU in {elapsed:.0f} s = {100 * used / elapsed:.2f}% of a core; "
+        f"SIGTERM -> exit {code} in {time.monotonic() - started:.2f} s"
+    )
 
 
 def memory(sandbox: MailSandbox, directory: Path, count: int) -> None:
@@ -129,12 +138,16 @@ def memory(sandbox: MailSandbox, directory: Path, count: int) -> None:
     proc.wait()
     watcher.join()
     quarter = samples[len(samples) // 4] if samples else 0.0
-    print(f"memory: {count} backlog messages; RSS at 25% {quarter:.0f} MB, "
-          f"peak {max(samples, default=0):.0f} MB, samples {len(samples)}")
+    print(
+        f"memory: {count} backlog messages; RSS at 25% {quarter:.0f} MB, "
+        f"peak {max(samples, default=0):.0f} MB, samples {len(samples)}"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", choices=["throughput", "latency", "idle", "memory", "all"])
     parser.add_argument("--count", type=int)
     parser.add_argument("--seconds", type=float, default=30)

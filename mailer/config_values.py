@@ -41,7 +41,7 @@ _LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
 _PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")
 
 
-class Invalid(ValueError):  # noqa: N818 - reads as "raise Invalid(...)" in converters
+class Invalid(ValueError):
     """A value cannot be used; ``str()`` says what was expected and what was found.
 
     ``index`` names the array item at fault, so the problem points at that item's line.

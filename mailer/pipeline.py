@@ -19,18 +19,17 @@ import structlog
 from mailer import language as lang
 from mailer import robots, rules, threading
 from mailer.decide import Decision, Facts, decide, receipt_address
+from mailer.facts import gather_facts
 from mailer.imap import Fetched
 from mailer.model import Classification, ParsedMessage, Status, ThreadInfo
 from mailer.parse import parse_message
 from mailer.receipt import compose_receipt
-from mailer.render import LOOP_HEADER, Envelope
+from mailer.render import Envelope
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
 
 log = structlog.get_logger("mailer.intake")
 DAY = 86400.0
-# Robots that return a message: the Message-ID inside them may be one of ours.
-BOUNCE_REASONS = frozenset({"dsn", "bounce", "report"})
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,13 @@ class Pipeline:
             default_expectation=s.default_expectation,
             default_expectations=dict(s.default_expectations),
         )
-        facts = self._facts(msg, item, state, now, backfill=backfill)
+        facts = gather_facts(
+            s,
+            self.store,
+            msg,
+            now,
+            backlog=not backfill and item.internaldate < state.first_seen - s.imap.backlog,
+        )
         decision = decide(msg, classification, facts, s.limits)
         language = classification.language or detected or s.service.default_language
         if language not in self.languages:
@@ -128,57 +133,6 @@ class Pipeline:
         reference, queued = self._apply(msg, item, decision, facts, classification, language, now)
         _log_decision(item, msg, decision, classification, reference, language)
         return Outcome(item.ref.uid, decision.reason, reference, queued)
-
-    def _facts(
-        self, msg: ParsedMessage, item: Fetched, state: MailboxState, now: float, *, backfill: bool
-    ) -> Facts:
-        s = self.settings
-        duplicate = self.store.knows_inbound(msg.key)
-        robot = robots.robot_reason(
-            msg,
-            own_addresses=s.service.own_addresses,
-            own_domain=s.service.domain,
-            loop_header=LOOP_HEADER,
-            no_reply_patterns=s.service.no_reply_senders,
-            require_addressed=s.service.require_addressed,
-        )
-        bounced = None
-        if robot in BOUNCE_REASONS:  # it returns our mail: tie it to that thread
-            bounced = self.store.thread_by_message_ids(robots.bounce_message_ids(msg))
-        thread = None if bounced else self._thread_for(msg)
-        to = receipt_address(msg)
-        return Facts(
-            robot=robot,
-            thread=thread,
-            backlog=not backfill and item.internaldate < state.first_seen - s.imap.backlog,
-            duplicate=duplicate,
-            receipts_to_sender=self.store.receipts_sent_to(to.key, now - DAY) if to else 0,
-            automatic_in_thread=(
-                self.store.automatic_in_a_row(thread.id, now - s.limits.auto_per_thread_window)
-                if thread
-                else 0
-            ),
-            bounced_thread=bounced,
-        )
-
-    def _thread_for(self, msg: ParsedMessage) -> ThreadInfo | None:
-        """Our Message-IDs in In-Reply-To/References, then [REF] in the subject from the requester.
-
-        Never the subject alone (standards D101): a reference quoted by somebody else does
-        not put their mail into another person's request.
-        """
-        thread = self.store.thread_by_message_ids((*msg.references, *msg.in_reply_to))
-        if thread is not None:
-            return thread
-        ref = threading.find_reference(msg.subject, self.settings.service.reference_prefix)
-        if ref is None:
-            return None
-        thread = self.store.thread_by_reference(ref)
-        sender = receipt_address(msg)
-        if thread is None or sender is None:
-            return None
-        senders = {sender.key, *(a.key for a in msg.from_)}
-        return thread if thread.requester in senders else None
 
     def _apply(
         self,

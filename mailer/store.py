@@ -19,20 +19,10 @@ from typing import Any
 
 from mailer.errors import StoreLocked
 from mailer.model import Status, ThreadInfo
+from mailer.store_queue import OutboxRow, QueueQueries
 from mailer.store_schema import migrate
 
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    thread_id: int | None
-    message_id: str
-    kind: str
-    recipient: str
-    envelope_sender: str
-    raw: bytes
-    attempts: int
-    created_at: float
+__all__ = ["MailboxState", "OutboxRow", "Store"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +32,8 @@ class MailboxState:
     first_seen: float
 
 
-class Store:
-    """The only module that speaks SQL; callers get values back."""
+class Store(QueueQueries):
+    """The only place that speaks SQL (with ``store_queue``); callers get values back."""
 
     def __init__(self, path: Path, *, lock: bool = False) -> None:
         self.path = path
@@ -92,10 +82,6 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
-
-    def _one(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(sql, tuple(args)).fetchone()
-        return row
 
     # ---- mailbox watermark -------------------------------------------------------------
 
@@ -224,166 +210,6 @@ class Store:
         )
         return int(row["n"]) if row else 0
 
-    # ---- outbox --------------------------------------------------------------------------
-
-    def enqueue(self, **fields: Any) -> int:
-        cols = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        cur = self.db.execute(
-            f"INSERT INTO outbox({cols}) VALUES ({marks})", tuple(fields.values())
-        )
-        return int(cur.lastrowid or 0)
-
-    def receipts_sent_to(self, recipient: str, since: float) -> int:
-        row = self._one(
-            "SELECT count(*) AS n FROM outbox WHERE kind = 'receipt' AND recipient = ?"
-            " AND created_at > ?",
-            (recipient.lower(), since),
-        )
-        return int(row["n"]) if row else 0
-
-    def due(self, now: float, *, after_id: int = 0, limit: int = 100) -> list[OutboxRow]:
-        """Pending rows due by ``now``, in id order after ``after_id`` (a drain's cursor)."""
-        rows = self.db.execute(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? AND id > ?"
-            " ORDER BY id LIMIT ?",
-            (now, after_id, limit),
-        )
-        return [_outbox(r) for r in rows]
-
-    def next_due(self) -> float | None:
-        row = self._one("SELECT min(next_attempt) AS t FROM outbox WHERE status = 'pending'")
-        return float(row["t"]) if row and row["t"] is not None else None
-
-    def pending_count(self) -> int:
-        row = self._one("SELECT count(*) AS n FROM outbox WHERE status = 'pending'")
-        return int(row["n"]) if row else 0
-
-    def mark_sent(self, row_id: int, now: float, *, copy_wanted: bool) -> None:
-        self.db.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-            " copy_status = ? WHERE id = ?",
-            (now, "pending" if copy_wanted else None, row_id),
-        )
-
-    def mark_retry(self, row_id: int, when: float, error: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
-            " WHERE id = ?",
-            (when, error, row_id),
-        )
-
-    def mark_dead(self, row_id: int, error: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?"
-            " WHERE id = ?",
-            (error, row_id),
-        )
-
-    def mark_bounced(self, message_id: str, error: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET bounced = 1, last_error = ? WHERE message_id = ?",
-            (error, message_id),
-        )
-
-    def copies_pending(self, *, limit: int = 50) -> list[OutboxRow]:
-        rows = self.db.execute(
-            "SELECT * FROM outbox WHERE copy_status = 'pending' ORDER BY id LIMIT ?", (limit,)
-        )
-        return [_outbox(r) for r in rows]
-
-    def mark_copied(self, row_id: int) -> None:
-        self.db.execute("UPDATE outbox SET copy_status = 'done' WHERE id = ?", (row_id,))
-
-    def outbox_rows(self, *, status: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT id, thread_id, message_id, kind, recipient, status, attempts, last_error,"
-        sql += " created_at, sent_at FROM outbox"
-        args: tuple[Any, ...] = ()
-        if status:
-            sql += " WHERE status = ?"
-            args = (status,)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
-
-    # ---- failures and quarantine --------------------------------------------------------
-
-    def record_failure(
-        self, mailbox: str, uidvalidity: int, uid: int, error: str, now: float, max_attempts: int
-    ) -> bool:
-        """Count one failed attempt; True when the message is now quarantined."""
-        self.db.execute(
-            "INSERT INTO failures(mailbox, uidvalidity, uid, attempts, last_error, quarantined,"
-            " updated_at) VALUES (?,?,?,1,?,0,?) ON CONFLICT(mailbox, uidvalidity, uid) DO UPDATE"
-            " SET attempts = attempts + 1, last_error = excluded.last_error,"
-            " updated_at = excluded.updated_at",
-            (mailbox, uidvalidity, uid, error, now),
-        )
-        row = self._one(
-            "SELECT attempts FROM failures WHERE mailbox=? AND uidvalidity=? AND uid=?",
-            (mailbox, uidvalidity, uid),
-        )
-        attempts = int(row["attempts"]) if row else 1
-        if attempts >= max_attempts:
-            self.db.execute(
-                "UPDATE failures SET quarantined = 1 WHERE mailbox=? AND uidvalidity=? AND uid=?",
-                (mailbox, uidvalidity, uid),
-            )
-            return True
-        return False
-
-    def clear_failure(self, mailbox: str, uidvalidity: int, uid: int) -> None:
-        self.db.execute(
-            "DELETE FROM failures WHERE mailbox=? AND uidvalidity=? AND uid=?",
-            (mailbox, uidvalidity, uid),
-        )
-
-    def retry_candidates(self, mailbox: str, uidvalidity: int) -> list[int]:
-        rows = self.db.execute(
-            "SELECT uid FROM failures WHERE mailbox=? AND uidvalidity=? AND quarantined=0"
-            " ORDER BY uid",
-            (mailbox, uidvalidity),
-        )
-        return [int(r["uid"]) for r in rows]
-
-    def quarantined(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM failures WHERE quarantined = 1 ORDER BY uid")
-        return [dict(r) for r in rows]
-
-    def requeue(self, uid: int, mailbox: str | None = None) -> int:
-        """Give a quarantined message fresh attempts; returns how many rows changed."""
-        sql = "UPDATE failures SET quarantined = 0, attempts = 0 WHERE uid = ?"
-        args: tuple[Any, ...] = (uid,)
-        if mailbox:
-            sql += " AND mailbox = ?"
-            args += (mailbox,)
-        return self.db.execute(sql, args).rowcount
-
-    # ---- moves after commit --------------------------------------------------------------
-
-    def queue_move(self, mailbox: str, uidvalidity: int, uid: int) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO pending_moves(mailbox, uidvalidity, uid) VALUES (?,?,?)",
-            (mailbox, uidvalidity, uid),
-        )
-
-    def pending_moves(self, mailbox: str, uidvalidity: int) -> list[int]:
-        rows = self.db.execute(
-            "SELECT uid FROM pending_moves WHERE mailbox=? AND uidvalidity=? ORDER BY uid",
-            (mailbox, uidvalidity),
-        )
-        return [int(r["uid"]) for r in rows]
-
-    def moves_done(self, mailbox: str, uids: Iterable[int]) -> None:
-        self.db.executemany(
-            "DELETE FROM pending_moves WHERE mailbox = ? AND uid = ?",
-            [(mailbox, uid) for uid in uids],
-        )
-
-    def drop_moves(self, mailbox: str, uidvalidity: int) -> None:
-        self.db.execute(
-            "DELETE FROM pending_moves WHERE mailbox = ? AND uidvalidity != ?",
-            (mailbox, uidvalidity),
-        )
-
 
 def _thread(row: sqlite3.Row) -> ThreadInfo:
     return ThreadInfo(
@@ -398,19 +224,5 @@ def _thread(row: sqlite3.Row) -> ThreadInfo:
         language=row["language"] or "en",
         rule=row["rule"] or "default",
         root_message_id=row["root_message_id"],
-        created_at=row["created_at"],
-    )
-
-
-def _outbox(row: sqlite3.Row) -> OutboxRow:
-    return OutboxRow(
-        id=row["id"],
-        thread_id=row["thread_id"],
-        message_id=row["message_id"],
-        kind=row["kind"],
-        recipient=row["recipient"],
-        envelope_sender=row["envelope_sender"],
-        raw=bytes(row["raw"]),
-        attempts=row["attempts"],
         created_at=row["created_at"],
     )

@@ -82,9 +82,7 @@ def test_italian_and_english_requests_get_receipts_in_their_language(
         b"Subject: =?iso-8859-1?q?Il_riscaldamento_non_funziona_pi=F9?=\r\n"
         b"Message-ID: <latin1@example.test>\r\nMIME-Version: 1.0\r\n"
         b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-    ) + "Ciao, in sala riunioni il riscaldamento è spento e fa freddo.\r\n".encode(
-        "latin-1"
-    )
+    ) + "Ciao, in sala riunioni il riscaldamento è spento e fa freddo.\r\n".encode("latin-1")
     english = request(2, sender="alice@example.test")
     for raw, who in ((italian, "bob"), (latin1, "carol"), (english, "alice")):
         sandbox.send(raw, mail_from=f"{who}@example.test", rcpt_to=[SHARED])
@@ -201,37 +199,50 @@ def test_sighup_reloads_rules_and_keeps_the_old_ones_when_invalid(
     import signal
 
     rules = tmp_path / "rules.toml"
-    rules.write_text('[[rules]]\nname = "printers"\ncategory = "hardware"\n'
-                     '[rules.match]\nsubject = ["printer"]\n')
+    rules.write_text(
+        '[[rules]]\nname = "printers"\ncategory = "hardware"\n'
+        '[rules.match]\nsubject = ["printer"]\n'
+    )
     config = write_config(tmp_path, sandbox, extra="")
-    text = config.read_text().replace('address = "helpdesk@example.test"',
-                                      'address = "helpdesk@example.test"\nrules_file = "rules.toml"')
+    text = config.read_text().replace(
+        'address = "helpdesk@example.test"',
+        'address = "helpdesk@example.test"\nrules_file = "rules.toml"',
+    )
     config.write_text(text)
     daemon = start_daemon(config)
     try:
         time.sleep(1.5)
-        sandbox.send(request(1, subject="printer jammed"), mail_from="alice@example.test",
-                     rcpt_to=[SHARED])
+        sandbox.send(
+            request(1, subject="printer jammed"), mail_from="alice@example.test", rcpt_to=[SHARED]
+        )
         sandbox.wait_for_messages("alice", 1, timeout=15)
-        rules.write_text('[[rules]]\nname = "broken"\n[rules.match]\nsubject_regex = ["(unclosed"]\n')
+        rules.write_text(
+            '[[rules]]\nname = "broken"\n[rules.match]\nsubject_regex = ["(unclosed"]\n'
+        )
         daemon.send_signal(signal.SIGHUP)
         time.sleep(1)
-        sandbox.send(request(2, subject="printer again"), mail_from="alice@example.test",
-                     rcpt_to=[SHARED])
+        sandbox.send(
+            request(2, subject="printer again"), mail_from="alice@example.test", rcpt_to=[SHARED]
+        )
         sandbox.wait_for_messages("alice", 2, timeout=15)
-        rules.write_text('[[rules]]\nname = "printers-v2"\ncategory = "printing"\n'
-                         '[rules.match]\nsubject = ["printer"]\n')
+        rules.write_text(
+            '[[rules]]\nname = "printers-v2"\ncategory = "printing"\n'
+            '[rules.match]\nsubject = ["printer"]\n'
+        )
         daemon.send_signal(signal.SIGHUP)
         time.sleep(1)
-        sandbox.send(request(3, subject="printer third"), mail_from="alice@example.test",
-                     rcpt_to=[SHARED])
+        sandbox.send(
+            request(3, subject="printer third"), mail_from="alice@example.test", rcpt_to=[SHARED]
+        )
         sandbox.wait_for_messages("alice", 3, timeout=15)
     finally:
         code, _ = stop_daemon(daemon)
     assert code == 0
     threads = json.loads(mailer(config, "threads", "--json").stdout)
     assert [(t["rule"], t["category"]) for t in threads] == [
-        ("printers", "hardware"), ("printers", "hardware"), ("printers-v2", "printing"),
+        ("printers", "hardware"),
+        ("printers", "hardware"),
+        ("printers-v2", "printing"),
     ]
     log = config.with_suffix(".log").read_text()
     assert "reload.refused" in log and "reload.done" in log

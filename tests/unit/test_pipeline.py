@@ -171,3 +171,46 @@ def test_a_crash_before_commit_leaves_nothing_behind(pipeline: Pipeline, store: 
     with pytest.raises(Crash):
         pipeline.process_batch(items(), state(store), NOW)
     assert store.due(NOW) == [] and state(store).last_uid == 0 and store.threads() == []
+
+
+def dsn_for(message_id: str) -> bytes:
+    return (
+        "Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"
+        "To: helpdesk@example.test\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn1@mx.example.org>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        "Final-Recipient: rfc822; maria@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {message_id}\r\nSubject: Re: VPN\r\n--b--\r\n"
+    ).encode()
+
+
+def test_a_bounce_of_our_receipt_is_tied_to_its_thread_and_never_answered(
+    pipeline: Pipeline, store: Store
+) -> None:
+    pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
+    receipt_id = store.due(NOW)[0].message_id
+    [out] = pipeline.process_batch([fetched(2, dsn_for(receipt_id))], state(store), NOW)
+    assert (out.reason, out.reference, out.queued) == ("bounce of our mail", "REQ-1000", 0)
+    bounced = store.db.execute("SELECT bounced FROM outbox WHERE message_id = ?", (receipt_id,))
+    assert bounced.fetchone()[0] == 1
+
+
+def test_out_of_office_replies_to_a_receipt_join_the_thread_until_the_cap(
+    pipeline: Pipeline, store: Store
+) -> None:
+    pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
+    receipt_id = store.due(NOW)[0].message_id
+    reasons = []
+    for n in range(2, 5):
+        oof = raw(
+            n,
+            subject="Automatic reply: VPN",
+            extra=(f"Auto-Submitted: auto-replied\r\nIn-Reply-To: {receipt_id}\r\n"),
+        )
+        [out] = pipeline.process_batch([fetched(n, oof)], state(store), NOW + n)
+        reasons.append((out.reason, out.reference, out.queued))
+    assert reasons == [("follow-up: auto-submitted", "REQ-1000", 0)] * 3
+    assert store.db.execute("SELECT auto_blocked FROM threads").fetchone()[0] == 1

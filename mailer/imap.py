@@ -83,7 +83,14 @@ class Mailbox:
         except NETWORK_ERRORS as exc:
             raise MailboxUnavailable(f"cannot reach IMAP {s.host}:{s.port}: {exc}") from exc
         self.client = client
-        return self.select()
+        try:
+            return self.select()
+        except IMAPClientError as exc:
+            self.close()
+            raise MailboxUnavailable(
+                f"cannot open mailbox {s.mailbox!r} on {s.host}:{s.port}: {exc}; "
+                "check [imap] mailbox"
+            ) from exc
 
     def select(self) -> Selected:
         client = self._client()

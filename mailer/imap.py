@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import imapclient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
-from mailer.errors import MailboxUnavailable
+from mailer.errors import MailboxUnavailable, MailerError
 from mailer.model import MailboxRef
 from mailer.settings import ImapSettings
 
@@ -30,6 +30,10 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     IMAPClientError,
     EOFError,
 )
+
+
+class RefusedByServer(MailerError):
+    """The server answered NO or BAD to a write (quota, rights): retrying will not help."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,10 @@ class Mailbox:
         """UID MOVE when offered, else UID COPY + \\Deleted + UID EXPUNGE of those UIDs only."""
         if not uids:
             return
+        with _refusals():
+            self._move(uids, folder)
+
+    def _move(self, uids: list[int], folder: str) -> None:
         client = self._client()
         self._ensure_folder(folder)
         if self.selected and self.selected.can_move:
@@ -213,6 +221,10 @@ class Mailbox:
         # leave the flagged copies for a human rather than risk that.
 
     def append(self, folder: str, raw: bytes, when: float) -> None:
+        with _refusals():
+            self._append(folder, raw, when)
+
+    def _append(self, folder: str, raw: bytes, when: float) -> None:
         client = self._client()
         self._ensure_folder(folder)
         stamp = dt.datetime.fromtimestamp(when, tz=dt.UTC)
@@ -226,6 +238,17 @@ class Mailbox:
             except IMAPClientError:
                 if not client.folder_exists(folder):
                     raise
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """A tagged NO/BAD becomes RefusedByServer; a broken connection stays a network error."""
+    try:
+        yield
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as exc:
+        raise RefusedByServer(str(exc)) from exc
 
 
 def _is_bye(response: Any) -> bool:

@@ -23,8 +23,17 @@ def _clean(value: str) -> str:
 
 
 def address(name: str, addr: str) -> str:
-    """``Name <addr>`` with the name quoted or encoded as needed."""
-    return formataddr((_clean(name), _clean(addr)), charset="utf-8")
+    """``Name <addr>`` with the name quoted or encoded as needed.
+
+    An internationalised address (RFC 6531) is kept as UTF-8: the SMTP server decides
+    whether it can take it, and a refusal dead-letters that one mail, nothing more.
+    """
+    name, addr = _clean(name), _clean(addr)
+    try:
+        return formataddr((name, addr), charset="utf-8")
+    except UnicodeError:
+        shown = Header(name, "utf-8").encode() if name else ""
+        return f"{shown} <{addr}>".strip()
 
 
 def header_line(name: str, value: str, *, structured: bool = False) -> str:

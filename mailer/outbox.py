@@ -45,7 +45,13 @@ class Outbox:
         self.clock = clock
         self.unreachable = False  # the last attempt could not even talk to the server
 
-    async def drain(self, *, deadline: float | None = None, everything: bool = False) -> int:
+    async def drain(
+        self,
+        *,
+        deadline: float | None = None,
+        everything: bool = False,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> int:
         """Try every due row once; returns how many were accepted by the server.
 
         ``everything`` also tries rows still waiting for their retry time (shutdown and
@@ -63,17 +69,21 @@ class Outbox:
             for row in rows:
                 queue.put_nowait(row)
             workers = self.senders[: len(rows)]
-            counts = await asyncio.gather(*(self._work(s, queue, deadline) for s in workers))
+            counts = await asyncio.gather(*(self._work(s, queue, deadline, stop) for s in workers))
             sent += sum(counts)
-            if deadline is not None and time.monotonic() > deadline:
+            if stop() or (deadline is not None and time.monotonic() > deadline):
                 return sent
 
     async def _work(
-        self, sender: Sender, queue: asyncio.Queue[OutboxRow], deadline: float | None
+        self,
+        sender: Sender,
+        queue: asyncio.Queue[OutboxRow],
+        deadline: float | None,
+        stop: Callable[[], bool],
     ) -> int:
         sent = 0
         while not queue.empty():
-            if deadline is not None and time.monotonic() > deadline:
+            if stop() or (deadline is not None and time.monotonic() > deadline):
                 break
             sent += await self.send_one(queue.get_nowait(), sender)
         return sent

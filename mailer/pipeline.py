@@ -64,9 +64,11 @@ class Pipeline:
         outcomes: list[Outcome] = []
         with self.store.transaction():
             for item in batch:
-                outcomes.append(self._one_safely(item, state, now, backfill=backfill))
+                outcome = self._one_safely(item, state, now, backfill=backfill)
+                outcomes.append(outcome)
                 self.store.advance(item.ref.mailbox, item.ref.uid)
-                if move:
+                # A failed message stays where its retry (or a human) will find it.
+                if move and outcome.reason not in ("failed", "quarantined"):
                     self.store.queue_move(item.ref.mailbox, item.ref.uidvalidity, item.ref.uid)
         return outcomes
 

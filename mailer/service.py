@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import random
 import signal
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -20,14 +22,20 @@ import structlog
 
 from mailer import templates
 from mailer.errors import ConfigError, MailboxUnavailable
-from mailer.imap import NETWORK_ERRORS, Fetched, Mailbox, Selected
+from mailer.imap import NETWORK_ERRORS, Fetched, Mailbox, RefusedByServer, Selected
 from mailer.outbox import Outbox
 from mailer.pipeline import Pipeline
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
 
 log = structlog.get_logger("mailer.service")
-RECOVERABLE: tuple[type[BaseException], ...] = (MailboxUnavailable, *NETWORK_ERRORS)
+# sqlite3.OperationalError: "database is locked" while a CLI command writes, disk hiccups.
+REFUSED = RefusedByServer
+RECOVERABLE: tuple[type[BaseException], ...] = (
+    MailboxUnavailable,
+    sqlite3.OperationalError,
+    *NETWORK_ERRORS,
+)
 SHUTDOWN_BUDGET = 4.0  # seconds for the last sends after SIGTERM; exit within 5 s
 
 
@@ -140,6 +148,11 @@ class Service:
     def stop(self) -> None:
         if not self.stopping.is_set():
             log.info("service.stopping")
+            # A worker thread stuck in a network call must not hold the exit past 5 s;
+            # the store is built to survive a hard stop (nothing is lost, see pipeline.py).
+            guard = threading.Timer(SHUTDOWN_BUDGET + 0.7, os._exit, (0,))
+            guard.daemon = True
+            guard.start()
         self.stopping.set()
         self.wake_outbox.set()
 
@@ -151,7 +164,8 @@ class Service:
             try:
                 if not self.connected:
                     await self._connect()
-                await self._poll()
+                while await self._poll() and not self.stopping.is_set():
+                    pass  # mail that came in while we fetched: take it before waiting
                 await self._copies()
                 failures = 0
                 await self._wait_for_mail()
@@ -198,7 +212,7 @@ class Service:
                 self.store.drop_moves(name, selected.uidvalidity)
         return state
 
-    async def _poll(self) -> None:
+    async def _poll(self) -> int:
         """Fetch everything after the watermark (plus failed UIDs due a retry) in batches."""
         s = self.settings
         selected = self.mailbox.selected
@@ -228,6 +242,7 @@ class Service:
                 break
         if move:
             await self._moves(selected.uidvalidity)
+        return len(uids)
 
     def _fetch(self, uids: list[int]) -> list[Fetched]:
         return list(self.mailbox.fetch(uids, self.settings.limits.max_message_size))
@@ -237,7 +252,16 @@ class Service:
         assert s.imap.move_to is not None
         uids = self.store.pending_moves(s.imap.mailbox, uidvalidity)
         if uids:
-            await asyncio.to_thread(self.mailbox.move, uids, s.imap.move_to)
+            try:
+                await asyncio.to_thread(self.mailbox.move, uids, s.imap.move_to)
+            except REFUSED as exc:  # a NO from the server: retrying will not help
+                log.error(
+                    "imap.move_refused",
+                    uids=len(uids),
+                    folder=s.imap.move_to,
+                    error=str(exc),
+                    action="the messages stay in the mailbox",
+                )
             self.store.moves_done(s.imap.mailbox, uids)
 
     async def _copies(self) -> None:
@@ -247,7 +271,14 @@ class Service:
             return
         self.wake_intake.clear()
         for row in self.store.copies_pending():
-            await asyncio.to_thread(self.mailbox.append, folder, row.raw, row.created_at)
+            try:
+                await asyncio.to_thread(self.mailbox.append, folder, row.raw, row.created_at)
+            except REFUSED as exc:  # quota, rights: log it once, never loop on it
+                log.error(
+                    "imap.append_refused", message_id=row.message_id, folder=folder, error=str(exc)
+                )
+                self.store.mark_copied(row.id, status="refused")
+                continue
             self.store.mark_copied(row.id)
 
     async def _wait_for_mail(self) -> None:
@@ -277,19 +308,20 @@ class Service:
         while not self.stopping.is_set():
             self.wake_outbox.clear()
             try:
-                sent = await self.outbox.drain()
+                sent = await self.outbox.drain(stop=self.stopping.is_set)
+                self.stats.sent += sent
+                if sent and self.settings.imap.sent_folder:
+                    self.wake_intake.set()
+                await self._outbox_wait()
             except Exception as exc:
                 log.error("outbox.error", error=f"{type(exc).__name__}: {exc}")
-                sent = 0
                 await asyncio.sleep(1.0)
-            self.stats.sent += sent
-            if sent and self.settings.imap.sent_folder:
-                self.wake_intake.set()
-            await self._outbox_wait()
         budget = self.final_budget
         deadline = None if budget is None else time.monotonic() + budget
         try:
             self.stats.sent += await self.outbox.drain(deadline=deadline, everything=True)
+        except Exception as exc:
+            log.error("outbox.error", error=f"{type(exc).__name__}: {exc}")
         finally:
             await self.outbox.close()
 

@@ -36,10 +36,19 @@ class Sender:
 
     async def send(self, raw: bytes, mail_from: str, rcpt: str) -> str:
         """Send once; returns the server's reply. Raises Temporary/PermanentDelivery."""
-        try:
-            if self.client is None or not self.client.is_connected:
+        if self.client is None or not self.client.is_connected:
+            try:
                 self.client = await self._connect()
-            client = self.client
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                # A refused greeting or AUTH (even 5xx) says nothing about this mail:
+                # keep it queued and report the server as unreachable.
+                self.client = None
+                raise TemporaryDelivery(
+                    f"cannot use SMTP {self.settings.host}:{self.settings.port}: {exc}"
+                ) from exc
+        client = self.client
+        assert client is not None
+        try:
             options = ["NOTIFY=NEVER"] if client.supports_extension("dsn") else []
             errors, reply = await client.sendmail(mail_from, [rcpt], raw, rcpt_options=options)
         except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -99,8 +99,8 @@ class QueueQueries:
         )
         return [_outbox(r) for r in rows]
 
-    def mark_copied(self, row_id: int) -> None:
-        self.db.execute("UPDATE outbox SET copy_status = 'done' WHERE id = ?", (row_id,))
+    def mark_copied(self, row_id: int, *, status: str = "done") -> None:
+        self.db.execute("UPDATE outbox SET copy_status = ? WHERE id = ?", (status, row_id))
 
     def outbox_rows(self, *, status: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, thread_id, message_id, kind, recipient, status, attempts, last_error,"

@@ -137,3 +137,8 @@ def test_long_reference_chains_fold_between_ids() -> None:
     refs = tuple(f"<{'x' * 40}.{i}@example.org>" for i in range(8))
     r = receipt(references=refs)
     assert str(r["References"]).split() == [*refs, "<req1@example.org>"]
+
+
+def test_internationalised_sender_address_does_not_break_rendering() -> None:
+    r = receipt(from_=(Address("José", "josé@exämple.it"),))
+    assert "josé@exämple.it" in str(r["To"])

@@ -57,6 +57,7 @@ class Outbox:
         ``everything`` also tries rows still waiting for their retry time (shutdown and
         ``run --once``); ``deadline`` (monotonic) stops early, leaving the rest queued.
         """
+        self.unreachable = False
         queue: asyncio.Queue[OutboxRow] = asyncio.Queue()
         after = 0
         sent = 0
@@ -71,7 +72,9 @@ class Outbox:
             workers = self.senders[: len(rows)]
             counts = await asyncio.gather(*(self._work(s, queue, deadline, stop) for s in workers))
             sent += sum(counts)
-            if stop() or (deadline is not None and time.monotonic() > deadline):
+            if self.unreachable or stop():
+                return sent
+            if deadline is not None and time.monotonic() > deadline:
                 return sent
 
     async def _work(
@@ -84,6 +87,8 @@ class Outbox:
         sent = 0
         while not queue.empty():
             if stop() or (deadline is not None and time.monotonic() > deadline):
+                break
+            if self.unreachable:  # the server is down: the rest waits for the next round
                 break
             sent += await self.send_one(queue.get_nowait(), sender)
         return sent

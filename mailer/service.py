@@ -305,6 +305,7 @@ class Service:
     # ---- outbox --------------------------------------------------------------------------
 
     async def _outbox_loop(self) -> None:
+        outages = 0
         while not self.stopping.is_set():
             self.wake_outbox.clear()
             try:
@@ -312,7 +313,11 @@ class Service:
                 self.stats.sent += sent
                 if sent and self.settings.imap.sent_folder:
                     self.wake_intake.set()
-                await self._outbox_wait()
+                outages = outages + 1 if self.outbox.unreachable else 0
+                if outages:  # SMTP down: back off with jitter instead of hammering it
+                    await self._sleep(min(300.0, 2.0**outages) * (0.5 + random.random() / 2))
+                else:
+                    await self._outbox_wait()
             except Exception as exc:
                 log.error("outbox.error", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1.0)

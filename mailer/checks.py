@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jinja2
 
 from mailer import templates
@@ -33,6 +35,16 @@ SAMPLE = ParsedMessage(
     size=100,
     truncated=False,
 )
+
+
+def check_all(path: Path | None) -> tuple[Settings | None, list[Problem]]:
+    """Config, rules and templates: what ``mailer check`` prints and SIGHUP must pass."""
+    from mailer.config import check_settings
+
+    settings, problems = check_settings(path)
+    if settings is not None:
+        problems = [*problems, *check_templates(settings)]
+    return settings, problems
 
 
 def check_templates(settings: Settings) -> list[Problem]:

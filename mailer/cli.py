@@ -9,11 +9,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from mailer import log as logsetup
 from mailer.errors import ConfigError, MailboxUnavailable, MailerError, StoreLocked
+
+if TYPE_CHECKING:  # the commands import what they need when they run: a fast --help
+    from mailer.settings import Settings
+    from mailer.store import Store
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -97,11 +102,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from mailer.demo import run_demo
 
         return run_demo(keep=args.keep)
-    from mailer.config import check_settings, load_settings, resolve_config_path
+    from mailer.config import load_settings, resolve_config_path
 
     path = resolve_config_path(args.config, os.environ)
     if args.command == "check":
-        return _check(path, check_settings)
+        return _check(path)
     settings = load_settings(path)
     if args.command == "run":
         return _run(settings, once=args.once, backfill=args.backfill)
@@ -141,12 +146,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS
 
 
-def _check(path: Path, check_settings: object) -> int:
-    from mailer.checks import check_templates
+def _check(path: Path) -> int:
+    from mailer.checks import check_all
 
-    settings, problems = check_settings(path)  # type: ignore[operator]
-    if settings is not None:
-        problems = [*problems, *check_templates(settings)]
+    settings, problems = check_all(path)
     for problem in problems:
         print(problem, file=sys.stderr if not problem.warning else sys.stdout)
     errors = [p for p in problems if not p.warning]
@@ -157,12 +160,10 @@ def _check(path: Path, check_settings: object) -> int:
     return EXIT_OK
 
 
-def _run(settings: object, *, once: bool, backfill: bool) -> int:
+def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
     from mailer.service import Service
-    from mailer.settings import Settings
     from mailer.store import Store
 
-    assert isinstance(settings, Settings)
     store = Store(settings.store.path, lock=True)
     service = Service(settings, store, backfill=backfill)
     try:
@@ -188,10 +189,7 @@ def _run(settings: object, *, once: bool, backfill: bool) -> int:
     return EXIT_OK
 
 
-def _requeue(store: object, uid: int, mailbox: str) -> int:
-    from mailer.store import Store
-
-    assert isinstance(store, Store)
+def _requeue(store: Store, uid: int, mailbox: str) -> int:
     changed = store.requeue(uid, mailbox)
     if not changed:
         print(f"mailer: no quarantined message with UID {uid} in {mailbox}", file=sys.stderr)

@@ -31,35 +31,57 @@ def _say(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
 
 
-def _config(sandbox: MailSandbox, directory: Path) -> Path:
-    rules = ROOT / "config" / "rules.example.toml"
+def write_sandbox_config(
+    directory: Path,
+    sandbox: MailSandbox,
+    *,
+    service_extra: str = "",
+    imap_extra: str = "",
+    extra: str = "",
+    smtp_port: int | None = None,
+    mailbox: str = "INBOX",
+) -> Path:
+    """``mailer.toml`` for a sandbox: the keys every install needs, plus what a caller adds.
+
+    The demo and the integration tests both use it, so the tests run the config people see.
+    """
     path = directory / "mailer.toml"
     path.write_text(
-        textwrap.dedent(f"""\
-        [service]
-        name = "IT Help Desk"
-        address = "helpdesk@{DOMAIN}"
+        f"""[service]
+name = "IT Help Desk"
+address = "helpdesk@{DOMAIN}"
+{service_extra}
+[imap]
+host = "127.0.0.1"
+port = {sandbox.imap_port}
+security = "none"
+username = "helpdesk"
+password = "{sandbox.password}"
+mailbox = "{mailbox}"
+{imap_extra}
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port or sandbox.smtp_port}
+security = "none"
+[store]
+path = "mailer.sqlite3"
+{extra}
+"""
+    )
+    return path
+
+
+def _config(sandbox: MailSandbox, directory: Path) -> Path:
+    rules = ROOT / "config" / "rules.example.toml"
+    service = textwrap.dedent(f"""\
         reference_prefix = "IT"
         contacts = ["Phone: ext. 4357 (8:30-17:30)", "Walk-in: 2nd floor, room 214"]
         signature = "The Help Desk team"
         rules_file = "{rules}"
-        [imap]
-        host = "127.0.0.1"
-        port = {sandbox.imap_port}
-        security = "none"
-        username = "helpdesk"
-        password = "{sandbox.password}"
-        mailbox = "INBOX"
-        sent_folder = "Sent"
-        [smtp]
-        host = "127.0.0.1"
-        port = {sandbox.smtp_port}
-        security = "none"
-        [store]
-        path = "mailer.sqlite3"
         """)
+    return write_sandbox_config(
+        directory, sandbox, service_extra=service, imap_extra='sent_folder = "Sent"'
     )
-    return path
 
 
 def _mail(

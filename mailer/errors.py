@@ -44,6 +44,10 @@ class TemporaryDelivery(MailerError):
     """The SMTP server said 4xx or the connection failed: retry later."""
 
 
+class ServerUnreachable(TemporaryDelivery):
+    """No SMTP conversation about this mail happened (refused, dropped, timed out)."""
+
+
 class PermanentDelivery(MailerError):
     """The SMTP server said 5xx: never retry, dead-letter it."""
 

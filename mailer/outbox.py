@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import structlog
 
-from mailer.errors import PermanentDelivery, TemporaryDelivery
+from mailer.errors import PermanentDelivery, ServerUnreachable, TemporaryDelivery
 from mailer.settings import SmtpSettings
 from mailer.smtp import Sender
 from mailer.store import OutboxRow, Store
@@ -103,18 +103,11 @@ class Outbox:
                 row.raw, row.envelope_sender, row.recipient
             )
         except TemporaryDelivery as exc:
-            self.unreachable = not str(exc)[:3].isdigit()
+            self.unreachable = isinstance(exc, ServerUnreachable)
             self._temporary(row, str(exc))
             return 0
         except PermanentDelivery as exc:
-            self.store.mark_dead(row.id, str(exc))
-            log.error(
-                "mail.dead_letter",
-                message_id=row.message_id,
-                kind=row.kind,
-                recipient=row.recipient,
-                reply=str(exc),
-            )
+            self._dead(row, str(exc), attempts=row.attempts + 1)
             return 0
         self.unreachable = False
         # DUPLICATE WINDOW: the server has accepted the mail and the row still says
@@ -130,18 +123,23 @@ class Outbox:
         )
         return 1
 
+    def _dead(self, row: OutboxRow, error: str, *, attempts: int) -> None:
+        """Dead letter: never retried, the server's reply kept for the admin."""
+        self.store.mark_dead(row.id, error)
+        log.error(
+            "mail.dead_letter",
+            message_id=row.message_id,
+            kind=row.kind,
+            recipient=row.recipient,
+            reply=error,
+            attempts=attempts,
+        )
+
     def _temporary(self, row: OutboxRow, error: str) -> None:
         now = self.clock()
         attempts = row.attempts + 1
         if now - row.created_at >= self.settings.retry_for:
-            self.store.mark_dead(row.id, f"gave up after {attempts} attempts: {error}")
-            log.error(
-                "mail.dead_letter",
-                message_id=row.message_id,
-                recipient=row.recipient,
-                reply=error,
-                attempts=attempts,
-            )
+            self._dead(row, f"gave up after {attempts} attempts: {error}", attempts=attempts)
             return
         when = now + retry_delay(attempts, self.settings, random.random())
         self.store.mark_retry(row.id, when, error)

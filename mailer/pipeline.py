@@ -8,6 +8,7 @@ A crash before COMMIT replays the batch; nothing has been sent yet, so nothing i
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import traceback
 from collections.abc import Iterable
@@ -29,7 +30,6 @@ from mailer.settings import Settings
 from mailer.store import MailboxState, Store
 
 log = structlog.get_logger("mailer.intake")
-DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class Pipeline:
         s = self.settings
         number = self.store.next_reference_number(s.service.reference_start)
         reference = f"{s.service.reference_prefix}-{number}"
-        requester = decision.receipt_to or receipt_address(msg) or msg.sender
+        requester = receipt_address(msg) or msg.sender  # receipt_to, when there is one
         status = Status.ACKNOWLEDGED if decision.receipt_to else Status.NEW
         thread_id = self.store.create_thread(
             reference=reference,
@@ -290,9 +290,7 @@ def envelope_sender(settings: Settings) -> str:
 
 
 def _with_defect(msg: ParsedMessage, defect: str) -> ParsedMessage:
-    from dataclasses import replace
-
-    return replace(msg, truncated=True, defects=(*msg.defects, defect))
+    return dataclasses.replace(msg, truncated=True, defects=(*msg.defects, defect))
 
 
 def _log_decision(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import structlog
 
 from mailer import templates
-from mailer.errors import ConfigError, MailboxUnavailable
+from mailer.errors import MailboxUnavailable
 from mailer.imap import NETWORK_ERRORS, Fetched, Mailbox, RefusedByServer, Selected
 from mailer.outbox import Outbox
 from mailer.pipeline import Pipeline
@@ -111,18 +111,14 @@ class Service:
         Runs on the event loop between batches, so a batch never sees two rule sets.
         Connections, the store and the shared address stay as they are until a restart.
         """
-        from mailer.checks import check_templates
-        from mailer.config import load_settings
+        from mailer.checks import check_all
 
-        try:
-            fresh = load_settings(self.settings.config_path)
-            problems = [p for p in check_templates(fresh) if not p.warning]
-            if problems:
-                raise ConfigError(problems)
-        except ConfigError as exc:
+        fresh, problems = check_all(self.settings.config_path)
+        errors = [p for p in problems if not p.warning]
+        if fresh is None or errors:
             log.error(
                 "reload.refused",
-                problems=[str(p) for p in exc.problems],
+                problems=[str(p) for p in errors],
                 action="the previous rules and templates stay in force",
             )
             return False

@@ -6,7 +6,7 @@ import ssl
 
 import aiosmtplib
 
-from mailer.errors import PermanentDelivery, TemporaryDelivery
+from mailer.errors import PermanentDelivery, ServerUnreachable, TemporaryDelivery
 from mailer.settings import SmtpSettings
 
 
@@ -43,7 +43,7 @@ class Sender:
                 # A refused greeting or AUTH (even 5xx) says nothing about this mail:
                 # keep it queued and report the server as unreachable.
                 self.client = None
-                raise TemporaryDelivery(
+                raise ServerUnreachable(
                     f"cannot use SMTP {self.settings.host}:{self.settings.port}: {exc}"
                 ) from exc
         client = self.client
@@ -62,7 +62,7 @@ class Sender:
             raise _classify(exc.code, exc.message) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self.close()
-            raise TemporaryDelivery(f"{type(exc).__name__}: {exc}") from exc
+            raise ServerUnreachable(f"{type(exc).__name__}: {exc}") from exc
         if rcpt in errors:
             code, message = errors[rcpt]
             raise _classify(code, message)

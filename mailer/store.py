@@ -113,12 +113,7 @@ class Store(QueueQueries):
         )
 
     def record_message(self, **fields: Any) -> int:
-        cols = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        cur = self.db.execute(
-            f"INSERT OR IGNORE INTO messages({cols}) VALUES ({marks})", tuple(fields.values())
-        )
-        return int(cur.lastrowid or 0)
+        return self._insert("messages", fields, verb="INSERT OR IGNORE")
 
     def message_log(self, *, limit: int = 50) -> list[dict[str, Any]]:
         """The newest inbound messages with what was decided, oldest first."""
@@ -142,12 +137,7 @@ class Store(QueueQueries):
         return number
 
     def create_thread(self, **fields: Any) -> int:
-        cols = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        cur = self.db.execute(
-            f"INSERT INTO threads({cols}) VALUES ({marks})", tuple(fields.values())
-        )
-        return int(cur.lastrowid or 0)
+        return self._insert("threads", fields)
 
     def update_thread(self, thread_id: int, **fields: Any) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)

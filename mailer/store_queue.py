@@ -31,15 +31,17 @@ class QueueQueries:
         row: sqlite3.Row | None = self.db.execute(sql, tuple(args)).fetchone()
         return row
 
+    def _insert(self, table: str, fields: dict[str, Any], *, verb: str = "INSERT") -> int:
+        """One row from keyword fields (names are ours, values bound); returns its rowid."""
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        sql = f"{verb} INTO {table}({cols}) VALUES ({marks})"
+        return int(self.db.execute(sql, tuple(fields.values())).lastrowid or 0)
+
     # ---- outbox --------------------------------------------------------------------------
 
     def enqueue(self, **fields: Any) -> int:
-        cols = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        cur = self.db.execute(
-            f"INSERT INTO outbox({cols}) VALUES ({marks})", tuple(fields.values())
-        )
-        return int(cur.lastrowid or 0)
+        return self._insert("outbox", fields)
 
     def receipts_sent_to(self, recipient: str, since: float) -> int:
         row = self._one(

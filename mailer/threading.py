@@ -10,13 +10,8 @@ import base64
 import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-# One reply/forward prefix, as mail clients write it in many languages (standards D100).
-_PREFIX = re.compile(
-    r"^\s*(?:re|res|r|rif|aw|sv|vs|antw|odp|ynt|ref|réf|απ|σχετ|回复|答复|回覆|"
-    r"fw|fwd|wg|i|tr|rv|enc|doorst|pd|ilt|vl|πρθ|转发|轉寄)"
-    r"\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*",
-    re.IGNORECASE,
-)
+# One reply prefix, as mail clients write it in many languages (standards D100); forward
+# prefixes stay, since "Fwd: Contract" is the subject the requester chose.
 _REPLY_ONLY = re.compile(
     r"^\s*(?:re|res|r|rif|aw|sv|vs|antw|odp|ynt|απ|σχετ|回复|答复|回覆)"
     r"\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*",

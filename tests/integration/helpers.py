@@ -11,45 +11,17 @@ import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
+from mailer.demo import write_sandbox_config
 from mailer.sandbox import MailSandbox
 
 SHARED = "helpdesk@example.test"
 
 
-def write_config(
-    directory: Path,
-    sandbox: MailSandbox,
-    *,
-    smtp_port: int | None = None,
-    extra: str = "",
-    imap_extra: str = "",
-    mailbox: str = "INBOX",
-) -> Path:
+def write_config(directory: Path, sandbox: MailSandbox, **extra: Any) -> Path:
     """A config that uses only the keys the issue lists, plus what a test adds."""
-    path = directory / "mailer.toml"
-    path.write_text(
-        f"""[service]
-name = "IT Help Desk"
-address = "{SHARED}"
-[imap]
-host = "127.0.0.1"
-port = {sandbox.imap_port}
-security = "none"
-username = "helpdesk"
-password = "{sandbox.password}"
-mailbox = "{mailbox}"
-{imap_extra}
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port or sandbox.smtp_port}
-security = "none"
-[store]
-path = "mailer.sqlite3"
-{extra}
-"""
-    )
-    return path
+    return write_sandbox_config(directory, sandbox, **extra)
 
 
 def mailer(config: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -198,43 +198,27 @@ def test_sighup_reloads_rules_and_keeps_the_old_ones_when_invalid(
 ) -> None:
     import signal
 
+    printers = '[[rules]]\nname = "printers"\ncategory = "hardware"\n'
+    broken = '[[rules]]\nname = "broken"\n[rules.match]\nsubject_regex = ["(unclosed"]\n'
+    printers_v2 = '[[rules]]\nname = "printers-v2"\ncategory = "printing"\n'
+    match = '[rules.match]\nsubject = ["printer"]\n'
     rules = tmp_path / "rules.toml"
-    rules.write_text(
-        '[[rules]]\nname = "printers"\ncategory = "hardware"\n'
-        '[rules.match]\nsubject = ["printer"]\n'
-    )
-    config = write_config(tmp_path, sandbox, extra="")
-    text = config.read_text().replace(
-        'address = "helpdesk@example.test"',
-        'address = "helpdesk@example.test"\nrules_file = "rules.toml"',
-    )
-    config.write_text(text)
+    rules.write_text(printers + match)
+    config = write_config(tmp_path, sandbox, service_extra='rules_file = "rules.toml"')
     daemon = start_daemon(config)
     try:
         time.sleep(1.5)
-        sandbox.send(
-            request(1, subject="printer jammed"), mail_from="alice@example.test", rcpt_to=[SHARED]
-        )
-        sandbox.wait_for_messages("alice", 1, timeout=15)
-        rules.write_text(
-            '[[rules]]\nname = "broken"\n[rules.match]\nsubject_regex = ["(unclosed"]\n'
-        )
-        daemon.send_signal(signal.SIGHUP)
-        time.sleep(1)
-        sandbox.send(
-            request(2, subject="printer again"), mail_from="alice@example.test", rcpt_to=[SHARED]
-        )
-        sandbox.wait_for_messages("alice", 2, timeout=15)
-        rules.write_text(
-            '[[rules]]\nname = "printers-v2"\ncategory = "printing"\n'
-            '[rules.match]\nsubject = ["printer"]\n'
-        )
-        daemon.send_signal(signal.SIGHUP)
-        time.sleep(1)
-        sandbox.send(
-            request(3, subject="printer third"), mail_from="alice@example.test", rcpt_to=[SHARED]
-        )
-        sandbox.wait_for_messages("alice", 3, timeout=15)
+        for n, new_rules in enumerate((None, broken, printers_v2), start=1):
+            if new_rules is not None:  # change the file, then SIGHUP
+                rules.write_text(new_rules if new_rules is broken else new_rules + match)
+                daemon.send_signal(signal.SIGHUP)
+                time.sleep(1)
+            sandbox.send(
+                request(n, subject=f"printer trouble {n}"),
+                mail_from="alice@example.test",
+                rcpt_to=[SHARED],
+            )
+            sandbox.wait_for_messages("alice", n, timeout=15)
     finally:
         code, _ = stop_daemon(daemon)
     assert code == 0

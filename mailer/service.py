@@ -39,6 +39,11 @@ RECOVERABLE: tuple[type[BaseException], ...] = (
 SHUTDOWN_BUDGET = 4.0  # seconds for the last sends after SIGTERM; exit within 5 s
 
 
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter for a server that is down: 2^n s, at most 5 min."""
+    return min(300.0, 2.0 ** min(attempt, 9)) * (0.5 + random.random() / 2)
+
+
 @dataclass
 class RunStats:
     processed: int = 0
@@ -167,7 +172,7 @@ class Service:
                 await self._wait_for_mail()
             except RECOVERABLE as exc:
                 failures += 1
-                delay = min(300.0, 2.0 ** min(failures, 9)) * (0.5 + random.random() / 2)
+                delay = backoff(failures)
                 log.warning(
                     "imap.error",
                     error=f"{type(exc).__name__}: {exc}",
@@ -311,7 +316,7 @@ class Service:
                     self.wake_intake.set()
                 outages = outages + 1 if self.outbox.unreachable else 0
                 if outages:  # SMTP down: back off with jitter instead of hammering it
-                    await self._sleep(min(300.0, 2.0**outages) * (0.5 + random.random() / 2))
+                    await self._sleep(backoff(outages))
                 else:
                     await self._outbox_wait()
             except Exception as exc:

@@ -190,7 +190,7 @@ class Service:
             "imap.connected",
             uidvalidity=selected.uidvalidity,
             idle=selected.can_idle,
-            move=selected.can_move,
+            move_to=self.settings.imap.move_to,  # the server's MOVE support is not the point
         )
         return selected
 

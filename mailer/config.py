@@ -29,6 +29,7 @@ from mailer.config_sections import (
     read_smtp,
     read_store,
 )
+from mailer.config_staff import read_staff, read_workflow
 from mailer.config_table import Report, Table
 from mailer.config_transport import is_loopback
 from mailer.config_values import describe
@@ -105,6 +106,10 @@ def check_settings(
     }
     if tables["limits"] is not None:
         parts["limits"] = read_limits(tables["limits"])
+    if tables["staff"] is not None:
+        parts["staff"] = read_staff(tables["staff"])
+    if tables["workflow"] is not None:
+        parts["workflow"] = read_workflow(tables["workflow"])
     _warn_inline_passwords(report, data, config)
 
     teams: dict[str, Defined] = {}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mailer import config_values as v
+from mailer.config_staff import STAFF_KEYS, WORKFLOW_KEYS
 from mailer.config_table import Table, default
 from mailer.config_transport import (
     CONNECTION_KEYS,
@@ -75,6 +76,8 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "smtp": (*CONNECTION_KEYS, *SMTP_FIELDS),
     "store": ("path",),
     "limits": tuple(LIMITS_FIELDS),
+    "staff": STAFF_KEYS,
+    "workflow": WORKFLOW_KEYS,
 }
 # Where a key belongs, to say so when it is written in the wrong section.
 HOME = {key: f"it belongs in [{name}]" for name, keys in SECTION_KEYS.items() for key in keys}

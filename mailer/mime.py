@@ -8,14 +8,28 @@ injection), and non-ASCII text is RFC 2047-encoded by the stdlib's ``email.heade
 
 from __future__ import annotations
 
+import base64
 import quopri
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr
+from urllib.parse import quote
 
 from mailer.threading import clean_header_text
 
 MAX_LINE = 78
+_CTYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+
+
+@dataclass(frozen=True)
+class File:
+    """An attachment we forward: a staff answer's files to the requester, and so on."""
+
+    filename: str
+    content_type: str  # lower-cased type/subtype
+    data: bytes
 
 
 def address(name: str, addr: str) -> str:
@@ -72,19 +86,58 @@ def _part(subtype: str, text: str) -> bytes:
     return head + body + (b"" if body.endswith(b"\r\n") else b"\r\n")
 
 
-def compose(headers: Sequence[str], text: str, html: str | None, boundary: str) -> bytes:
-    """The message bytes: ``headers`` are lines from ``header_line``; CRLF throughout."""
-    head = "".join(headers) + "MIME-Version: 1.0\r\n"
+def _body(text: str, html: str | None, boundary: str) -> bytes:
+    """text/plain, or multipart/alternative with the HTML, headers included."""
     if html is None:
-        return head.encode("utf-8") + _part("plain", text)
+        return _part("plain", text)
     marker = f"=_mailer_{boundary}"
-    head += f'Content-Type: multipart/alternative; boundary="{marker}"\r\n\r\n'
     sep = f"--{marker}\r\n".encode("ascii")
     return (
-        head.encode("utf-8")  # ASCII unless an address itself is internationalised
+        f'Content-Type: multipart/alternative; boundary="{marker}"\r\n\r\n'.encode("ascii")
         + sep
         + _part("plain", text)
         + sep
         + _part("html", html)
         + f"--{marker}--\r\n".encode("ascii")
     )
+
+
+def _attachment(file: File) -> bytes:
+    ctype = file.content_type if _CTYPE.fullmatch(file.content_type) else "application/octet-stream"
+    name = file.filename or "attachment"
+    disposition = header_line("Content-Disposition", "attachment", structured=True).rstrip()
+    try:
+        disposition += "; " + _param("filename", name)
+    except UnicodeError:
+        disposition += "; filename*=utf-8''" + quote(name, safe="")
+    data = base64.encodebytes(file.data).replace(b"\n", b"\r\n")
+    head = f"Content-Type: {ctype}\r\n{disposition}\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    return head.encode("ascii") + data
+
+
+def _param(key: str, value: str) -> str:
+    value.encode("ascii")
+    escaped = clean_header_text(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'{key}="{escaped}"'
+
+
+def compose(
+    headers: Sequence[str],
+    text: str,
+    html: str | None,
+    boundary: str,
+    attachments: Sequence[File] = (),
+) -> bytes:
+    """The message bytes: ``headers`` are lines from ``header_line``; CRLF throughout."""
+    head = ("".join(headers) + "MIME-Version: 1.0\r\n").encode("utf-8")
+    body = _body(text, html, boundary)
+    if not attachments:
+        return head + body
+    marker = f"=_mixed_{boundary}"
+    sep = f"--{marker}\r\n".encode("ascii")
+    out = [head, f'Content-Type: multipart/mixed; boundary="{marker}"\r\n\r\n'.encode(), sep]
+    out.append(body)
+    for file in attachments:
+        out += [sep, _attachment(file)]
+    out.append(f"--{marker}--\r\n".encode("ascii"))
+    return b"".join(out)

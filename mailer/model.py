@@ -157,3 +157,13 @@ class ThreadInfo:
     root_message_id: str | None
     created_at: float
     message_ids: tuple[str, ...] = field(default=())
+    owner: str | None = None  # lower-cased address of the staff member handling it
+    team_address: str | None = None
+    priority: str = "normal"
+    resolved_at: float | None = None
+    first_response_at: float | None = None
+    rating: str | None = None
+    rating_thanked: bool = False
+    parent_reference: str | None = None  # the earlier request this one continues
+    root_references: tuple[str, ...] = ()  # the request's own References, to thread under it
+    root_thread_index: str | None = None  # its Thread-Index, for Outlook's conversation view

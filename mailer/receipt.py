@@ -25,8 +25,11 @@ def receipt_context(
     envelope: Envelope,
     reference: str,
     language: str,
+    previous_reference: str | None = None,
 ) -> dict[str, object]:
-    """Everything a receipt template may use; ``mailer check`` renders with the same keys."""
+    """Everything a receipt template may use; ``mailer check`` renders with the same keys.
+
+    ``previous_reference``: the earlier request this one continues (a late reply to it)."""
     service = settings.service
     subject = threading.strip_reply_prefixes(msg.subject)
     return {
@@ -47,6 +50,7 @@ def receipt_context(
         "contacts": list(service.contacts),
         "signature": service.signature or service.name,
         "language": language,
+        "previous_reference": previous_reference,
     }
 
 
@@ -58,8 +62,11 @@ def compose_receipt(
     envelope: Envelope,
     reference: str,
     language: str,
+    previous_reference: str | None = None,
 ) -> Outgoing:
-    context = receipt_context(settings, msg, classification, envelope, reference, language)
+    context = receipt_context(
+        settings, msg, classification, envelope, reference, language, previous_reference
+    )
     text, html = render_pair(env, classification.template, language, context)
     subject = threading.reply_subject(
         msg.subject,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import format_datetime
 
@@ -116,6 +116,22 @@ def render_pair(
     return text, html_template.render(context)
 
 
+@dataclass(frozen=True)
+class Parent:
+    """What a mail is threaded under: the message it answers, or a request's first message."""
+
+    message_id: str | None
+    references: tuple[str, ...] = ()
+    in_reply_to: tuple[str, ...] = ()
+    topic: str = ""  # Thread-Topic (Outlook), else the subject
+    index: str | None = None  # the parent's Thread-Index
+
+    @classmethod
+    def of(cls, msg: ParsedMessage) -> Parent:
+        topic = threading.thread_topic(msg.thread_topic, msg.subject)
+        return cls(msg.message_id, msg.references, msg.in_reply_to, topic, msg.thread_index)
+
+
 def build_reply(
     service: ServiceSettings,
     parent: ParsedMessage,
@@ -127,22 +143,58 @@ def build_reply(
     auto_submitted: str,
 ) -> Outgoing:
     """A mail threaded under ``parent``: In-Reply-To, References, Thread-Topic/Index."""
-    in_reply_to, refs = threading.reply_references(
-        parent.message_id, parent.references, parent.in_reply_to
+    return build_mail(
+        service,
+        Parent.of(parent),
+        envelope,
+        subject=subject,
+        text=text,
+        html=html,
+        auto_submitted=auto_submitted,
     )
+
+
+def build_mail(
+    service: ServiceSettings,
+    parent: Parent | None,
+    envelope: Envelope,
+    *,
+    subject: str,
+    text: str,
+    html: str | None,
+    auto_submitted: str,
+    reply_to: bool = False,
+    attachments: Sequence[mime.File] = (),
+) -> Outgoing:
+    """Any mail we send: From the shared address, our loop and auto-reply marks, threaded
+    under ``parent`` when there is one. ``reply_to`` adds Reply-To: the shared address."""
     lines = [
         mime.header_line("From", mime.address(service.name, service.address), structured=True),
         mime.header_line("To", mime.address(envelope.to.name, envelope.to.addr), structured=True),
+    ]
+    if reply_to:
+        lines.append(
+            mime.header_line(
+                "Reply-To", mime.address(service.name, service.address), structured=True
+            )
+        )
+    lines += [
         mime.header_line("Subject", subject),
         mime.header_line("Date", format_datetime(dt.datetime.fromtimestamp(envelope.now, dt.UTC))),
         mime.header_line("Message-ID", envelope.message_id, structured=True),
     ]
-    if in_reply_to:
-        lines.append(mime.header_line("In-Reply-To", in_reply_to, structured=True))
-    if refs:
-        lines.append(mime.header_line("References", " ".join(refs), structured=True))
-    topic = threading.thread_topic(parent.thread_topic, parent.subject or subject)
-    index = threading.thread_index(parent.thread_index, envelope.now, envelope.thread_guid)
+    if parent is not None:
+        in_reply_to, refs = threading.reply_references(
+            parent.message_id, parent.references, parent.in_reply_to
+        )
+        if in_reply_to:
+            lines.append(mime.header_line("In-Reply-To", in_reply_to, structured=True))
+        if refs:
+            lines.append(mime.header_line("References", " ".join(refs), structured=True))
+    topic = threading.thread_topic(parent.topic if parent else None, subject)
+    index = threading.thread_index(
+        parent.index if parent else None, envelope.now, envelope.thread_guid
+    )
     lines += [
         mime.header_line("Thread-Topic", topic),
         mime.header_line("Thread-Index", index, structured=True),
@@ -150,7 +202,8 @@ def build_reply(
         mime.header_line("X-Auto-Response-Suppress", "All", structured=True),
         mime.header_line(LOOP_HEADER, service.address, structured=True),
     ]
-    raw = mime.compose(lines, text, html, envelope.message_id.strip("<>").split("@")[0])
+    boundary = envelope.message_id.strip("<>").split("@")[0]
+    raw = mime.compose(lines, text, html, boundary, attachments)
     return Outgoing(
         message_id=envelope.message_id,
         recipient=envelope.to.addr,

@@ -96,6 +96,47 @@ class LimitsSettings:
 
 
 @dataclass(frozen=True)
+class StaffSettings:
+    """Who may run status keywords; see ``staffauth`` for what proves a mail is theirs."""
+
+    addresses: tuple[str, ...] = ()  # lower-cased
+    domains: tuple[str, ...] = ()  # every address of these domains, lower-cased
+    authserv_id: str | None = None  # trust Authentication-Results from this server only
+
+    def lists(self, address: str) -> bool:
+        address = address.lower()
+        return address in self.addresses or address.rpartition("@")[2] in self.domains
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.addresses or self.domains)
+
+
+# What each action is called in mail; a language is added by adding words here (or in the
+# [workflow.keywords] table of the config), never in code.
+DEFAULT_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("in_progress", ("#in-progress", "#in-corso")),
+    ("waiting", ("#waiting", "#in-attesa")),
+    ("resolved", ("#resolved", "#risolto")),
+    ("closed", ("#closed", "#chiuso")),
+    ("reopen", ("#reopen", "#riapri")),
+    ("take", ("#take", "#prendo")),
+    ("assign", ("#assign", "#assegna")),
+    ("internal", ("#internal", "#interno")),
+    ("status", ("#status", "#stato")),
+    ("close", ("#close", "#chiudi")),
+)
+
+
+@dataclass(frozen=True)
+class WorkflowSettings:
+    reopen_days: int = 14  # a requester's reply within this many days reopens a resolved request
+    forward_attachments: bool = False  # attach a request's files to the team's notification
+    keywords: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_KEYWORDS
+    status_headers: tuple[str, ...] = ("Status", "Stato")  # "Status: resolved" pseudo-headers
+
+
+@dataclass(frozen=True)
 class Team:
     key: str
     name: str
@@ -136,6 +177,8 @@ class Settings:
     smtp: SmtpSettings
     store: StoreSettings
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
+    workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     teams: tuple[Team, ...] = ()
     rules: tuple[Rule, ...] = ()
     default_expectation: str | None = None

@@ -21,6 +21,7 @@ from mailer.errors import StoreLocked
 from mailer.model import Status, ThreadInfo
 from mailer.store_queue import OutboxRow, QueueQueries
 from mailer.store_schema import migrate
+from mailer.workflow import Event
 
 __all__ = ["MailboxState", "OutboxRow", "Store"]
 
@@ -179,6 +180,28 @@ class Store(QueueQueries):
             args.append(team)
         return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
+    def add_event(self, thread_id: int, at: float, event: Event, message_key: str | None) -> None:
+        self._insert(
+            "events",
+            {
+                "thread_id": thread_id,
+                "at": at,
+                "actor": event.actor,
+                "kind": event.kind,
+                "keyword": event.keyword,
+                "from_status": event.from_status.value if event.from_status else None,
+                "to_status": event.to_status.value if event.to_status else None,
+                "owner": event.owner,
+                "note": event.note,
+                "internal": int(event.internal),
+                "message_key": message_key,
+            },
+        )
+
+    def events(self, thread_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM events WHERE thread_id = ? ORDER BY id", (thread_id,))
+        return [dict(r) for r in rows]
+
     def thread_messages(self, thread_id: int) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "SELECT * FROM messages WHERE thread_id = ? ORDER BY at, id", (thread_id,)
@@ -215,4 +238,14 @@ def _thread(row: sqlite3.Row) -> ThreadInfo:
         rule=row["rule"] or "default",
         root_message_id=row["root_message_id"],
         created_at=row["created_at"],
+        owner=row["owner"],
+        team_address=row["team_address"],
+        priority=row["priority"] or "normal",
+        resolved_at=row["resolved_at"],
+        first_response_at=row["first_response_at"],
+        rating=row["rating"],
+        rating_thanked=bool(row["rating_thanked"]),
+        parent_reference=row["parent_reference"],
+        root_references=tuple((row["root_references"] or "").split()),
+        root_thread_index=row["root_thread_index"],
     )

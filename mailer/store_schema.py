@@ -96,6 +96,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY(mailbox, uidvalidity, uid)
     );
     """,
+    # 2: staff keywords, progress mail, ratings
+    """
+    ALTER TABLE threads ADD COLUMN owner TEXT;
+    ALTER TABLE threads ADD COLUMN first_response_at REAL;
+    ALTER TABLE threads ADD COLUMN resolved_at REAL;
+    ALTER TABLE threads ADD COLUMN rating TEXT;
+    ALTER TABLE threads ADD COLUMN rating_thanked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE threads ADD COLUMN parent_reference TEXT;
+    ALTER TABLE threads ADD COLUMN root_references TEXT;
+    ALTER TABLE threads ADD COLUMN root_thread_index TEXT;
+    CREATE TABLE events(
+        id INTEGER PRIMARY KEY,
+        thread_id INTEGER NOT NULL REFERENCES threads(id),
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        keyword TEXT,
+        from_status TEXT,
+        to_status TEXT,
+        owner TEXT,
+        note TEXT,
+        internal INTEGER NOT NULL DEFAULT 0,
+        message_key TEXT
+    );
+    CREATE INDEX events_thread ON events(thread_id, id);
+    """,
 )
 
 

@@ -166,16 +166,29 @@ def _cap(raw: bytes, max_size: int) -> tuple[bytes, bool]:
     return (data[: cut + 1] if cut >= max_size // 2 else data), True
 
 
+_TRACE_FIELDS = frozenset({
+    "authentication-results", "arc-authentication-results", "received", "received-spf",
+    "dkim-signature", "arc-seal", "arc-message-signature", "return-path",
+    "x-ms-exchange-organization-authas", "x-ms-exchange-organization-authsource",
+    "x-ms-exchange-organization-authmechanism",
+})  # fmt: skip
+
+
 def _header_values(msg: Message, defects: list[str]) -> list[tuple[str, str, str]]:
     """(lower-cased name, raw value, decoded one-line value) for every header, in order."""
     out: list[tuple[str, str, str]] = []
     for name, value in msg.raw_items():
         raw = value if isinstance(value, str) else str(value)
-        decoded = one_line(decode_words(_unfold(raw)))
+        key = one_line(name).lower()
+        unfolded = _unfold(raw)
+        # Trace and authentication fields are structured: RFC 2047 does not apply, and
+        # decoding them would let a sender's encoded MAIL FROM forge "; dkim=pass".
+        trace = key in _TRACE_FIELDS
+        decoded = one_line(raw_header_text(unfolded) if trace else decode_words(unfolded))
         if len(decoded) > MAX_HEADER_VALUE:
             defects.append(f"header {name.lower()} cut at {MAX_HEADER_VALUE} characters")
             decoded = decoded[:MAX_HEADER_VALUE]
-        out.append((one_line(name).lower(), raw, decoded))
+        out.append((key, raw, decoded))
     return out
 
 

@@ -1,0 +1,68 @@
+"""A reply that is only a rating or thanks is a rating; anything more is a real reply."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailer.rating import read_rating
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("5", 5),
+        ("5/5", 5),
+        ("4 / 5", 4),
+        ("★★★★★", 5),
+        ("★★★☆☆", 3),
+        ("*****", 5),
+        ("4 out of 5", 4),
+        ("5 stelle", 5),
+        ("3 su 5", 3),
+        ("10/10", 5),
+        ("5/5 great service, thanks!", 5),
+        ("4\n\nGrazie,\nRoberto", 4),
+    ],
+)
+def test_ratings_give_their_value(text: str, value: int) -> None:
+    rating = read_rating(text)
+    assert rating is not None and rating.value == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["thanks", "Thanks!", "Thank you very much", "grazie", "Grazie mille!", "ottimo", "great",
+     "Perfetto, grazie", "It works now, thanks", "Grazie\nRoberto", "👍", "ok"],
+)  # fmt: skip
+def test_thanks_and_praise_count_without_a_value(text: str) -> None:
+    rating = read_rating(text)
+    assert rating is not None and rating.value is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "5 minutes later it broke again",
+        "Thanks, but the printer still jams",
+        "non funziona ancora",
+        "Hi, I still cannot log in",
+        "",
+        "   ",
+        "Grazie, ma il problema si ripresenta ogni mattina alle 9",
+        "Can you also install Visio? Thanks",
+        "thanks but still broken",
+        "Grazie, ma non va",
+    ],
+)
+def test_anything_more_is_a_real_reply(text: str) -> None:
+    assert read_rating(text) is None
+
+
+def test_a_name_is_allowed_only_as_a_last_line_sign_off() -> None:
+    assert read_rating("thanks Roberto") is not None
+    assert read_rating("thanks\nRoberto Bianchi") is not None
+    assert read_rating("Roberto Bianchi\nthanks") is None
+
+
+def test_long_text_is_never_a_rating() -> None:
+    assert read_rating("thanks " * 40) is None

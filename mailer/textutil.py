@@ -144,47 +144,159 @@ def decode_words(value: str) -> str:
     return "".join(out)
 
 
+# Outlook's reply separator in HTML becomes the line Outlook writes there in plain text.
+_SEPARATOR = "_" * 32
+_OUTLOOK_IDS = frozenset({"divrplyfwdmsg", "appendonsend", "stopspelling"})
+_OUTLOOK_RULE = re.compile(  # the rule drawn above the From:/Sent: block
+    r"border-top:solid#(?:e1e1e1|b5c4df)|border-top-color:rgb\(229,229,229\)"
+)
+_HTML_SPACE = re.compile(r"[ \t\n\r\f\v]+")  # not NBSP, which HTML does not collapse
+
+
+def _style(attrs: dict[str, str | None]) -> str:
+    return re.sub(r"\s+", "", (attrs.get("style") or "").lower())
+
+
+def _cites(attrs: dict[str, str | None]) -> bool:
+    """Whether a <blockquote> quotes a message; Gmail/Outlook 'indent' uses one without a border."""
+    if (attrs.get("type") or "").lower() == "cite" or "quote" in (attrs.get("class") or "").lower():
+        return True
+    style = _style(attrs)
+    return not ("border:none" in style and "border-left" not in style)
+
+
 class _TextExtractor(HTMLParser):
-    """Collects visible text; block elements become line breaks, scripts/styles vanish."""
+    """Lays text out roughly as a browser shows it, one line per rendered line.
+
+    Blocks start a new line; ``<p>`` and headings also leave a blank line, except Outlook's
+    ``MsoNormal`` paragraphs (its CSS removes their margin, so they are lines); ``<br>`` always
+    breaks; source whitespace collapses to one space. Lines inside a citing ``<blockquote>`` get
+    one "> " per level, so HTML replies split by the same rules as plain-text ones.
+    """
 
     _BLOCK = frozenset({
-        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "footer",
-        "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre",
-        "section", "table", "tbody", "thead", "tfoot", "tr", "ul",
+        "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "footer",
+        "form", "header", "hr", "li", "ol", "pre", "section", "table", "tbody", "thead",
+        "tfoot", "tr", "ul",
     })  # fmt: skip
+    _PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6"})
+    _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base"})
     _HIDDEN = frozenset({"script", "style", "head", "title", "template", "noscript"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden = 0
+        self.lines: list[tuple[int, str]] = []  # (quote depth, text) of finished lines
+        self.current: list[str] = []
+        self.current_depth = self.depth = self.hidden = self.pre = 0
+        self.quotes: list[bool] = []  # open blockquotes: does each one cite?
+        # Does the open paragraph leave blank lines around it, and how many lines came before?
+        self.gap, self.opened_at, self.blank_pending = True, 0, False
+
+    def _add(self, text: str) -> None:
+        if not self.current:
+            self._pending_blank()
+            self.current_depth = self.depth
+        self.current.append(text)
+
+    def _pending_blank(self) -> None:
+        """A paragraph's blank line, unless a quote boundary already separates the lines."""
+        last = self.lines[-1] if self.lines else (-1, "")
+        if self.blank_pending and last[1].strip() and last[0] == self.depth:
+            self.lines.append((self.depth, ""))
+        self.blank_pending = False
+
+    def _break(self, hard: bool = False) -> None:
+        """End the line; a hard break (``<br>``) ends it even when it is empty."""
+        if hard and not self.current:
+            self.blank_pending, self.current_depth = False, self.depth
+        if hard or self.current:
+            self.lines.append((self.current_depth, "".join(self.current)))
+            self.current = []
+
+    def _separator(self) -> None:
+        self._break()
+        if _SEPARATOR not in (text for _, text in self.lines[-3:]):
+            self._pending_blank()
+            self.lines.append((self.depth, _SEPARATOR))
+        self.blank_pending = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._HIDDEN:
             self.hidden += 1
+            return
+        values = dict(attrs)
+        outlook = (values.get("id") or "").lower() in _OUTLOOK_IDS or (
+            (tag == "hr" and values.get("tabindex") == "-1")
+            or (tag == "div" and _OUTLOOK_RULE.search(_style(values)) is not None)
+        )
+        if tag == "br":
+            self._break(hard=True)
+        elif outlook and tag in ("hr", "div"):
+            self._separator()
+        elif tag == "blockquote":
+            self._break()
+            self.quotes.append(_cites(values))
+            self.depth += self.quotes[-1]
+        elif tag in self._PARAGRAPH:
+            self._break()
+            self.gap = tag != "p" or "msonormal" not in (values.get("class") or "").lower()
+            self.blank_pending = self.gap
+            self.opened_at = len(self.lines)
         elif tag in self._BLOCK:
-            self.parts.append("\n")
-        elif tag in ("td", "th"):
-            self.parts.append(" ")
+            self._break()
+            self.pre += tag == "pre"
+        elif tag in ("td", "th") and self.current:
+            self.current.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in self._VOID:
+            self.handle_endtag(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._HIDDEN:
             self.hidden = max(0, self.hidden - 1)
+        elif tag == "blockquote":
+            self._break()
+            self.depth -= self.quotes.pop() if self.quotes else 0
+        elif tag in self._PARAGRAPH:
+            if not (self.gap or self.current or len(self.lines) > self.opened_at):
+                self._break(hard=True)  # Outlook renders with Word: an empty paragraph is a line
+            self._break()
+            self.blank_pending = self.gap
         elif tag in self._BLOCK:
-            self.parts.append("\n")
+            self._break()
+            self.pre = max(0, self.pre - (tag == "pre"))
 
     def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(data)
+        if self.hidden:
+            return
+        for number, part in enumerate(data.split("\n") if self.pre else [data]):
+            if number:
+                self._break(hard=True)
+            part = part if self.pre else _HTML_SPACE.sub(" ", part)
+            if self.current or part.strip(" \t\r\f\v"):  # keep NBSP: "&nbsp;" is a line
+                self._add(part)
+
+    def text(self) -> str:
+        """The finished lines: spaces collapsed, one "> " per quote level, no repeated blanks."""
+        self._break()
+        out: list[str] = []
+        for depth, raw in self.lines:
+            body = _SPACES.sub(" ", raw.replace("\xa0", " ")).strip()
+            line = "> " * depth + body if body else ("> " * depth).rstrip()
+            if body or not out or out[-1] != line:
+                out.append(line)
+        return "\n".join(out).strip()
 
 
 def html_to_text(html: str) -> str:
-    """Readable text of an HTML body: tags, scripts and styles stripped, entities decoded."""
+    """Readable text of an HTML body; quoted history (``<blockquote>``) as "> " lines."""
     parser = _TextExtractor()
     try:
         parser.feed(html)
         parser.close()
-        text = "".join(parser.parts)
+        return parser.text()
     except Exception:  # HTMLParser has raised on hostile markup in some versions
         text = re.sub(r"<[^>]*>", " ", html)
     lines = (_SPACES.sub(" ", line.replace("\xa0", " ")).strip() for line in text.split("\n"))

@@ -12,6 +12,7 @@ from mailer.model import Address, Attachment, Classification, ParsedMessage
 from mailer.receipt import receipt_context
 from mailer.render import Envelope
 from mailer.settings import Settings
+from mailer.template_samples import REQUESTER_TEMPLATES, SAMPLE_CONTEXTS, STAFF_TEMPLATES
 
 SAMPLE = ParsedMessage(
     key="<sample@example.test>",
@@ -69,24 +70,37 @@ def check_templates(settings: Settings) -> list[Problem]:
     )
     for name in names:
         for language in languages:
+            context = _receipt_sample(settings, envelope, language)
             for suffix in ("txt.j2", "html.j2"):
-                problem = _render(env, settings, f"{language}/{name}.{suffix}", envelope, language)
+                problem = _render(env, f"{language}/{name}.{suffix}", context)
                 if problem:
                     problems.append(problem)
+    problems.extend(_check_workflow(env, languages, settings.service.default_language))
     return problems
 
 
-def _render(
-    env: jinja2.Environment, settings: Settings, path: str, envelope: Envelope, language: str
-) -> Problem | None:
-    context = receipt_context(
-        settings,
-        SAMPLE,
-        Classification(rule="sample", team_name="IT"),
-        envelope,
-        "REQ-1000",
-        language,
-    )
+def _check_workflow(
+    env: jinja2.Environment, languages: list[str], default_language: str
+) -> list[Problem]:
+    """Progress mail in every language; staff mail in the default language, which it uses."""
+    problems: list[Problem] = []
+    wanted = [(n, lang) for n in REQUESTER_TEMPLATES for lang in languages]
+    wanted += [(n, default_language) for n in STAFF_TEMPLATES]
+    for name, language in wanted:
+        context = {**SAMPLE_CONTEXTS[name], "language": language}
+        for suffix in ("txt.j2", "html.j2"):
+            problem = _render(env, f"{language}/{name}.{suffix}", context)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def _receipt_sample(settings: Settings, envelope: Envelope, language: str) -> dict[str, object]:
+    classification = Classification(rule="sample", team_name="IT")
+    return receipt_context(settings, SAMPLE, classification, envelope, "REQ-1000", language)
+
+
+def _render(env: jinja2.Environment, path: str, context: dict[str, object]) -> Problem | None:
     try:
         env.get_template(path).render(context)
     except jinja2.TemplateNotFound:

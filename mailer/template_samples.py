@@ -1,0 +1,188 @@
+"""Sample contexts of the workflow mails: the variables contract of their templates.
+
+``mailer check`` renders every template with these, and the code that builds the real
+contexts is tested to give exactly these keys. Pure data: one realistic request, seen at
+the moment each mail is sent.
+"""
+
+from __future__ import annotations
+
+# Mails to the person who asked (text and HTML) and to the team (text only).
+REQUESTER_TEMPLATES: tuple[str, ...] = (
+    "answer",
+    "rating_thanks",
+    "status",
+    "progress_in_progress",
+    "progress_waiting",
+    "progress_resolved",
+    "progress_closed",
+    "progress_reopened",
+    "progress_update",
+)
+STAFF_TEMPLATES: tuple[str, ...] = ("notify", "forward", "feedback")
+
+_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("in_progress", ("#in-progress", "#in-corso")),
+    ("waiting", ("#waiting", "#in-attesa")),
+    ("resolved", ("#resolved", "#risolto")),
+    ("closed", ("#closed", "#chiuso")),
+    ("reopen", ("#reopen", "#riapri")),
+    ("take", ("#take", "#prendo")),
+    ("assign", ("#assign", "#assegna")),
+    ("internal", ("#internal", "#interno")),
+    ("status", ("#status", "#stato")),
+    ("close", ("#close", "#chiudi")),
+)
+
+
+def _common() -> dict[str, object]:
+    """The keys every template gets; fresh lists on every call."""
+    return {
+        "service": "IT Help Desk",
+        "service_address": "it-help@example.test",
+        "signature": "The IT Help Desk team",
+        "contacts": ["Phone: +39 02 1234 5678 (Mon-Fri, 9-17)", "Desk: 2nd floor, room 204"],
+        "language": "en",
+        "reference": "IT-1024",
+        "subject": "The printer on the 2nd floor is jammed",
+        "has_subject": True,
+        "category": "hardware",
+        "priority": "normal",
+        "team": "IT Support",
+        "status": "in_progress",
+        "owner": "luca.bianchi@example.test",
+        "owner_name": "Luca Bianchi",
+        "requester": "maria.rossi@example.test",
+        "requester_name": "Maria Rossi",
+        "name": "Maria",
+        "reopen_days": 14,
+        "keywords": {action: list(words) for action, words in _KEYWORDS},
+        "status_headers": ["Status", "Stato"],
+        "opened_on": "2026-11-24",
+    }
+
+
+def _requester(**extra: object) -> dict[str, object]:
+    """A mail to the requester about one staff mail's changes (progress, answer)."""
+    base: dict[str, object] = {
+        "previous_status": "acknowledged",
+        "status_changed": True,
+        "owner_changed": False,
+        "note": "",
+        "staff_name": "Luca Bianchi",
+        "attachments": [],
+        "reopened_by_requester": False,
+    }
+    return {**_common(), **base, **extra}
+
+
+def _files() -> list[dict[str, str]]:
+    return [
+        {"name": "printer-display.jpg", "type": "image/jpeg", "size": "120 KB"},
+        {"name": "error-log.txt", "type": "text/plain", "size": "3 KB"},
+    ]
+
+
+SAMPLE_CONTEXTS: dict[str, dict[str, object]] = {
+    "progress_in_progress": _requester(
+        owner_changed=True,
+        note="I'm on my way with a new drum unit; give me twenty minutes.",
+    ),
+    "progress_waiting": _requester(
+        status="waiting",
+        previous_status="in_progress",
+        note=(
+            "Could you tell me the printer's asset number?\n"
+            "It is on the white sticker at the back, next to the power switch."
+        ),
+    ),
+    "progress_resolved": _requester(
+        status="resolved",
+        previous_status="in_progress",
+        note=(
+            "I replaced the drum unit and cleared the paper path.\n"
+            "It has printed fifty test pages without a jam."
+        ),
+        attachments=["test-page.pdf"],
+    ),
+    "progress_closed": _requester(
+        status="closed",
+        previous_status="waiting",
+        note="Facilities are replacing this printer next week, so there is nothing left to fix.",
+    ),
+    "progress_reopened": _requester(
+        previous_status="resolved",
+        staff_name="",
+        reopened_by_requester=True,
+    ),
+    "progress_update": _requester(
+        status_changed=False,
+        previous_status="in_progress",
+        owner_changed=True,
+        owner="anna.verdi@example.test",
+        owner_name="Anna Verdi",
+        staff_name="Anna Verdi",
+        note="Luca is out today, so I'm taking this over. I'll come by after lunch.",
+    ),
+    "answer": _requester(
+        status_changed=False,
+        previous_status="in_progress",
+        note=(
+            "Hi Maria, spare toner for that model is in the grey cabinet next to it.\n"
+            "If the jam comes back, switch it off and on again and let me know."
+        ),
+        attachments=["toner-how-to.pdf"],
+    ),
+    "rating_thanks": {
+        **_common(),
+        "status": "resolved",
+        "rating": "5/5",
+        "rating_value": 5,
+    },
+    "status": {
+        **_common(),
+        "status": "waiting",
+        "status_changed_on": "2026-11-25",
+    },
+    "notify": {
+        **_common(),
+        "status": "acknowledged",
+        "owner": None,
+        "owner_name": "",
+        "text": (
+            "Hello,\n"
+            "the printer on the 2nd floor (next to the kitchen) keeps jamming since this\n"
+            "morning. I have tried opening the tray and taking the paper out, but after two\n"
+            "pages it jams again. A photo of the display is attached.\n"
+            "\n"
+            "Thanks, Maria"
+        ),
+        "truncated": False,
+        "files": _files(),
+        "attached": False,
+        "expectation": "We answer within a working day.",
+        "rule": "printers",
+        "received": "2026-11-24 10:15",
+    },
+    "forward": {
+        **_common(),
+        "event": "follow_up",
+        "sender": "maria.rossi@example.test",
+        "sender_name": "Maria Rossi",
+        "text": "One more thing: it also shows error E-204 on the display.",
+        "files": _files()[:1],
+        "attached": True,
+        "received": "2026-11-24 11:02",
+    },
+    "feedback": {
+        **_common(),
+        "done": [],
+        "refused": [],
+        "unknown": [{"word": "#resolvd", "suggestion": "#resolved"}],
+        "problems": [],
+        "missing_thread": False,
+        "nothing_changed": True,
+        "requester_told": False,
+        "sender": "luca.bianchi@example.test",
+    },
+}

@@ -1,4 +1,4 @@
-"""Command line: ``mailer [--config PATH] run | check | requeue | threads | demo``."""
+"""Command line: ``mailer [--config PATH] run | check | requeue | threads | thread | demo``."""
 
 from __future__ import annotations
 
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     threads.add_argument("--status", help="only this status (new, acknowledged, ...)")
     threads.add_argument("--team", help="only this team")
     threads.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+
+    thread = sub.add_parser("thread", help="one request's timeline: messages, steps, who, when")
+    thread.add_argument("reference", help="the request's reference, e.g. IT-1024")
+    thread.add_argument("--json", action="store_true", help="one JSON object, for scripts")
 
     messages = sub.add_parser("messages", help="the newest inbound messages and the decisions")
     messages.add_argument("--limit", type=int, default=50)
@@ -127,8 +131,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _print_rows(
                 rows,
                 as_json=args.json,
-                columns=("reference", "status", "team", "category", "requester", "subject"),
+                columns=("reference", "status", "team", "owner", "requester", "subject"),
             )
+        if args.command == "thread":
+            return _thread(store, args.reference, as_json=args.json)
         if args.command == "messages":
             return _print_rows(
                 store.message_log(limit=args.limit),
@@ -186,6 +192,17 @@ def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
             file=sys.stderr,
         )
         return EXIT_UNREACHABLE
+    return EXIT_OK
+
+
+def _thread(store: Store, reference: str, *, as_json: bool) -> int:
+    from mailer.timeline import render_text, timeline
+
+    story = timeline(store, reference)
+    if story is None:
+        print(f"mailer: no request {reference} (see 'mailer threads')", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(json.dumps(story, ensure_ascii=False, indent=2) if as_json else render_text(story))
     return EXIT_OK
 
 

@@ -9,7 +9,6 @@ A crash before COMMIT replays the batch; nothing has been sent yet, so nothing i
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,15 +18,16 @@ import structlog
 
 from mailer import language as lang
 from mailer import robots, rules, threading
+from mailer.conversations import Conversations, Handled
 from mailer.decide import Decision, Facts, decide, receipt_address
 from mailer.facts import gather_facts
 from mailer.imap import Fetched
+from mailer.mailqueue import MailQueue
 from mailer.model import Classification, ParsedMessage, Status, ThreadInfo
 from mailer.parse import parse_message
-from mailer.receipt import compose_receipt
-from mailer.render import Envelope
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
+from mailer.workflow import Event
 
 log = structlog.get_logger("mailer.intake")
 
@@ -47,6 +47,8 @@ class Pipeline:
         self.settings = settings
         self.store = store
         self.env = env
+        self.mail = MailQueue(settings, store, env)
+        self.conversations = Conversations(settings, store, self.mail)
         self.languages = tuple(
             sorted({n.split("/", 1)[0] for n in env.list_templates(extensions=["j2"]) if "/" in n})
         ) or (settings.service.default_language,)
@@ -128,13 +130,40 @@ class Pipeline:
             now,
             backlog=not backfill and item.internaldate < state.first_seen - s.imap.backlog,
         )
-        decision = decide(msg, classification, facts, s.limits)
         language = classification.language or detected or s.service.default_language
         if language not in self.languages:
             language = s.service.default_language
-        reference, queued = self._apply(msg, item, decision, facts, classification, language, now)
+        previous = None
+        if not facts.duplicate and facts.robot is None and facts.bounced_thread is None:
+            handled = self.conversations.handle(msg, item, facts, now)
+            if handled is not None and not handled.step.open_new:
+                return self._handled(msg, item, handled, classification, language, now)
+            if handled is not None and handled.thread is not None:  # too late to reopen it
+                previous = handled.thread.reference
+                facts = dataclasses.replace(facts, thread=None)
+        decision = decide(msg, classification, facts, s.limits)
+        reference, queued = self._apply(
+            msg, item, decision, facts, classification, language, now, previous
+        )
         _log_decision(item, msg, decision, classification, reference, language)
         return Outcome(item.ref.uid, decision.reason, reference, queued)
+
+    def _handled(
+        self,
+        msg: ParsedMessage,
+        item: Fetched,
+        handled: Handled,
+        classification: Classification,
+        language: str,
+        now: float,
+    ) -> Outcome:
+        """Record a mail the conversation took (staff keywords, requester replies, others)."""
+        decision = Decision("follow-up", handled.step.reason)
+        thread = handled.thread
+        self._record(msg, item, decision, classification, thread, language, now)
+        reference = thread.reference if thread else None
+        _log_decision(item, msg, decision, classification, reference, language)
+        return Outcome(item.ref.uid, decision.reason, reference, handled.queued)
 
     def _apply(
         self,
@@ -145,10 +174,13 @@ class Pipeline:
         classification: Classification,
         language: str,
         now: float,
+        previous: str | None = None,
     ) -> tuple[str | None, int]:
         thread = facts.bounced_thread or facts.thread
+        notified = 0
         if decision.action == "open":
-            thread = self._open_thread(msg, decision, classification, language, now)
+            thread = self._open_thread(msg, decision, classification, language, now, previous)
+            notified = self.mail.notify_team(thread, msg, item, classification, now)
         self._record(msg, item, decision, classification, thread, language, now)
         if thread is None:
             return None, 0
@@ -162,9 +194,10 @@ class Pipeline:
                     self.store.mark_bounced(mid, f"bounced: {decision.reason}")
             return thread.reference, 0
         if decision.receipt_to is None:
-            return thread.reference, 0
-        self._queue_receipt(msg, decision, classification, thread, language, now)
-        return thread.reference, 1
+            return thread.reference, notified
+        to = decision.receipt_to
+        self.mail.receipt(thread, msg, to, classification, language, now, previous)
+        return thread.reference, notified + 1
 
     def _open_thread(
         self,
@@ -173,6 +206,7 @@ class Pipeline:
         classification: Classification,
         language: str,
         now: float,
+        previous: str | None,
     ) -> ThreadInfo:
         s = self.settings
         number = self.store.next_reference_number(s.service.reference_start)
@@ -192,9 +226,14 @@ class Pipeline:
             language=language,
             status=status.value,
             root_message_id=msg.message_id,
+            root_references=" ".join(msg.references) or None,
+            root_thread_index=msg.thread_index,
+            parent_reference=previous,
             created_at=now,
             updated_at=now,
         )
+        actor = requester.key if requester else ""
+        self.store.add_event(thread_id, now, Event("opened", actor, to_status=status), msg.key)
         thread = self.store.thread(thread_id)
         assert thread is not None
         return thread
@@ -229,64 +268,6 @@ class Pipeline:
             size=item.size,
             defects="; ".join(msg.defects)[:2000] or None,
         )
-
-    def _queue_receipt(
-        self,
-        msg: ParsedMessage,
-        decision: Decision,
-        classification: Classification,
-        thread: ThreadInfo,
-        language: str,
-        now: float,
-    ) -> None:
-        s = self.settings
-        assert decision.receipt_to is not None
-        envelope = Envelope(
-            to=decision.receipt_to,
-            envelope_sender=envelope_sender(s),
-            message_id=threading.new_message_id(
-                thread.reference, s.service.domain, secrets.token_bytes(16)
-            ),
-            now=now,
-            thread_guid=secrets.token_bytes(16),
-        )
-        out = compose_receipt(
-            self.env, s, msg, classification, envelope, thread.reference, language
-        )
-        self.store.enqueue(
-            thread_id=thread.id,
-            message_id=out.message_id,
-            kind="receipt",
-            recipient=decision.receipt_to.key,
-            envelope_sender=out.envelope_sender,
-            raw=out.raw,
-            status="pending",
-            next_attempt=now,
-            created_at=now,
-        )
-        self.store.record_message(
-            key=out.message_id,
-            direction="out",
-            thread_id=thread.id,
-            sender=s.service.address.lower(),
-            subject=out.subject,
-            at=now,
-            automatic=1,
-            decision="receipt",
-            reason="receipt",
-            rule=classification.rule,
-            language=language,
-        )
-
-
-def envelope_sender(settings: Settings) -> str:
-    """``[smtp] envelope_sender``: "service" (the default), "null" (<>), or an address."""
-    value = settings.smtp.envelope_sender
-    if value == "service":
-        return settings.service.address
-    if value == "null":
-        return ""
-    return value
 
 
 def _with_defect(msg: ParsedMessage, defect: str) -> ParsedMessage:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 _SCORE = re.compile(r"^(?:([1-5])(?:/5|su5|outof5|stars?|stelle|stella)?|(10|[1-9])/10)$")
 _STARS = re.compile(r"^([★⭐✩☆✰✯✭*]+)$")
+
+
 def _set(words: str) -> frozenset[str]:
     return frozenset(words.split())
 

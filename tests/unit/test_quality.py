@@ -25,6 +25,16 @@ PURE = [
     "receipt",
     "mime",
     "model",
+    "commands",
+    "workflow",
+    "conversation",
+    "rating",
+    "visible",
+    "visible_markers",
+    "authres",
+    "staffauth",
+    "outgoing",
+    "files",
 ]
 IO_MODULES = {
     "sqlite3",

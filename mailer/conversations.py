@@ -1,0 +1,165 @@
+"""Apply what a person's mail does to a request: store the step, queue its mails.
+
+The edge between the pure core (``conversation``, ``workflow``, ``commands``) and the store:
+it finds out who wrote (staff, requester, anybody else), asks the core for a ``Step``, and
+writes the step and its mails in the pipeline's transaction. Team notifications of new
+requests are queued here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from mailer import conversation as core
+from mailer import threading
+from mailer.commands import Keywords, parse_commands
+from mailer.decide import Facts, receipt_address
+from mailer.imap import Fetched
+from mailer.mailqueue import MailQueue
+from mailer.model import Address, ParsedMessage, Status, ThreadInfo
+from mailer.settings import Settings
+from mailer.staffauth import check_staff
+from mailer.store import Store
+from mailer.visible import visible_text
+
+log = structlog.get_logger("mailer.intake")
+
+
+@dataclass(frozen=True)
+class Handled:
+    step: core.Step
+    thread: ThreadInfo | None
+    queued: int
+
+
+class Conversations:
+    def __init__(self, settings: Settings, store: Store, mail: MailQueue) -> None:
+        self.settings = settings
+        self.store = store
+        self.mail = mail
+        workflow = settings.workflow
+        self.keywords = Keywords(workflow.keywords, workflow.status_headers)
+
+    # ---- a person's mail in a request ------------------------------------------------------
+
+    def handle(self, msg: ParsedMessage, item: Fetched, facts: Facts, now: float) -> Handled | None:
+        """The step for a person's mail that belongs to a request (or holds staff keywords);
+        None when it is not part of any request, and the receipt loop takes it."""
+        s = self.settings
+        sender = msg.sender
+        check = check_staff(msg, s.staff) if s.staff.configured else None
+        thread = facts.thread
+        if check is not None and check.trusted and thread is None:
+            ref = threading.find_reference(msg.subject, s.service.reference_prefix)
+            thread = self.store.thread_by_reference(ref) if ref else None
+        if thread is None and (check is None or not check.trusted):
+            return None
+        visible = visible_text(msg.text)
+        commands = parse_commands(visible, self.keywords)
+        who = self._requester_keys(msg)
+        if check is not None and check.trusted and (thread is None or thread.requester not in who):
+            assert sender is not None
+            if thread is None:
+                if not commands.any:
+                    return None  # a staff member's own new request
+                step = core.missing_thread(commands)
+            else:
+                saw = thread.requester in {a.key for a in msg.recipients}
+                step = core.staff_step(
+                    thread, commands, sender.key, requester_saw=saw, files=bool(msg.attachments)
+                )
+            log.info("staff.mail", sender=sender.key, auth=check.reason, step=step.reason)
+        elif thread is not None and thread.requester in who:
+            step = core.requester_step(
+                thread,
+                commands,
+                visible,
+                thread.requester,
+                now,
+                reopen_days=s.workflow.reopen_days,
+                team_saw=self._team_saw(thread, msg),
+            )
+        else:
+            assert thread is not None
+            listed = check is not None and check.listed
+            step = core.other_step(commands, listed=listed, team_saw=self._team_saw(thread, msg))
+            if commands.any:
+                log.warning(
+                    "staff.command_ignored",
+                    sender=sender.key if sender else msg.return_path,
+                    reference=thread.reference,
+                    why=check.reason if check else "no [staff] configured",
+                )
+        if step.open_new:
+            return Handled(step, thread, 0)
+        if thread is None:
+            return Handled(step, None, self._queue_all(None, step, msg, item, now))
+        return Handled(step, thread, self._apply(thread, step, msg, item, now))
+
+    def _requester_keys(self, msg: ParsedMessage) -> set[str]:
+        to = receipt_address(msg)
+        return {a.key for a in msg.from_} | ({to.key} if to else set())
+
+    def _team_saw(self, thread: ThreadInfo, msg: ParsedMessage) -> bool:
+        """The owner (or team) was in To/Cc: it has the mail already."""
+        target = thread.owner or thread.team_address
+        return target is not None and target.lower() in {a.key for a in msg.recipients}
+
+    def _apply(
+        self, thread: ThreadInfo, step: core.Step, msg: ParsedMessage, item: Fetched, now: float
+    ) -> int:
+        fields: dict[str, object] = {"updated_at": now}
+        if step.status is not None:
+            fields["status"] = step.status.value
+            if step.status == Status.RESOLVED:
+                fields["resolved_at"] = now
+        if step.owner is not None:
+            fields["owner"] = step.owner
+        if step.first_response and thread.first_response_at is None:
+            fields["first_response_at"] = now
+        if step.rating is not None:
+            fields["rating"] = step.rating
+        if step.rating_thanked:
+            fields["rating_thanked"] = 1
+        self.store.update_thread(thread.id, **fields)
+        for event in step.events:
+            self.store.add_event(thread.id, now, event, msg.key)
+        updated = self.store.thread(thread.id)
+        assert updated is not None
+        return self._queue_all(updated, step, msg, item, now)
+
+    def _queue_all(
+        self,
+        thread: ThreadInfo | None,
+        step: core.Step,
+        msg: ParsedMessage,
+        item: Fetched,
+        now: float,
+    ) -> int:
+        queued = 0
+        for mail in step.mails:
+            to = self._recipient(thread, mail, msg)
+            if to is not None:
+                self.mail.queue(thread, mail, to, msg, item, now)
+                queued += 1
+        return queued
+
+    def _recipient(
+        self, thread: ThreadInfo | None, mail: core.Mail, msg: ParsedMessage
+    ) -> Address | None:
+        own = self.settings.service.own_addresses
+        found: Address | None
+        if mail.to == "sender":
+            found = msg.sender
+        elif thread is None:
+            return None
+        elif mail.to == "requester":
+            found = Address(thread.requester_name, thread.requester)
+        else:
+            target = thread.owner or thread.team_address
+            found = Address("", target) if target else None
+        if found is None or found.key in own:
+            return None  # never mail the shared address itself
+        return found

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mailer.commands import Keywords, normalize, parse_commands
+from mailer.parse import parse_message
 from mailer.settings import DEFAULT_KEYWORDS
+from mailer.visible import split_reply, visible_text
 
 KEYWORDS = Keywords(DEFAULT_KEYWORDS, ("Status", "Stato"))
 
@@ -126,3 +130,38 @@ def test_configured_words_replace_the_defaults() -> None:
     assert [c.action for c in parse_commands("#fatto", custom).commands] == ["resolved"]
     assert parse_commands("#resolved", custom).unknown[0].word == "#resolved"
     assert [c.action for c in parse_commands("Status: done", custom).commands] == ["resolved"]
+
+
+# ---- real replies from the shared corpus: a keyword counts only in the visible top text ----
+
+REPLIES = Path(__file__).resolve().parents[1] / "data" / "corpus" / "replies"
+FIXTURES = sorted(path.stem for path in REPLIES.glob("*.eml"))
+
+
+def reply_text(name: str) -> str:
+    return parse_message((REPLIES / f"{name}.eml").read_bytes(), max_size=1 << 24).text
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_real_reply_as_written_holds_no_command(name: str) -> None:
+    assert parse_commands(visible_text(reply_text(name)), KEYWORDS).commands == ()
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_keyword_on_top_of_a_real_reply_is_a_command(name: str) -> None:
+    text = "#resolved\n" + reply_text(name)
+    parsed = parse_commands(visible_text(text), KEYWORDS)
+    assert [c.action for c in parsed.commands] == ["resolved"]
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_keyword_in_the_quoted_history_of_a_real_reply_is_not_a_command(name: str) -> None:
+    reply = split_reply(reply_text(name))
+    if not reply.quoted:  # nothing quoted: the keyword lands below the text instead
+        text = f"{reply_text(name)}\n#resolved"
+    else:
+        first, _, rest = reply.quoted.partition("\n")
+        prefix = "> " if rest.lstrip().startswith(">") else ""
+        text = f"{reply.visible}\n\n{first}\n{prefix}#resolved\n{rest}\n{prefix}#closed"
+    parsed = parse_commands(visible_text(text), KEYWORDS)
+    assert not parsed.has("resolved", "closed"), name

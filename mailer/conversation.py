@@ -143,7 +143,8 @@ def _after_resolution(
     rating = read_rating(visible)
     if rating is not None:
         event = Event("rating", actor, note=visible[:1000])
-        value: dict[str, object] = {"rating": rating.text, "rating_value": rating.value}
+        shown = f"{rating.value}/5" if rating.value is not None else rating.text
+        value: dict[str, object] = {"rating": shown, "rating_value": rating.value}
         thanks = (
             () if thread.rating_thanked else (Mail("rating", "requester", "rating_thanks", value),)
         )

@@ -20,11 +20,11 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+from mailer.demo_mail import DOMAIN, mail, send, show
+from mailer.demo_staff import staff_at_work
 from mailer.sandbox import MailSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAIN = "example.test"
-PEOPLE = {"alice": "Alice Johnson", "bob": "Roberto Bianchi", "carol": "Carla Verdi"}
 
 
 def _say(text: str) -> None:
@@ -80,45 +80,12 @@ def _config(sandbox: MailSandbox, directory: Path) -> Path:
         rules_file = "{rules}"
         """)
     return write_sandbox_config(
-        directory, sandbox, service_extra=service, imap_extra='sent_folder = "Sent"'
+        directory,
+        sandbox,
+        service_extra=service,
+        imap_extra='sent_folder = "Sent"',
+        extra=f'[staff]\naddresses = ["staff@{DOMAIN}"]\n',
     )
-
-
-def _mail(
-    user: str,
-    subject: str,
-    body: str,
-    *,
-    headers: dict[str, str] | None = None,
-    charset: str = "utf-8",
-) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = f"{PEOPLE.get(user, user)} <{user}@{DOMAIN}>"
-    msg["To"] = f"IT Help Desk <helpdesk@{DOMAIN}>"
-    msg["Subject"] = subject
-    msg["Date"] = email.utils.formatdate(localtime=True)
-    msg["Message-ID"] = email.utils.make_msgid(domain=DOMAIN)
-    for name, value in (headers or {}).items():
-        msg[name] = value
-    msg.set_content(body, charset=charset)
-    return msg
-
-
-def _send(sandbox: MailSandbox, msg: EmailMessage, sender: str) -> None:
-    sandbox.send(msg.as_bytes(), mail_from=sender, rcpt_to=[f"helpdesk@{DOMAIN}"])
-    print(f"  -> {msg['From']}: {msg['Subject']}")
-
-
-def _show(sandbox: MailSandbox, user: str) -> None:
-    for raw in sandbox.messages(user):
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        body = msg.get_body(preferencelist=("plain",))
-        text = str(body.get_content()) if body is not None else ""
-        print(f"\n  [{user}'s inbox] From: {msg['From']}")
-        print(f"  Subject: {msg['Subject']}")
-        print(f"  In-Reply-To: {msg['In-Reply-To']}   Auto-Submitted: {msg['Auto-Submitted']}")
-        print(textwrap.indent(text.strip(), "  | "))
 
 
 def _mailer(config: Path, *args: str, **kw: object) -> subprocess.Popen[bytes]:
@@ -127,9 +94,9 @@ def _mailer(config: Path, *args: str, **kw: object) -> subprocess.Popen[bytes]:
 
 
 def _requests(sandbox: MailSandbox) -> None:
-    _send(
+    send(
         sandbox,
-        _mail(
+        mail(
             "alice",
             "My laptop won't connect to the VPN",
             "Hi,\n\nsince this morning my laptop can't connect to the VPN: it says "
@@ -137,9 +104,9 @@ def _requests(sandbox: MailSandbox) -> None:
         ),
         f"alice@{DOMAIN}",
     )
-    _send(
+    send(
         sandbox,
-        _mail(
+        mail(
             "bob",
             "Richiesta ferie per agosto",
             "Buongiorno,\n\nvorrei sapere come richiedere le ferie per le due "
@@ -149,9 +116,9 @@ def _requests(sandbox: MailSandbox) -> None:
         ),
         f"bob@{DOMAIN}",
     )
-    _send(
+    send(
         sandbox,
-        _mail(
+        mail(
             "carol",
             "Il riscaldamento in sala riunioni non funziona",
             "Ciao,\n\nin sala riunioni al terzo piano il riscaldamento è spento da "
@@ -163,15 +130,15 @@ def _requests(sandbox: MailSandbox) -> None:
 
 def _robots_and_follow_up(sandbox: MailSandbox) -> None:
     receipt = email.message_from_bytes(sandbox.messages("alice")[0], policy=email.policy.default)
-    follow = _mail(
+    follow = mail(
         "alice",
         str(receipt["Subject"]),
         "One more detail: the error code is 809.\n\nAlice",
         headers={"In-Reply-To": receipt["Message-ID"], "References": receipt["Message-ID"]},
     )
-    _send(sandbox, follow, f"alice@{DOMAIN}")
+    send(sandbox, follow, f"alice@{DOMAIN}")
     bob_receipt = email.message_from_bytes(sandbox.messages("bob")[0], policy=email.policy.default)
-    oof = _mail(
+    oof = mail(
         "bob",
         f"Risposta automatica: {bob_receipt['Subject']}",
         "Sono fuori ufficio fino al 2 settembre, con accesso limitato alla posta.",
@@ -181,8 +148,8 @@ def _robots_and_follow_up(sandbox: MailSandbox) -> None:
             "X-Auto-Response-Suppress": "All",
         },
     )
-    _send(sandbox, oof, f"bob@{DOMAIN}")
-    _send(sandbox, _bounce(receipt["Message-ID"]), "")
+    send(sandbox, oof, f"bob@{DOMAIN}")
+    send(sandbox, _bounce(receipt["Message-ID"]), "")
 
 
 def _bounce(message_id: str) -> EmailMessage:
@@ -233,15 +200,16 @@ def run_demo(*, keep: bool = False) -> int:
                 sandbox.wait_for_messages(user, 1, timeout=20)
             _say("A follow-up, an out-of-office reply and a bounce (these get nothing)")
             _robots_and_follow_up(sandbox)
-            time.sleep(3)
+            time.sleep(2)
+            staff_at_work(sandbox, _say)
         finally:
             _say("Stopping the daemon (SIGTERM)")
             daemon.send_signal(signal.SIGTERM)
             code = daemon.wait(timeout=15)
             print(f"  exit code {code}")
         _say("What each person received")
-        for user in ("alice", "bob", "carol"):
-            _show(sandbox, user)
+        for user in ("alice", "bob", "carol", "it-team", "hr-team", "facilities", "staff"):
+            show(sandbox, user)
         _say("What mailer decided for each message: mailer messages")
         subprocess.run(
             [sys.executable, "-m", "mailer", "--config", str(config), "messages"], check=False
@@ -249,6 +217,11 @@ def run_demo(*, keep: bool = False) -> int:
         _say("What the help desk knows: mailer threads")
         subprocess.run(
             [sys.executable, "-m", "mailer", "--config", str(config), "threads"], check=False
+        )
+        _say("One request's story: mailer thread IT-1000")
+        subprocess.run(
+            [sys.executable, "-m", "mailer", "--config", str(config), "thread", "IT-1000"],
+            check=False,
         )
         _say("Copies of what was sent, in the shared mailbox's Sent folder")
         print(f"  {len(sandbox.messages('helpdesk', 'Sent'))} messages in helpdesk/Sent")

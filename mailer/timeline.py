@@ -33,7 +33,8 @@ def timeline(store: Store, reference: str) -> dict[str, Any] | None:
             "what": m["reason"],
             "message_id": m["key"],
         }
-        items.append((m["at"], order, entry))
+        rank = 0 if m["direction"] == "in" else 200_000  # a mail, then what it caused
+        items.append((m["at"], rank + order, entry))
     for order, e in enumerate(store.events(thread.id)):
         entry = {
             "at": _iso(e["at"]),

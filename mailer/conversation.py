@@ -8,6 +8,7 @@ staff list), the requester, and anybody else, whose mail is only passed on to th
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from mailer.commands import Commands
@@ -56,7 +57,12 @@ def staff_step(
     result = apply_staff(thread.status, thread.owner, commands.commands, actor)
     note = commands.note
     events = list(result.events)
-    if note:
+    last_move = max((i for i, e in enumerate(events) if e.kind == "status"), default=None)
+    if note and last_move is not None:  # the transition is stored with its note
+        events[last_move] = dataclasses.replace(
+            events[last_move], note=note, internal=result.internal
+        )
+    elif note:
         events.append(Event("note", actor, note=note, internal=result.internal))
     public_note = "" if result.internal or requester_saw else note
     told = result.status_changed or result.owner_changed or bool(public_note)
@@ -111,8 +117,9 @@ def requester_step(
     if commands.has("status"):
         extra = (_forward("follow_up"),) if commands.note and not team_saw else ()
         return Step("requester: #status", mails=(Mail("status", "requester", "status"), *extra))
-    if commands.has("close", "closed") and thread.status != Status.CLOSED:
-        event = Event("status", actor, _word(commands), thread.status, Status.CLOSED)
+    if commands.has("close") and thread.status != Status.CLOSED:
+        note = commands.note or None
+        event = Event("status", actor, _word(commands), thread.status, Status.CLOSED, note=note)
         closing = Mail("progress", "requester", "progress_closed", _progress(thread, "", True))
         mails = (closing, *(() if team_saw else (_forward("closed_by_requester"),)))
         return Step("requester: #close", Status.CLOSED, events=(event,), mails=mails)
@@ -120,7 +127,9 @@ def requester_step(
         return _after_resolution(thread, visible, actor, now, reopen_days, team_saw)
     forward = () if team_saw else (_forward("follow_up"),)
     if thread.status == Status.WAITING:
-        event = Event("status", actor, "reply", Status.WAITING, Status.IN_PROGRESS)
+        event = Event(
+            "status", actor, "reply", Status.WAITING, Status.IN_PROGRESS, note=visible[:2000]
+        )
         forward = () if team_saw else (_forward("waiting_answered"),)
         return Step("follow-up: answered", Status.IN_PROGRESS, events=(event,), mails=forward)
     return Step("follow-up", mails=forward)
@@ -153,7 +162,9 @@ def _after_resolution(
         )
     resolved_at = thread.resolved_at or thread.created_at
     if thread.status == Status.RESOLVED and now - resolved_at <= reopen_days * DAY:
-        event = Event("status", actor, "reply", Status.RESOLVED, Status.IN_PROGRESS)
+        event = Event(
+            "status", actor, "reply", Status.RESOLVED, Status.IN_PROGRESS, note=visible[:2000]
+        )
         told = Mail("progress", "requester", "progress_reopened", _progress(thread, "", True))
         told = Mail(
             told.kind, told.to, told.template, {**told.values, "reopened_by_requester": True}
@@ -199,7 +210,7 @@ def _forward(event: str) -> Mail:
 
 
 def _word(commands: Commands) -> str:
-    return next((c.word for c in commands.commands if c.action in ("close", "closed")), "#close")
+    return next((c.word for c in commands.commands if c.action == "close"), "#close")
 
 
 def _feedback(

@@ -330,3 +330,23 @@ def test_every_mail_gets_exactly_the_variables_its_template_expects(
                                     "rating_thanks", "status", "answer", "notify"}  # fmt: skip
     for template, keys in seen:
         assert keys == set(SAMPLE_CONTEXTS[template]), template
+
+
+def test_every_transition_is_stored_with_who_when_keyword_and_note(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    desk.deliver(staff(2, "#take #in-progress\nOn my way.", notified), NOW + 60)
+    events = desk.store.events(desk.thread()["id"])
+    status = [e for e in events if e["kind"] == "status"]
+    assert [(e["actor"], e["at"], e["keyword"], e["from_status"], e["to_status"], e["note"])
+            for e in status] == [(STAFF, NOW + 60, "#in-progress", "acknowledged",
+                                  "in_progress", "On my way.")]  # fmt: skip
+    assert [e["kind"] for e in events] == ["opened", "owner", "status"]
+
+
+def test_a_requester_cannot_use_staff_keywords(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    assert desk.deliver(mail(2, "#closed\n#resolved", reply_to="<m1@example.org>")) == "follow-up"
+    assert desk.thread()["status"] == "acknowledged"
+    assert [(k, to) for k, to, _ in desk.new_mail()] == [("forward", TEAM)]

@@ -165,10 +165,8 @@ def _after_resolution(
         event = Event(
             "status", actor, "reply", Status.RESOLVED, Status.IN_PROGRESS, note=visible[:2000]
         )
-        told = Mail("progress", "requester", "progress_reopened", _progress(thread, "", True))
-        told = Mail(
-            told.kind, told.to, told.template, {**told.values, "reopened_by_requester": True}
-        )
+        values = {**_progress(thread, "", True), "reopened_by_requester": True}
+        told = Mail("progress", "requester", "progress_reopened", values)
         mails = (told, *(() if team_saw else (_forward("reopened"),)))
         return Step("reopened", Status.IN_PROGRESS, events=(event,), mails=mails)
     return Step("late reply: new request", open_new=True)

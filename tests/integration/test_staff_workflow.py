@@ -264,3 +264,31 @@ def test_requester_asks_for_the_status_and_closes_the_request(
     send(sandbox, reply(receipt, "#chiudi\nnon serve più", **alice), "alice@example.test")
     run(config)
     assert story(config)["status"] == "closed"
+
+
+def test_acceptance_with_the_receipt_loop_config_and_no_teams(
+    sandbox: MailSandbox, tmp_path: Path
+) -> None:
+    """No team to notify: staff answer the request itself, or name it in the subject."""
+    section = f'[staff]\naddresses = ["{STAFF}"]\ndomains = []\n'
+    config = base_config(tmp_path, sandbox, extra=section)
+    raw = request(1)
+    send(sandbox, raw, "alice@example.test")
+    run(config)
+    assert len(receipts(sandbox, "alice")) == 1
+    original = parse(raw)
+    send(sandbox, reply(original, "#in-progress\nChecking the VPN concentrator."), STAFF)
+    run(config)
+    [_, progress] = receipts(sandbox, "alice")
+    assert "Checking the VPN concentrator." in text_of(progress)
+    by_subject = (
+        f"From: Sam <{STAFF}>\r\nTo: {SHARED}\r\nSubject: [REQ-1000] done\r\n"
+        f"Message-ID: <s-{time.time_ns()}@example.test>\r\n\r\n"
+        "Status: resolved\r\nThe concentrator was restarted.\r\n"
+    ).encode()
+    send(sandbox, by_subject, STAFF)
+    run(config)
+    [_, _, resolved] = receipts(sandbox, "alice")
+    assert "The concentrator was restarted." in text_of(resolved)
+    assert story(config)["status"] == "resolved"
+    assert inbox(sandbox, "staff") == []

@@ -350,3 +350,21 @@ def test_a_requester_cannot_use_staff_keywords(
     assert desk.deliver(mail(2, "#closed\n#resolved", reply_to="<m1@example.org>")) == "follow-up"
     assert desk.thread()["status"] == "acknowledged"
     assert [(k, to) for k, to, _ in desk.new_mail()] == [("forward", TEAM)]
+
+
+def test_html_only_outlook_reply_runs_the_top_keyword_not_the_quoted_one(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    html = (
+        '<html><body><div class="WordSection1"><p class="MsoNormal">#resolved</p>'
+        '<p class="MsoNormal">Sostituito il toner.</p></div>'
+        '<div id="divRplyFwdMsg"><b>Da:</b> IT Help Desk<br><b>Inviato:</b> luned\u00ec<br>'
+        "<b>A:</b> Sam<br><b>Oggetto:</b> [REQ-1000] New request</div>"
+        "<div><p>#closed</p><p>#assign bob@example.org</p></div></body></html>"
+    )
+    raw = staff(2, html, notified).replace(b"text/plain", b"text/html")
+    assert desk.deliver(raw) == "staff: #resolved"
+    [(_, _, resolved)] = desk.new_mail()
+    assert "Sostituito il toner." in text(resolved) and "#closed" not in text(resolved)
+    row = desk.thread()
+    assert (row["status"], row["owner"]) == ("resolved", None)

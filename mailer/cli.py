@@ -15,6 +15,7 @@ import structlog
 
 from mailer import log as logsetup
 from mailer.errors import ConfigError, MailboxUnavailable, MailerError, StoreLocked
+from mailer.model import Status
 
 if TYPE_CHECKING:  # the commands import what they need when they run: a fast --help
     from mailer.settings import Settings
@@ -58,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("quarantine", help="list quarantined messages")
 
     threads = sub.add_parser("threads", help="list requests")
-    threads.add_argument("--status", help="only this status (new, acknowledged, ...)")
+    threads.add_argument(
+        "--status", choices=[s.value for s in Status], help="only requests in this status"
+    )
     threads.add_argument("--team", help="only this team")
     threads.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 # controls and the Unicode line/paragraph separators: none belongs in a one-line value.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # RFC 2047 encoded-word, leniently: RFC 2231 language suffix, and spaces inside the text
 # (some broken encoders write them) as long as the word is closed on the same line.
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\r\n]*?)\?=")
@@ -81,10 +82,17 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     for name in (codec, "utf-8", "cp1252"):
         if name:
             try:
-                return data.decode(name)
+                return _no_surrogates(data.decode(name))
             except (UnicodeDecodeError, LookupError, ValueError, TypeError):
                 continue
     return data.decode("latin-1")
+
+
+def _no_surrogates(text: str) -> str:
+    """UTF-7 and UTF-16 can decode to lone surrogates, which no encoder will write back."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def raw_header_text(value: str) -> str:

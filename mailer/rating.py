@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _SCORE = re.compile(r"^(?:([1-5])(?:/5|su5|outof5|stars?|stelle|stella)?|(10|[1-9])/10)$")
@@ -47,7 +48,7 @@ _NEGATIVE = _set(
     " problema errore rotto rotta guasto niente nulla"
 )
 MAX_WORDS = 25
-MAX_SIGNOFF = 3  # words of a name or sign-off that are not in the lists
+MAX_SIGNOFF = 3  # words of a sign-off line: a name under "Thanks,"
 
 
 @dataclass(frozen=True)
@@ -67,27 +68,39 @@ def _tokens(text: str) -> list[str]:
     return [t for t in re.split(r"[\s,.;:!?()\"'’\-–—]+", text) if t]
 
 
-def read_rating(visible: str) -> Rating | None:
-    """The rating in ``visible`` when it is only a rating or thanks, else None."""
-    tokens = _tokens(visible)
+def read_rating(visible: str, names: Iterable[str] = ()) -> Rating | None:
+    """The rating in ``visible`` when it is only a rating or thanks, else None.
+
+    ``names``: words of the people involved (requester, owner), allowed anywhere, as in
+    "thanks Sam". A last line of one to three capitalised words is a sign-off ("Roberto").
+    """
+    lines = [line for line in visible.splitlines() if line.strip()]
+    if len(lines) >= 2 and _is_signoff(lines[-1]):
+        lines = lines[:-1]
+    tokens = _tokens("\n".join(lines))
     if not tokens or len(tokens) > MAX_WORDS:
         return None
+    people = {_plain(n) for n in names if n}
     value: int | None = None
     thanks = False
-    unknown = 0
     for token in tokens:
         score = _score(token)
         if score is not None:
             value = value if value is not None else score
         elif token in _WORDS or _emoji(token):
             thanks = thanks or token in _THANKS or token in _PRAISE or _emoji(token)
-        else:
-            unknown += 1
+        elif token not in people:
+            return None  # a word that says more than thanks: a real reply
     if (value is None and not thanks) or any(t in _NEGATIVE for t in tokens):
         return None
-    if unknown > MAX_SIGNOFF or (unknown and not _signoff_last(tokens, unknown)):
-        return None
     return Rating(" ".join(visible.split())[:200], value)
+
+
+def _is_signoff(line: str) -> bool:
+    words = [w.strip(".,;:!-–—") for w in line.split()]
+    return 1 <= len(words) <= MAX_SIGNOFF and all(
+        w[:1].isupper() and w.isalpha() and _plain(w) not in _WORDS for w in words
+    )
 
 
 def _score(token: str) -> int | None:
@@ -106,8 +119,3 @@ def _score(token: str) -> int | None:
 def _emoji(token: str) -> bool:
     """Smileys, hearts and thumbs: praise without words."""
     return all(unicodedata.category(c) in ("So", "Sk", "Mn", "Cf") for c in token)
-
-
-def _signoff_last(tokens: list[str], unknown: int) -> bool:
-    """Unknown words are allowed only at the very end: a name after "Thanks,"."""
-    return all(_score(t) is None and t not in _WORDS for t in tokens[-unknown:])

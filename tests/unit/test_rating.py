@@ -51,6 +51,11 @@ def test_thanks_and_praise_count_without_a_value(text: str) -> None:
         "Grazie, ma il problema si ripresenta ogni mattina alle 9",
         "Can you also install Visio? Thanks",
         "thanks but still broken",
+        "Thanks. VPN disconnects hourly",
+        "Ok, one more question",
+        "Thanks, same thing happens",
+        "grazie, si blocca sempre",
+        "thanks for the help. the vpn drops hourly",
         "Grazie, ma non va",
     ],
 )
@@ -58,10 +63,12 @@ def test_anything_more_is_a_real_reply(text: str) -> None:
     assert read_rating(text) is None
 
 
-def test_a_name_is_allowed_only_as_a_last_line_sign_off() -> None:
-    assert read_rating("thanks Roberto") is not None
+def test_a_name_is_allowed_as_a_sign_off_line_or_when_it_is_someone_involved() -> None:
+    assert read_rating("thanks Sam") is None
+    assert read_rating("thanks Sam", names=("sam", "rivera")) is not None
     assert read_rating("thanks\nRoberto Bianchi") is not None
     assert read_rating("Roberto Bianchi\nthanks") is None
+    assert read_rating("Thanks.\nVPN disconnects hourly") is None
 
 
 def test_long_text_is_never_a_rating() -> None:

@@ -85,7 +85,7 @@ class MailQueue:
         """The team's notification of a new request: who, what, the text, the keywords."""
         s = self.settings
         address = thread.team_address
-        if not address or address.lower() in s.service.own_addresses:
+        if not address or s.service.is_own(address):
             return 0
         attach = s.workflow.forward_attachments and bool(msg.attachments)
         files = self._files(item) if attach else ()

@@ -41,6 +41,15 @@ class ServiceSettings:
     def own_addresses(self) -> frozenset[str]:
         return frozenset(a.lower() for a in (self.address, *self.aliases))
 
+    def is_own(self, address: str) -> bool:
+        """One of our addresses, +detail ignored: helpdesk+it@ reaches the same mailbox."""
+        return _base(address) in {_base(a) for a in self.own_addresses}
+
+
+def _base(address: str) -> str:
+    local, _, domain = address.lower().partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
 
 @dataclass(frozen=True)
 class ImapSettings:

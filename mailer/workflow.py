@@ -7,6 +7,7 @@ nothing and says why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailer.commands import Command
@@ -87,9 +88,16 @@ class StaffResult:
 
 
 def apply_staff(
-    status: Status, owner: str | None, commands: tuple[Command, ...], actor: str
+    status: Status,
+    owner: str | None,
+    commands: tuple[Command, ...],
+    actor: str,
+    can_own: Callable[[str], bool] = lambda address: True,
 ) -> StaffResult:
-    """Run the commands in order: owner changes, then each status move the table allows."""
+    """Run the commands in order: owner changes, then each status move the table allows.
+
+    ``can_own``: who may be given a request (staff, team addresses; never the shared one).
+    """
     events: list[Event] = []
     done: list[str] = []
     refused: list[str] = []
@@ -98,6 +106,9 @@ def apply_staff(
     for command in commands:
         if command.action in ("take", "assign"):
             new_owner = actor if command.action == "take" else (command.argument or "")
+            if not can_own(new_owner):
+                refused.append(f"{command.word} {new_owner}: refused, not on the staff list")
+                continue
             if new_owner == owner:
                 done.append(f"{command.word}: {new_owner} already owns it")
                 continue

@@ -20,6 +20,8 @@ _HASH_WORD = re.compile(r"#[^\W\d_]")
 _ADDRESS = re.compile(r"^<?(?:mailto:)?([^\s<>@,;]+@[^\s<>@,;]+\.[^\s<>@,;.]+)>?[.,;]?$", re.I)
 STATUS_ACTIONS = ("in_progress", "waiting", "resolved", "closed", "reopen")
 MAX_COMMAND_LINES = 10
+MAX_WORDS = 30  # keywords read from one line; hostile lines of thousands stop here
+MAX_UNKNOWN = 10
 
 
 def normalize(word: str) -> str:
@@ -120,14 +122,15 @@ def _command_line(
         return header
     if not _HASH_WORD.match(line):
         return None
-    tokens = line.split()
+    tokens = line.split(maxsplit=MAX_WORDS)
     position = 0
-    while position < len(tokens) and _HASH_WORD.match(tokens[position]):
-        word = tokens[position].rstrip(".,;:!?")
+    while position < min(len(tokens), MAX_WORDS) and _HASH_WORD.match(tokens[position]):
+        word = tokens[position].rstrip(".,;:!?")[:100]
         position += 1
         entry = keywords.words.get(normalize(word))
         if entry is None:
-            unknown.append(Unknown(word, keywords.suggest(word)))
+            if len(unknown) < MAX_UNKNOWN:
+                unknown.append(Unknown(word, keywords.suggest(word)))
             continue
         action = entry[0]
         argument = None

@@ -9,14 +9,24 @@ staff list), the requester, and anybody else, whose mail is only passed on to th
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailer.commands import Commands
 from mailer.model import Status, ThreadInfo
 from mailer.rating import read_rating
+from mailer.robot_signals import OOF_BODY
 from mailer.workflow import OPEN, Event, apply_staff, is_reopening
 
 DAY = 86400.0
+MAX_NOTE = 20_000  # characters of a note relayed and stored; the mail itself stays in IMAP
+
+
+def _cap(text: str) -> str:
+    if len(text) <= MAX_NOTE:
+        return text
+    return text[:MAX_NOTE].rsplit(" ", 1)[0] + " […]"
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,13 @@ class Step:
 
 
 def staff_step(
-    thread: ThreadInfo, commands: Commands, actor: str, *, requester_saw: bool, files: bool
+    thread: ThreadInfo,
+    commands: Commands,
+    actor: str,
+    *,
+    requester_saw: bool,
+    files: bool,
+    can_own: Callable[[str], bool] = lambda address: True,
 ) -> Step:
     """A staff member's mail: commands, else a public answer to pass on to the requester.
 
@@ -53,9 +69,9 @@ def staff_step(
     if commands.unknown or commands.problems:
         return Step("staff: unknown keyword", mails=(_feedback(commands, nothing_changed=True),))
     if not commands.commands:
-        return _answer(thread, commands.note, actor, requester_saw=requester_saw, files=files)
-    result = apply_staff(thread.status, thread.owner, commands.commands, actor)
-    note = commands.note
+        return _answer(thread, _cap(commands.note), actor, requester_saw=requester_saw, files=files)
+    result = apply_staff(thread.status, thread.owner, commands.commands, actor, can_own)
+    note = _cap(commands.note)
     events = list(result.events)
     last_move = max((i for i, e in enumerate(events) if e.kind == "status"), default=None)
     if note and last_move is not None:  # the transition is stored with its note
@@ -64,7 +80,8 @@ def staff_step(
         )
     elif note:
         events.append(Event("note", actor, note=note, internal=result.internal))
-    public_note = "" if result.internal or requester_saw else note
+    # A refused move keeps its note back too: it was written for a change that did not happen.
+    public_note = "" if result.internal or requester_saw or result.refused else note
     told = result.status_changed or result.owner_changed or bool(public_note)
     mails: list[Mail] = []
     if told:
@@ -117,8 +134,12 @@ def requester_step(
     if commands.has("status"):
         extra = (_forward("follow_up"),) if commands.note and not team_saw else ()
         return Step("requester: #status", mails=(Mail("status", "requester", "status"), *extra))
-    if commands.has("close") and thread.status != Status.CLOSED:
-        note = commands.note or None
+    if commands.has("close") and thread.status == Status.CLOSED:
+        return Step(
+            "requester: #close (already closed)", mails=(Mail("status", "requester", "status"),)
+        )
+    if commands.has("close"):
+        note = _cap(commands.note) or None
         event = Event("status", actor, _word(commands), thread.status, Status.CLOSED, note=note)
         closing = Mail("progress", "requester", "progress_closed", _progress(thread, "", True))
         mails = (closing, *(() if team_saw else (_forward("closed_by_requester"),)))
@@ -128,7 +149,7 @@ def requester_step(
     forward = () if team_saw else (_forward("follow_up"),)
     if thread.status == Status.WAITING:
         event = Event(
-            "status", actor, "reply", Status.WAITING, Status.IN_PROGRESS, note=visible[:2000]
+            "status", actor, "reply", Status.WAITING, Status.IN_PROGRESS, note=_cap(visible)
         )
         forward = () if team_saw else (_forward("waiting_answered"),)
         return Step("follow-up: answered", Status.IN_PROGRESS, events=(event,), mails=forward)
@@ -137,19 +158,19 @@ def requester_step(
 
 def other_step(commands: Commands, *, listed: bool, team_saw: bool) -> Step:
     """Anybody else in the thread (or staff whose mail did not authenticate): pass it on."""
-    event = "not_staff" if commands.any else "follow_up"
-    reason = (
-        "follow-up: keywords ignored (not authenticated staff)" if commands.any else "follow-up"
+    if not commands.any:
+        return Step("follow-up", mails=() if team_saw else (_forward("follow_up"),))
+    event = "not_authenticated" if listed else "not_staff"
+    why = "staff address, not authenticated" if listed else "not staff"
+    return Step(
+        f"follow-up: keywords ignored ({why})", mails=() if team_saw else (_forward(event),)
     )
-    if commands.any and listed:
-        reason = "follow-up: keywords ignored (staff address, not authenticated)"
-    return Step(reason, mails=() if team_saw else (_forward(event),))
 
 
 def _after_resolution(
     thread: ThreadInfo, visible: str, actor: str, now: float, reopen_days: int, team_saw: bool
 ) -> Step:
-    rating = read_rating(visible)
+    rating = read_rating(visible, _names(thread))
     if rating is not None:
         event = Event("rating", actor, note=visible[:1000])
         shown = f"{rating.value}/5" if rating.value is not None else rating.text
@@ -163,7 +184,7 @@ def _after_resolution(
     resolved_at = thread.resolved_at or thread.created_at
     if thread.status == Status.RESOLVED and now - resolved_at <= reopen_days * DAY:
         event = Event(
-            "status", actor, "reply", Status.RESOLVED, Status.IN_PROGRESS, note=visible[:2000]
+            "status", actor, "reply", Status.RESOLVED, Status.IN_PROGRESS, note=_cap(visible)
         )
         values = {**_progress(thread, "", True), "reopened_by_requester": True}
         told = Mail("progress", "requester", "progress_reopened", values)
@@ -172,9 +193,19 @@ def _after_resolution(
     return Step("late reply: new request", open_new=True)
 
 
+def _names(thread: ThreadInfo) -> list[str]:
+    """Words that name the people of a request: "thanks Sam" is still only thanks."""
+    words = thread.requester_name.split()
+    for address in (thread.requester, thread.owner or ""):
+        words += re.split(r"[._+\-]", address.partition("@")[0])
+    return [w for w in words if len(w) >= 2]
+
+
 def _answer(thread: ThreadInfo, note: str, actor: str, *, requester_saw: bool, files: bool) -> Step:
     if not note and not files:
         return Step("staff: empty reply")
+    if OOF_BODY.search(note[:2000]):  # an out-of-office that came without its headers
+        return Step("staff: out-of-office text, not relayed")
     event = Event("note", actor, note=note or None)
     if requester_saw:
         return Step("staff: answer (requester in copy)", events=(event,), first_response=True)

@@ -31,7 +31,10 @@ log = structlog.get_logger("mailer.intake")
 class Handled:
     step: core.Step
     thread: ThreadInfo | None
-    queued: int
+
+
+# Requester keywords: a staff member's own request still takes their staff keywords.
+REQUESTER_ACTIONS = frozenset({"status", "close"})
 
 
 class Conversations:
@@ -44,59 +47,74 @@ class Conversations:
 
     # ---- a person's mail in a request ------------------------------------------------------
 
-    def handle(self, msg: ParsedMessage, item: Fetched, facts: Facts, now: float) -> Handled | None:
-        """The step for a person's mail that belongs to a request (or holds staff keywords);
-        None when it is not part of any request, and the receipt loop takes it."""
+    def step(self, msg: ParsedMessage, facts: Facts, now: float) -> Handled | None:
+        """What a person's mail does to a request (or its staff keywords without one); None
+        when it belongs to no request, and the receipt loop takes it. Reads the store only."""
         s = self.settings
-        sender = msg.sender
         check = check_staff(msg, s.staff) if s.staff.configured else None
+        trusted = check is not None and check.trusted
         thread = facts.thread
-        if check is not None and check.trusted and thread is None:
+        if trusted and thread is None:
             ref = threading.find_reference(msg.subject, s.service.reference_prefix)
             thread = self.store.thread_by_reference(ref) if ref else None
-        if thread is None and (check is None or not check.trusted):
+        if thread is None and not trusted:
             return None
         visible = visible_text(msg.text)
         commands = parse_commands(visible, self.keywords)
-        who = self._requester_keys(msg)
-        if check is not None and check.trusted and (thread is None or thread.requester not in who):
-            assert sender is not None
+        own_request = thread is not None and thread.requester in self._requester_keys(msg)
+        staff_words = any(c.action not in REQUESTER_ACTIONS for c in commands.commands)
+        if trusted and (not own_request or staff_words):
+            assert check is not None and msg.sender is not None
             if thread is None:
-                if not commands.any:
-                    return None  # a staff member's own new request
-                step = core.missing_thread(commands)
-            else:
-                saw = thread.requester in {a.key for a in msg.recipients}
-                step = core.staff_step(
-                    thread, commands, sender.key, requester_saw=saw, files=bool(msg.attachments)
-                )
-            log.info("staff.mail", sender=sender.key, auth=check.reason, step=step.reason)
-        elif thread is not None and thread.requester in who:
+                if not commands.commands:
+                    return None  # a staff member's own new request, "#urgent" and all
+                return Handled(core.missing_thread(commands), None)
+            step = core.staff_step(
+                thread,
+                commands,
+                msg.sender.key,
+                requester_saw=thread.requester in {a.key for a in msg.recipients},
+                files=bool(msg.attachments),
+                can_own=self._can_own,
+            )
+            log.info("staff.mail", sender=msg.sender.key, auth=check.reason, step=step.reason)
+            return Handled(step, thread)
+        assert thread is not None
+        team_saw = self._team_saw(thread, msg)
+        if own_request:
+            days = s.workflow.reopen_days
             step = core.requester_step(
                 thread,
                 commands,
                 visible,
                 thread.requester,
                 now,
-                reopen_days=s.workflow.reopen_days,
-                team_saw=self._team_saw(thread, msg),
+                reopen_days=days,
+                team_saw=team_saw,
             )
-        else:
-            assert thread is not None
-            listed = check is not None and check.listed
-            step = core.other_step(commands, listed=listed, team_saw=self._team_saw(thread, msg))
-            if commands.any:
-                log.warning(
-                    "staff.command_ignored",
-                    sender=sender.key if sender else msg.return_path,
-                    reference=thread.reference,
-                    why=check.reason if check else "no [staff] configured",
-                )
-        if step.open_new:
-            return Handled(step, thread, 0)
-        if thread is None:
-            return Handled(step, None, self._queue_all(None, step, msg, item, now))
-        return Handled(step, thread, self._apply(thread, step, msg, item, now))
+            return Handled(step, thread)
+        listed = check is not None and check.listed
+        if commands.any:
+            log.warning(
+                "staff.command_ignored",
+                sender=msg.sender.key if msg.sender else msg.return_path,
+                reference=thread.reference,
+                why=check.reason if check else "no [staff] configured",
+            )
+        return Handled(core.other_step(commands, listed=listed, team_saw=team_saw), thread)
+
+    def apply(self, handled: Handled, msg: ParsedMessage, item: Fetched, now: float) -> int:
+        """Store the step and queue its mail (after the inbound mail was recorded)."""
+        if handled.thread is None:
+            return self._queue_all(None, handled.step, msg, item, now)
+        return self._apply(handled.thread, handled.step, msg, item, now)
+
+    def _can_own(self, address: str) -> bool:
+        s = self.settings
+        if s.service.is_own(address):
+            return False
+        teams = {t.address.lower() for t in s.teams if t.address}
+        return s.staff.lists(address) or address.lower() in teams
 
     def _requester_keys(self, msg: ParsedMessage) -> set[str]:
         to = receipt_address(msg)
@@ -149,7 +167,6 @@ class Conversations:
     def _recipient(
         self, thread: ThreadInfo | None, mail: core.Mail, msg: ParsedMessage
     ) -> Address | None:
-        own = self.settings.service.own_addresses
         found: Address | None
         if mail.to == "sender":
             found = msg.sender
@@ -160,6 +177,7 @@ class Conversations:
         else:
             target = thread.owner or thread.team_address
             found = Address("", target) if target else None
-        if found is None or found.key in own:
+        if found is not None and self.settings.service.is_own(found.key):
+            log.warning("mail.to_own_address_dropped", kind=mail.kind, to=found.key)
             return None  # never mail the shared address itself
         return found

@@ -41,6 +41,8 @@ def _is_file(part: mimewalk.Part) -> bool:
         return True
     if not part.leaf or part.content_type.startswith("multipart/"):
         return False
+    if part.disposition != "attachment" and part.message.get("Content-ID"):
+        return False  # an image inside the HTML (a logo in a signature), not a file sent
     named = part.disposition == "attachment" or bool(part.filename)
     return named or not part.content_type.startswith(("text/", "message/"))
 

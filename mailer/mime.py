@@ -104,7 +104,7 @@ def _body(text: str, html: str | None, boundary: str) -> bytes:
 
 def _attachment(file: File) -> bytes:
     ctype = file.content_type if _CTYPE.fullmatch(file.content_type) else "application/octet-stream"
-    name = file.filename or "attachment"
+    name = clean_header_text(file.filename)[:120] or "attachment"  # lines stay under 998
     disposition = header_line("Content-Disposition", "attachment", structured=True).rstrip()
     try:
         disposition += "; " + _param("filename", name)

@@ -17,7 +17,7 @@ import jinja2
 import structlog
 
 from mailer import language as lang
-from mailer import robots, rules, threading
+from mailer import robots, rules
 from mailer.conversations import Conversations, Handled
 from mailer.decide import Decision, Facts, decide, receipt_address
 from mailer.facts import gather_facts
@@ -25,6 +25,7 @@ from mailer.imap import Fetched
 from mailer.mailqueue import MailQueue
 from mailer.model import Classification, ParsedMessage, Status, ThreadInfo
 from mailer.parse import parse_message
+from mailer.receipt import request_subject
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
 from mailer.workflow import Event
@@ -134,8 +135,9 @@ class Pipeline:
         if language not in self.languages:
             language = s.service.default_language
         previous = None
-        if not facts.duplicate and facts.robot is None and facts.bounced_thread is None:
-            handled = self.conversations.handle(msg, item, facts, now)
+        person = facts.robot is None and facts.bounced_thread is None
+        if person and not facts.duplicate and not facts.backlog:
+            handled = self.conversations.step(msg, facts, now)
             if handled is not None and not handled.step.open_new:
                 return self._handled(msg, item, handled, classification, language, now)
             if handled is not None and handled.thread is not None:  # too late to reopen it
@@ -161,9 +163,10 @@ class Pipeline:
         decision = Decision("follow-up", handled.step.reason)
         thread = handled.thread
         self._record(msg, item, decision, classification, thread, language, now)
+        queued = self.conversations.apply(handled, msg, item, now)
         reference = thread.reference if thread else None
         _log_decision(item, msg, decision, classification, reference, language)
-        return Outcome(item.ref.uid, decision.reason, reference, handled.queued)
+        return Outcome(item.ref.uid, decision.reason, reference, queued)
 
     def _apply(
         self,
@@ -180,8 +183,9 @@ class Pipeline:
         notified = 0
         if decision.action == "open":
             thread = self._open_thread(msg, decision, classification, language, now, previous)
-            notified = self.mail.notify_team(thread, msg, item, classification, now)
         self._record(msg, item, decision, classification, thread, language, now)
+        if decision.action == "open" and thread is not None:
+            notified = self.mail.notify_team(thread, msg, item, classification, now)
         if thread is None:
             return None, 0
         if decision.action == "follow-up":
@@ -217,7 +221,7 @@ class Pipeline:
             reference=reference,
             requester=requester.key if requester else (msg.return_path or "").lower(),
             requester_name=requester.name if requester else "",
-            subject=threading.strip_reply_prefixes(msg.subject),
+            subject=request_subject(s, msg, previous),
             category=classification.category,
             team=classification.team,
             team_address=classification.team_address,

@@ -31,7 +31,7 @@ def receipt_context(
 
     ``previous_reference``: the earlier request this one continues (a late reply to it)."""
     service = settings.service
-    subject = threading.strip_reply_prefixes(msg.subject)
+    subject = request_subject(settings, msg, previous_reference)
     return {
         "name": greeting_name(envelope.to),
         "display_name": envelope.to.name,
@@ -69,7 +69,7 @@ def compose_receipt(
     )
     text, html = render_pair(env, classification.template, language, context)
     subject = threading.reply_subject(
-        msg.subject,
+        request_subject(settings, msg, previous_reference),
         reference,
         settings.service.subject_tag,
         fallback=NO_SUBJECT.get(language, NO_SUBJECT["en"]).capitalize(),
@@ -83,3 +83,11 @@ def compose_receipt(
         html=html,
         auto_submitted="auto-replied",
     )
+
+
+def request_subject(settings: Settings, msg: ParsedMessage, previous: str | None) -> str:
+    """The request's subject; a late reply's old ``[REF]`` tag goes, or replies would go there."""
+    subject = threading.strip_reply_prefixes(msg.subject)
+    if previous is None:
+        return subject
+    return threading.without_references(subject, settings.service.reference_prefix)

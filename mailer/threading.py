@@ -86,6 +86,12 @@ def find_reference(subject: str, prefix: str) -> str | None:
     return f"{match.group(1).upper()}-{int(match.group(2))}"
 
 
+def without_references(subject: str, prefix: str) -> str:
+    """The subject without ``[PREFIX-123]`` tags: a new request must not carry an old one's."""
+    tag = re.compile(rf"\s*\[\s*#?{re.escape(prefix)}-\d+\s*\]", re.IGNORECASE)
+    return clean_header_text(tag.sub(" ", subject))
+
+
 def thread_topic(parent_topic: str | None, subject: str) -> str:
     """Outlook's conversation topic: the parent's, else the subject without prefixes."""
     topic = clean_header_text(parent_topic or "")

@@ -24,7 +24,8 @@ def timeline(store: Store, reference: str) -> dict[str, Any] | None:
     if thread is None:
         return None
     items: list[tuple[float, int, dict[str, Any]]] = []
-    for order, m in enumerate(store.thread_messages(thread.id)):
+    inbound: dict[str, int] = {}  # message key -> row id: a step sorts after its mail
+    for m in store.thread_messages(thread.id):
         entry = {
             "at": _iso(m["at"]),
             "kind": "message_in" if m["direction"] == "in" else "message_out",
@@ -33,9 +34,10 @@ def timeline(store: Store, reference: str) -> dict[str, Any] | None:
             "what": m["reason"],
             "message_id": m["key"],
         }
-        rank = 0 if m["direction"] == "in" else 200_000  # a mail, then what it caused
-        items.append((m["at"], rank + order, entry))
-    for order, e in enumerate(store.events(thread.id)):
+        if m["direction"] == "in":
+            inbound[m["key"]] = m["id"]
+        items.append((m["at"], 2 * m["id"], entry))
+    for e in store.events(thread.id):
         entry = {
             "at": _iso(e["at"]),
             "kind": e["kind"],
@@ -47,7 +49,9 @@ def timeline(store: Store, reference: str) -> dict[str, Any] | None:
             "note": e["note"],
             "internal": bool(e["internal"]),
         }
-        items.append((e["at"], 100_000 + order, {k: v for k, v in entry.items() if v is not None}))
+        cause = inbound.get(e["message_key"] or "")
+        order = 2 * cause + 1 if cause is not None else 1 << 40
+        items.append((e["at"], order, {k: v for k, v in entry.items() if v is not None}))
     items.sort(key=lambda item: (item[0], item[1]))
     return {
         "ref": thread.reference,

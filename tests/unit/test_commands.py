@@ -165,3 +165,8 @@ def test_keyword_in_the_quoted_history_of_a_real_reply_is_not_a_command(name: st
         text = f"{reply.visible}\n\n{first}\n{prefix}#resolved\n{rest}\n{prefix}#closed"
     parsed = parse_commands(visible_text(text), KEYWORDS)
     assert not parsed.has("resolved", "closed"), name
+
+
+def test_a_hostile_line_of_thousands_of_hash_words_is_cut_short() -> None:
+    parsed = parse_commands(" ".join(f"#x{i}" for i in range(300_000)), KEYWORDS)
+    assert len(parsed.unknown) == 10 and parsed.commands == ()

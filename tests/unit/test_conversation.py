@@ -368,3 +368,103 @@ def test_html_only_outlook_reply_runs_the_top_keyword_not_the_quoted_one(
     assert "Sostituito il toner." in text(resolved) and "#closed" not in text(resolved)
     row = desk.thread()
     assert (row["status"], row["owner"]) == ("resolved", None)
+
+
+def test_utf7_text_with_a_lone_surrogate_is_acknowledged_not_quarantined(desk: Desk) -> None:
+    raw = mail(1, "Hello +2AA-").replace(b"charset=utf-8", b"charset=utf-7")
+    assert desk.deliver(raw) == "receipt"
+
+
+def test_a_staff_out_of_office_without_headers_is_not_relayed(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    body = "I am out of the office until 5 January with limited access to email."
+    assert desk.deliver(staff(2, body, notified)) == "staff: out-of-office text, not relayed"
+    assert desk.new_mail() == []
+
+
+def test_assign_only_to_staff_or_a_team_never_the_shared_address(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    for target in ("helpdesk+it@example.test", "vendor@gmail.test"):
+        desk.deliver(staff(hash(target) % 1000 + 10, f"#assign {target}", notified))
+        [(kind, to, result)] = desk.new_mail()
+        assert (kind, to) == ("feedback", STAFF) and "refused" in text(result)
+        assert desk.thread()["owner"] is None
+    desk.deliver(staff(3, f"#assign {TEAM}", notified))
+    assert desk.thread()["owner"] == TEAM
+
+
+def test_a_refused_move_keeps_its_note_back(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    desk.deliver(staff(2, "#resolved", notified))
+    desk.new_mail()
+    desk.deliver(staff(3, "#waiting\nInternal: wait for vendor ticket 4411", notified))
+    assert [(k, to) for k, to, _ in desk.new_mail()] == [("feedback", STAFF)]
+
+
+def test_old_staff_mail_in_a_first_start_backlog_gets_no_result_mail(desk: Desk) -> None:
+    old = mail(9, "#resolved", sender=f"Sam <{STAFF}>", subject="printer")
+    assert desk.deliver(old, NOW - 90 * DAY) == "skipped: backlog"
+    assert desk.new_mail() == []
+
+
+def test_close_on_a_closed_request_answers_with_the_status(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    desk.deliver(staff(2, "#closed", notified))
+    desk.new_mail()
+    reason = desk.deliver(mail(3, "#close", reply_to="<m1@example.org>"))
+    assert reason == "requester: #close (already closed)"
+    assert [k for k, _, _ in desk.new_mail()] == ["status"]
+    assert len(desk.store.threads()) == 1
+
+
+def test_a_late_reply_does_not_carry_the_old_reference(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    desk.deliver(staff(2, "#resolved", notified))
+    [(_, _, resolved)] = desk.new_mail()
+    late = mail(3, "Broken again.", subject=resolved["Subject"], reply_to=resolved["Message-ID"])
+    desk.deliver(late, NOW + 30 * DAY)
+    receipt = next(m for k, _, m in desk.new_mail() if k == "receipt")
+    assert receipt["Subject"] == "Re: VPN down [REQ-1001]"
+    assert desk.thread()["subject"] == "VPN down"
+
+
+def test_a_staff_members_own_request_keeps_hashtags_and_takes_staff_keywords(
+    desk: Desk,
+) -> None:
+    own = mail(1, "#urgent my laptop does not boot", sender=f"Sam <{STAFF}>", subject="VPN")
+    assert desk.deliver(own) == "receipt"
+    desk.new_mail()
+    assert desk.deliver(mail(2, "#resolved", sender=f"Sam <{STAFF}>", reply_to="<m1@example.org>"))
+    assert desk.thread()["status"] == "resolved"
+
+
+def test_a_listed_but_unauthenticated_staff_mail_is_passed_on_as_such(tmp_path: Path) -> None:
+    desk = Desk(tmp_path)
+    desk.settings = dataclasses.replace(
+        desk.settings, staff=StaffSettings(addresses=(STAFF,), authserv_id="mx.example.test")
+    )
+    desk.pipeline = Pipeline(desk.settings, desk.store, templates.make_environment())
+    desk.deliver(mail(1, "My VPN does not connect."))
+    [(_, _, notification), _] = desk.new_mail()
+    reason = desk.deliver(staff(2, "#resolved", notification))
+    assert reason == "follow-up: keywords ignored (staff address, not authenticated)"
+    [(kind, to, forward)] = desk.new_mail()
+    assert (kind, to) == ("forward", TEAM) and "staff address" in text(forward)
+
+
+def test_timeline_lists_each_mail_before_what_it_caused(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    from mailer.timeline import timeline
+
+    desk.deliver(staff(2, "#take #in-progress\nOn my way.", notified))
+    story = timeline(desk.store, "REQ-1000")
+    assert story is not None
+    kinds = [e["kind"] for e in story["events"]]
+    assert kinds == ["message_in", "opened", "message_out", "message_out",
+                     "message_in", "owner", "status", "message_out"]  # fmt: skip

@@ -344,7 +344,15 @@ def test_notify_without_expectation_or_owner(lang: str) -> None:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize(
-    "event", ["follow_up", "reopened", "closed_by_requester", "waiting_answered", "not_staff"]
+    "event",
+    [
+        "follow_up",
+        "reopened",
+        "closed_by_requester",
+        "waiting_answered",
+        "not_staff",
+        "not_authenticated",
+    ],
 )
 def test_forward_headline_says_what_happened(lang: str, event: str) -> None:
     out = render(lang, "forward", event=event)
@@ -358,6 +366,7 @@ def test_forward_headline_says_what_happened(lang: str, event: str) -> None:
             "closed_by_requester": "closed",
             "waiting_answered": "in progress again",
             "not_staff": "not on the staff list",
+            "not_authenticated": "from a staff address",
         },
         "it": {
             "follow_up": "ha aggiunto un messaggio",
@@ -365,10 +374,11 @@ def test_forward_headline_says_what_happened(lang: str, event: str) -> None:
             "closed_by_requester": "ha chiuso",
             "waiting_answered": "di nuovo in corso",
             "not_staff": "non è nell'elenco dello staff",
+            "not_authenticated": "da un indirizzo dello staff",
         },
     }[lang][event]
     assert expected in first
-    if event == "not_staff":
+    if event in ("not_staff", "not_authenticated"):
         assert "ignor" in out.splitlines()[1]
 
 

@@ -125,6 +125,9 @@ class MailQueue:
             owner = msg.sender.name if msg.sender and msg.sender.key == thread.owner else ""
             context = outgoing.common_context(s, thread, language, owner)
         context.update(self._extra(mail, msg, item, attached=bool(files)))
+        if mail.kind == "status" and thread is not None:
+            changed = self.store.last_status_change(thread.id)
+            context["status_changed_on"] = outgoing.when(changed, minutes=False) if changed else ""
         self._send(thread, mail, to, context, msg, now, files)
 
     def _send(

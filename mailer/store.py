@@ -198,6 +198,13 @@ class Store(QueueQueries):
             },
         )
 
+    def last_status_change(self, thread_id: int) -> float | None:
+        row = self._one(
+            "SELECT max(at) AS at FROM events WHERE thread_id = ? AND kind IN ('status', 'opened')",
+            (thread_id,),
+        )
+        return float(row["at"]) if row and row["at"] is not None else None
+
     def events(self, thread_id: int) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM events WHERE thread_id = ? ORDER BY id", (thread_id,))
         return [dict(r) for r in rows]

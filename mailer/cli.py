@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     threads.add_argument(
         "--status", choices=[s.value for s in Status], help="only requests in this status"
     )
-    threads.add_argument("--team", help="only this team")
+    threads.add_argument("--team", help="only this team (its key or its name)")
     threads.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 
     thread = sub.add_parser("thread", help="one request's timeline: messages, steps, who, when")
@@ -130,7 +130,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 columns=("uid", "mailbox", "attempts", "last_error"),
             )
         if args.command == "threads":
-            rows = store.threads(status=args.status, team=args.team)
+            rows = store.threads(status=args.status, team=_team_key(settings, args.team))
             return _print_rows(
                 rows,
                 as_json=args.json,
@@ -196,6 +196,17 @@ def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
         )
         return EXIT_UNREACHABLE
     return EXIT_OK
+
+
+def _team_key(settings: Settings, given: str | None) -> str | None:
+    """``--team`` takes a team's key or its name, in any case."""
+    if given is None:
+        return None
+    wanted = given.strip().casefold()
+    found = next(
+        (t.key for t in settings.teams if wanted in (t.key.casefold(), t.name.casefold())), None
+    )
+    return found or given
 
 
 def _thread(store: Store, reference: str, *, as_json: bool) -> int:

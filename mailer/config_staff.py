@@ -7,6 +7,7 @@ added by adding words.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mailer import config_values as v
@@ -74,18 +75,20 @@ def _read_keywords(table: Table, raw: object) -> tuple[tuple[str, tuple[str, ...
     for action in ACTIONS:
         if action in raw:
             words[action] = sub.get(action, v.listing(_keyword), words[action])
-    seen: dict[str, str] = {}
-    for action, given in words.items():
+    owner: dict[str, str] = {}  # normalised word -> the action it belongs to
+    for action, given in sorted(words.items(), key=lambda item: item[0] in raw):
         for word in given:
-            other = seen.setdefault(normalize(word), action)
-            if other != action:
-                sub.problem(action, f"'{word}' is also a keyword of {other}")
+            other = owner.get(normalize(word))
+            if other is not None and action in raw:
+                where = "twice in this list" if other == action else f"also a keyword of {other}"
+                sub.problem(action, f"'{word}' is {where}")
+            owner[normalize(word)] = action
     table.ok = table.ok and sub.ok
     return tuple(words.items())
 
 
 def _keyword(value: object) -> str:
     word = v.string(value).strip()
-    if not word.startswith("#") or len(normalize(word)) < 2 or " " in word:
+    if not re.match(r"#[^\W\d_]", word) or len(normalize(word)) < 2 or " " in word:
         raise Invalid(f'expected a keyword like "#resolved", got {v.describe(value)}')
     return word

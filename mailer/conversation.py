@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from mailer.commands import Commands
 from mailer.model import Status, ThreadInfo
 from mailer.rating import read_rating
-from mailer.robot_signals import OOF_BODY
 from mailer.workflow import OPEN, Event, apply_staff, is_reopening
 
 DAY = 86400.0
@@ -45,6 +44,7 @@ class Step:
     reason: str  # what the store and the log say: "staff: #take #in-progress", "reopened"
     status: Status | None = None  # the new status, None when unchanged
     owner: str | None = None  # the new owner, None when unchanged
+    owner_name: str = ""  # the new owner's display name, when known
     events: tuple[Event, ...] = ()
     mails: tuple[Mail, ...] = ()
     rating: str | None = None
@@ -58,6 +58,7 @@ def staff_step(
     commands: Commands,
     actor: str,
     *,
+    actor_name: str = "",
     requester_saw: bool,
     files: bool,
     can_own: Callable[[str], bool] = lambda address: True,
@@ -72,45 +73,44 @@ def staff_step(
         return _answer(thread, _cap(commands.note), actor, requester_saw=requester_saw, files=files)
     result = apply_staff(thread.status, thread.owner, commands.commands, actor, can_own)
     note = _cap(commands.note)
+    held = bool(note) and bool(result.refused) and not result.internal
+    private = result.internal or held  # a refused move keeps its note back: resend it
     events = list(result.events)
     last_move = max((i for i, e in enumerate(events) if e.kind == "status"), default=None)
     if note and last_move is not None:  # the transition is stored with its note
-        events[last_move] = dataclasses.replace(
-            events[last_move], note=note, internal=result.internal
-        )
+        events[last_move] = dataclasses.replace(events[last_move], note=note, internal=private)
     elif note:
-        events.append(Event("note", actor, note=note, internal=result.internal))
-    # A refused move keeps its note back too: it was written for a change that did not happen.
-    public_note = "" if result.internal or requester_saw or result.refused else note
+        events.append(Event("note", actor, note=note, internal=private))
+    public_note = "" if private or requester_saw else note
     told = result.status_changed or result.owner_changed or bool(public_note)
     mails: list[Mail] = []
     if told:
-        mails.append(
-            Mail(
-                "progress",
-                "requester",
-                _progress_template(thread.status, result.status, result.status_changed),
-                {
-                    "previous_status": thread.status.value,
-                    "status_changed": result.status_changed,
-                    "owner_changed": result.owner_changed,
-                    "note": public_note,
-                    "reopened_by_requester": False,
-                },
-                attach=bool(public_note) and files,
-            )
-        )
+        values: dict[str, object] = {
+            "previous_status": thread.status.value,
+            "status_changed": result.status_changed,
+            "owner_changed": result.owner_changed,
+            "note": public_note,
+            "reopened_by_requester": False,
+        }
+        template = _progress_template(thread.status, result.status, result.status_changed)
+        attach = bool(public_note) and files
+        mails.append(Mail("progress", "requester", template, values, attach=attach))
     if result.refused or result.status_asked:
-        feedback = _feedback(commands, done=result.done, refused=result.refused, told=told)
-        mails.append(feedback)
+        done = (
+            *result.done,
+            *(("note: kept back from the requester; send it again",) if held else ()),
+        )
+        mails.append(_feedback(commands, done=done, refused=result.refused, told=told))
     words = " ".join(c.word for c in commands.commands)
+    owner = result.owner if result.owner_changed else None
     return Step(
         f"staff: {words}",
         status=result.status if result.status_changed else None,
-        owner=result.owner if result.owner_changed else None,
+        owner=owner,
+        owner_name=actor_name if owner == actor else "",
         events=tuple(events),
         mails=tuple(mails),
-        first_response=told or (bool(note) and requester_saw and not result.internal),
+        first_response=told or (bool(note) and requester_saw and not private),
     )
 
 
@@ -129,8 +129,11 @@ def requester_step(
     *,
     reopen_days: int,
     team_saw: bool,
+    files: bool = False,
 ) -> Step:
     """The requester wrote again: #status, #close, a rating, a reopening or a follow-up."""
+    if not visible.strip() and not files:  # only quoted history or a tagline: nothing said
+        return Step("follow-up: nothing new")
     if commands.has("status"):
         extra = (_forward("follow_up"),) if commands.note and not team_saw else ()
         return Step("requester: #status", mails=(Mail("status", "requester", "status"), *extra))
@@ -157,14 +160,18 @@ def requester_step(
 
 
 def other_step(commands: Commands, *, listed: bool, team_saw: bool) -> Step:
-    """Anybody else in the thread (or staff whose mail did not authenticate): pass it on."""
-    if not commands.any:
-        return Step("follow-up", mails=() if team_saw else (_forward("follow_up"),))
-    event = "not_authenticated" if listed else "not_staff"
-    why = "staff address, not authenticated" if listed else "not staff"
-    return Step(
-        f"follow-up: keywords ignored ({why})", mails=() if team_saw else (_forward(event),)
-    )
+    """Anybody else in the thread (or staff whose mail did not authenticate): pass it on.
+
+    A staff address that failed authentication is flagged to the team even without keywords:
+    its answer did not reach the requester, and the team should know why.
+    """
+    if listed:
+        event, reason = "not_authenticated", "follow-up: staff address not authenticated"
+    elif commands.any:
+        event, reason = "not_staff", "follow-up: keywords ignored (not staff)"
+    else:
+        event, reason = "follow_up", "follow-up"
+    return Step(reason, mails=() if team_saw else (_forward(event),))
 
 
 def _after_resolution(
@@ -195,7 +202,7 @@ def _after_resolution(
 
 def _names(thread: ThreadInfo) -> list[str]:
     """Words that name the people of a request: "thanks Sam" is still only thanks."""
-    words = thread.requester_name.split()
+    words = [*thread.requester_name.split(), *thread.owner_name.split()]
     for address in (thread.requester, thread.owner or ""):
         words += re.split(r"[._+\-]", address.partition("@")[0])
     return [w for w in words if len(w) >= 2]
@@ -204,8 +211,6 @@ def _names(thread: ThreadInfo) -> list[str]:
 def _answer(thread: ThreadInfo, note: str, actor: str, *, requester_saw: bool, files: bool) -> Step:
     if not note and not files:
         return Step("staff: empty reply")
-    if OOF_BODY.search(note[:2000]):  # an out-of-office that came without its headers
-        return Step("staff: out-of-office text, not relayed")
     event = Event("note", actor, note=note or None)
     if requester_saw:
         return Step("staff: answer (requester in copy)", events=(event,), first_response=True)

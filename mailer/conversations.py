@@ -73,6 +73,7 @@ class Conversations:
                 thread,
                 commands,
                 msg.sender.key,
+                actor_name=msg.sender.name,
                 requester_saw=thread.requester in {a.key for a in msg.recipients},
                 files=bool(msg.attachments),
                 can_own=self._can_own,
@@ -91,6 +92,7 @@ class Conversations:
                 now,
                 reopen_days=days,
                 team_saw=team_saw,
+                files=bool(msg.attachments),
             )
             return Handled(step, thread)
         listed = check is not None and check.listed
@@ -131,10 +133,11 @@ class Conversations:
         fields: dict[str, object] = {"updated_at": now}
         if step.status is not None:
             fields["status"] = step.status.value
-            if step.status == Status.RESOLVED:
-                fields["resolved_at"] = now
+            # resolved_at starts the reopen window; a reopened request has none
+            fields["resolved_at"] = now if step.status == Status.RESOLVED else None
         if step.owner is not None:
             fields["owner"] = step.owner
+            fields["owner_name"] = step.owner_name
         if step.first_response and thread.first_response_at is None:
             fields["first_response_at"] = now
         if step.rating is not None:

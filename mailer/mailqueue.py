@@ -99,6 +99,7 @@ class MailQueue:
             expectation=classification.expectation or s.default_expectation,
             rule=classification.rule,
             received=outgoing.when(item.internaldate),
+            previous_reference=thread.parent_reference,
         )
         mail = Mail("notify", "team", "notify")
         self._send(thread, mail, Address("", address), context, msg, now, files)
@@ -122,8 +123,7 @@ class MailQueue:
         if thread is None:  # feedback on a staff mail that belongs to no request
             context = outgoing.orphan_context(s, msg, language)
         else:
-            owner = msg.sender.name if msg.sender and msg.sender.key == thread.owner else ""
-            context = outgoing.common_context(s, thread, language, owner)
+            context = outgoing.common_context(s, thread, language)
         context.update(self._extra(mail, msg, item, attached=bool(files)))
         if mail.kind == "status" and thread is not None:
             changed = self.store.last_status_change(thread.id)

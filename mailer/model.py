@@ -158,6 +158,7 @@ class ThreadInfo:
     created_at: float
     message_ids: tuple[str, ...] = field(default=())
     owner: str | None = None  # lower-cased address of the staff member handling it
+    owner_name: str = ""  # their display name, when they took it themselves
     team_address: str | None = None
     priority: str = "normal"
     resolved_at: float | None = None

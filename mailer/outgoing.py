@@ -40,9 +40,7 @@ def when(at: float, *, minutes: bool = True) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M UTC" if minutes else "%Y-%m-%d")
 
 
-def common_context(
-    settings: Settings, thread: ThreadInfo, language: str, owner_name: str = ""
-) -> dict[str, object]:
+def common_context(settings: Settings, thread: ThreadInfo, language: str) -> dict[str, object]:
     """The values every workflow template gets (see ``template_samples``)."""
     service = settings.service
     team = settings.team(thread.team)
@@ -60,7 +58,7 @@ def common_context(
         "team": team.name if team else None,
         "status": thread.status.value,
         "owner": thread.owner,
-        "owner_name": owner_name,
+        "owner_name": thread.owner_name,
         "requester": thread.requester,
         "requester_name": thread.requester_name,
         "name": greeting_name(Address(thread.requester_name, thread.requester)),

@@ -1,9 +1,15 @@
 """Is a requester's reply only a rating or a thank-you? ("5", "5/5", "★★★★★", "grazie").
 
-Such a reply to a resolved request is stored as the rating and must not reopen it; anything
-that says more ("5 minutes later it broke again") is a real reply. So the whole visible text
-must consist of rating marks, thanks and praise words, greetings and at most a short
-sign-off (a name), nothing else.
+Such a reply to a resolved request is stored as the rating and must not reopen it; a reply
+that says more ("5 minutes later it broke again", "thanks, but it still fails") reopens it.
+
+- A clear score (``4/5``, ``4 su 5``, ``5 stelle``, ``★★★★☆``, or a bare ``5`` followed by
+  punctuation at the start) makes a rating, with any short comment ("2/5 troppo lento").
+- Without a score, every word must be thanks, praise or courtesy, the name of someone in the
+  request, or at most one other word ("grazie infinite").
+- Any word of complaint ("but", "still", "non", "ancora", "rotto") anywhere: not a rating.
+- A signature may follow: a last line of one to three capitalised words ("Roberto"), or a
+  paragraph that starts with such a line (a name, then title, company, phone).
 """
 
 from __future__ import annotations
@@ -13,8 +19,13 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_SCORE = re.compile(r"^(?:([1-5])(?:/5|su5|outof5|stars?|stelle|stella)?|(10|[1-9])/10)$")
-_STARS = re.compile(r"^([★⭐✩☆✰✯✭*]+)$")
+_SCORE = re.compile(
+    r"(?<![\d/])([1-5])\s*(?:/\s*5|su\s*5|out\s+of\s+5|stars?\b|stelle\b|stella\b)"
+    r"|(?<![\d/])(10|[1-9])\s*/\s*10\b",
+    re.IGNORECASE,
+)
+_BARE = re.compile(r"^\s*([1-5])[ \t]*(?:[,.;:!)\-–—]|\n|$)")
+_STARS = re.compile(r"(?<!\S)([★⭐✩☆✰✯✭*]{1,5})(?!\S)")
 
 
 def _set(words: str) -> frozenset[str]:
@@ -26,7 +37,7 @@ _WORDS = _set(
     thanks thank thx ty tnx you very much many so a lot lots great excellent perfect perfectly
     ok okay good awesome super superb fantastic cheers brilliant amazing nice fine all works
     working now solved resolved fixed again indeed really wonderful top best regards kind
-    it is everything that was
+    it is everything that was sorted posto infinite million giornata day
     hi hello dear team guys folks everyone and for the help your support quick fast service
     grazie mille tante molte ottimo ottima perfetto perfetta benissimo bene molto eccellente
     gentilissimi gentilissimo gentilissima gentili buono buona bravissimi bravi bravo brava
@@ -49,6 +60,7 @@ _NEGATIVE = _set(
 )
 MAX_WORDS = 25
 MAX_SIGNOFF = 3  # words of a sign-off line: a name under "Thanks,"
+MAX_OTHER = 1  # words outside the lists in a thanks without a score
 
 
 @dataclass(frozen=True)
@@ -63,37 +75,71 @@ def _plain(text: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    text = re.sub(r"(\d+)\s*/\s*(\d+)", r"\1/\2", _plain(text).replace("out of", "outof"))
-    text = re.sub(r"(\d)\s*(su|outof|stars?|stelle|stella)\s*(5)?\b", r"\1\2\3", text)
-    return [t for t in re.split(r"[\s,.;:!?()\"'’\-–—]+", text) if t]
+    return [t for t in re.split(r"[\s,.;:!?()\"'’\-–—/]+", _plain(text)) if t]
 
 
 def read_rating(visible: str, names: Iterable[str] = ()) -> Rating | None:
     """The rating in ``visible`` when it is only a rating or thanks, else None.
 
-    ``names``: words of the people involved (requester, owner), allowed anywhere, as in
-    "thanks Sam". A last line of one to three capitalised words is a sign-off ("Roberto").
+    ``names``: words naming the people of the request, allowed as in "thanks Sam".
     """
-    lines = [line for line in visible.splitlines() if line.strip()]
-    if len(lines) >= 2 and _is_signoff(lines[-1]):
-        lines = lines[:-1]
-    tokens = _tokens("\n".join(lines))
+    head = _without_signature(visible)
+    if head is None or any(t in _NEGATIVE for t in _tokens(visible)):
+        return None
+    tokens = _tokens(head)
     if not tokens or len(tokens) > MAX_WORDS:
         return None
-    people = {_plain(n) for n in names if n}
-    value: int | None = None
-    thanks = False
-    for token in tokens:
-        score = _score(token)
-        if score is not None:
-            value = value if value is not None else score
-        elif token in _WORDS or _emoji(token):
-            thanks = thanks or token in _THANKS or token in _PRAISE or _emoji(token)
-        elif token not in people:
-            return None  # a word that says more than thanks: a real reply
-    if (value is None and not thanks) or any(t in _NEGATIVE for t in tokens):
+    value = _score(head)
+    if value is None and not _only_thanks(tokens, {_plain(n) for n in names if n}):
         return None
     return Rating(" ".join(visible.split())[:200], value)
+
+
+def _score(text: str) -> int | None:
+    found = _SCORE.search(text)
+    if found:
+        return int(found.group(1)) if found.group(1) else max(1, round(int(found.group(2)) / 2))
+    bare = _BARE.match(text)
+    if bare:
+        return int(bare.group(1))
+    stars = _STARS.search(text)
+    if stars:
+        return sum(1 for c in stars.group(1) if c in "★⭐*") or None
+    return None
+
+
+def _only_thanks(tokens: list[str], people: set[str]) -> bool:
+    thanks = False
+    other = 0
+    for token in tokens:
+        if token in _THANKS or token in _PRAISE or _emoji(token):
+            thanks = True
+        elif token not in _WORDS and token not in people:
+            other += 1
+    return thanks and other <= MAX_OTHER
+
+
+def _without_signature(visible: str) -> str | None:
+    """The text before a sign-off or signature block; None when a later paragraph says more."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", visible.strip()) if p.strip()]
+    if not paragraphs:
+        return None
+    first = next((i for i, p in enumerate(paragraphs) if i and _is_signature(p)), len(paragraphs))
+    if any(not _is_signature(p) for p in paragraphs[first:]):
+        return None
+    lines = "\n".join(paragraphs[:first]).splitlines()
+    if len(lines) >= 2 and _is_signoff(lines[-1]):
+        lines = lines[:-1]
+    return "\n".join(lines)
+
+
+def _is_signature(paragraph: str) -> bool:
+    lines = [line for line in paragraph.splitlines() if line.strip()]
+    return (
+        1 <= len(lines) <= 8
+        and _is_signoff(lines[0])
+        and all(len(line.split()) <= 8 and "?" not in line for line in lines)
+    )
 
 
 def _is_signoff(line: str) -> bool:
@@ -101,19 +147,6 @@ def _is_signoff(line: str) -> bool:
     return 1 <= len(words) <= MAX_SIGNOFF and all(
         w[:1].isupper() and w.isalpha() and _plain(w) not in _WORDS for w in words
     )
-
-
-def _score(token: str) -> int | None:
-    match = _SCORE.match(token)
-    if match:
-        if match.group(1):
-            return int(match.group(1))
-        return max(1, round(int(match.group(2)) / 2))
-    stars = _STARS.match(token)
-    if stars and len(stars.group(1)) <= 5:
-        filled = sum(1 for c in stars.group(1) if c in "★⭐*")
-        return filled or None
-    return None
 
 
 def _emoji(token: str) -> bool:

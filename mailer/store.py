@@ -246,6 +246,7 @@ def _thread(row: sqlite3.Row) -> ThreadInfo:
         root_message_id=row["root_message_id"],
         created_at=row["created_at"],
         owner=row["owner"],
+        owner_name=row["owner_name"] or "",
         team_address=row["team_address"],
         priority=row["priority"] or "normal",
         resolved_at=row["resolved_at"],

@@ -99,6 +99,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: staff keywords, progress mail, ratings
     """
     ALTER TABLE threads ADD COLUMN owner TEXT;
+    ALTER TABLE threads ADD COLUMN owner_name TEXT;
     ALTER TABLE threads ADD COLUMN first_response_at REAL;
     ALTER TABLE threads ADD COLUMN resolved_at REAL;
     ALTER TABLE threads ADD COLUMN rating TEXT;

@@ -146,6 +146,7 @@ SAMPLE_CONTEXTS: dict[str, dict[str, object]] = {
     },
     "notify": {
         **_common(),
+        "previous_reference": None,
         "status": "acknowledged",
         "owner": None,
         "owner_name": "",

@@ -375,12 +375,12 @@ def test_utf7_text_with_a_lone_surrogate_is_acknowledged_not_quarantined(desk: D
     assert desk.deliver(raw) == "receipt"
 
 
-def test_a_staff_out_of_office_without_headers_is_not_relayed(
+def test_a_staff_answer_with_an_urgent_contact_signature_is_relayed(
     desk: Desk, notified: email.message.EmailMessage
 ) -> None:
-    body = "I am out of the office until 5 January with limited access to email."
-    assert desk.deliver(staff(2, body, notified)) == "staff: out-of-office text, not relayed"
-    assert desk.new_mail() == []
+    body = "Ciao Maria, ho reimpostato il profilo VPN.\n\nSam\nPer urgenze contattare l'interno 999"
+    assert desk.deliver(staff(2, body, notified)) == "staff: answer"
+    assert [k for k, _, _ in desk.new_mail()] == ["answer"]
 
 
 def test_assign_only_to_staff_or_a_team_never_the_shared_address(
@@ -452,7 +452,7 @@ def test_a_listed_but_unauthenticated_staff_mail_is_passed_on_as_such(tmp_path: 
     desk.deliver(mail(1, "My VPN does not connect."))
     [(_, _, notification), _] = desk.new_mail()
     reason = desk.deliver(staff(2, "#resolved", notification))
-    assert reason == "follow-up: keywords ignored (staff address, not authenticated)"
+    assert reason == "follow-up: staff address not authenticated"
     [(kind, to, forward)] = desk.new_mail()
     assert (kind, to) == ("forward", TEAM) and "staff address" in text(forward)
 

@@ -64,11 +64,50 @@ def test_anything_more_is_a_real_reply(text: str) -> None:
 
 
 def test_a_name_is_allowed_as_a_sign_off_line_or_when_it_is_someone_involved() -> None:
-    assert read_rating("thanks Sam") is None
-    assert read_rating("thanks Sam", names=("sam", "rivera")) is not None
+    assert read_rating("thanks Sam Rivera") is None
+    assert read_rating("thanks Sam Rivera", names=("sam", "rivera")) is not None
     assert read_rating("thanks\nRoberto Bianchi") is not None
     assert read_rating("Roberto Bianchi\nthanks") is None
     assert read_rating("Thanks.\nVPN disconnects hourly") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("5 - ottimo lavoro", 5),
+        ("4/5, a bit slow", 4),
+        ("2/5 troppo lento", 2),
+        ("5, molto gentili e veloci", 5),
+        ("Grazie mille, buona giornata!", None),
+        ("Grazie infinite", None),
+        ("Thanks a million", None),
+        ("Grazie, tutto a posto!", None),
+        ("Thanks, all sorted", None),
+        ("Grazie Roberto!", None),
+        ("ok thanks", None),
+        ("Thanks!\n\nMaria Rossi\nAccounts Payable\nExample Ltd\nTel +39 02 1234", None),
+    ],
+)
+def test_a_short_comment_or_courtesy_keeps_it_a_rating(text: str, value: int | None) -> None:
+    rating = read_rating(text)
+    assert rating is not None and rating.value == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Grazie.\nRotto",
+        "Thanks\nNo",
+        "Grazie\nNon Ancora",
+        "Thanks\nStill Broken",
+        "Grazie\nNiente",
+        "5\nNo",
+        "Thanks!\n\nCan you also install Visio",
+        "thank you, but can you also reset my password?",
+    ],
+)
+def test_a_complaint_under_thanks_is_a_real_reply(text: str) -> None:
+    assert read_rating(text) is None
 
 
 def test_long_text_is_never_a_rating() -> None:

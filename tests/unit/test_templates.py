@@ -464,3 +464,9 @@ def test_receipt_mentions_the_earlier_request_it_continues(lang: str, suffix: st
     plain = receipt(lang, suffix, None)
     assert "REQ-0999" not in plain and "earlier request" not in plain
     assert "precedente" not in plain
+
+
+@pytest.mark.parametrize("lang", ["en", "it"])
+def test_notification_of_a_continued_request_names_the_earlier_one(lang: str) -> None:
+    assert "IT-0999" in render(lang, "notify", previous_reference="IT-0999")
+    assert "IT-0999" not in render(lang, "notify")

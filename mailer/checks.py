@@ -38,11 +38,15 @@ SAMPLE = ParsedMessage(
 )
 
 
-def check_all(path: Path | None) -> tuple[Settings | None, list[Problem]]:
-    """Config, rules and templates: what ``mailer check`` prints and SIGHUP must pass."""
+def check_all(
+    path: Path | None, *, rules_text: str | None = None, config_text: str | None = None
+) -> tuple[Settings | None, list[Problem]]:
+    """Config, rules and templates: what ``mailer check`` prints and SIGHUP must pass.
+
+    ``rules_text`` / ``config_text`` stand in for the files (see ``config.check_settings``)."""
     from mailer.config import check_settings
 
-    settings, problems = check_settings(path)
+    settings, problems = check_settings(path, rules_text=rules_text, config_text=config_text)
     if settings is not None:
         problems = [*problems, *check_templates(settings)]
     return settings, problems

@@ -81,14 +81,22 @@ def load_settings(
 
 
 def check_settings(
-    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+    path: Path | str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    rules_text: str | None = None,
+    config_text: str | None = None,
 ) -> tuple[Settings | None, list[Problem]]:
     """Every problem in the config (warnings have ``warning=True``) and, if none is an
-    error, the settings. ``path`` is resolved like ``resolve_config_path``."""
+    error, the settings. ``path`` is resolved like ``resolve_config_path``.
+
+    ``rules_text`` / ``config_text``: read this instead of the rules file / the config (an
+    edit or an old version, checked before it is written); problems still name the file."""
     environ = os.environ if environ is None else environ
     given = resolve_config_path(str(path) if path else None, environ)
     config = given.absolute()
-    data, report = _read_toml(config, shown=given)  # problems name the file as the admin did
+    # problems name the file as the admin did
+    data, report = _read_toml(config, shown=given, text=config_text)
     if data is None:
         return None, report.problems
     base = config.parent
@@ -116,7 +124,9 @@ def check_settings(
     read_teams(report, data.get("teams"), teams)
     rules_report, rules_data = report, data
     if extras.rules_file is not None:
-        rules_report, rules_data = _read_rules_file(report, extras.rules_file, data, teams)
+        rules_report, rules_data = _read_rules_file(
+            report, extras.rules_file, data, teams, rules_text
+        )
     parts["rules"] = read_rules(
         rules_report, rules_data.get("rules"), teams, extras.languages, extras.default_language
     )
@@ -139,11 +149,15 @@ def check_settings(
     return settings, problems
 
 
-def _read_toml(path: Path, shown: Path | None = None) -> tuple[dict[str, Any] | None, Report]:
-    """The parsed file and its report; a syntax error is reported at tomllib's line."""
+def _read_toml(
+    path: Path, shown: Path | None = None, text: str | None = None
+) -> tuple[dict[str, Any] | None, Report]:
+    """The parsed file (or ``text`` given for it) and its report; a syntax error is
+    reported at tomllib's line."""
     report = Report(shown or path, {})
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM from Windows editors is not TOML
+        if text is None:
+            text = path.read_text(encoding="utf-8-sig")  # a Windows editor's BOM is not TOML
     except (OSError, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         hint = (
@@ -186,10 +200,14 @@ def _section(top: Table, name: str) -> Table | None:
 
 
 def _read_rules_file(
-    report: Report, path: Path, data: Mapping[str, Any], teams: dict[str, Defined]
+    report: Report,
+    path: Path,
+    data: Mapping[str, Any],
+    teams: dict[str, Defined],
+    text: str | None = None,
 ) -> tuple[Report, Mapping[str, Any]]:
     """Read [[rules]] and [teams.*] from ``rules_file``; problems name that file."""
-    rules_data, rules_report = _read_toml(path)
+    rules_data, rules_report = _read_toml(path, text=text)
     if rules_data is None:
         if not path.exists():
             report.add(

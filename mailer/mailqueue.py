@@ -89,17 +89,8 @@ class MailQueue:
             return 0
         attach = s.workflow.forward_attachments and bool(msg.attachments)
         files = self._files(item) if attach else ()
-        language = s.service.default_language
-        context = outgoing.common_context(s, thread, language)
-        context.update(
-            text=msg.text[: outgoing.MAX_TEXT],
-            truncated=msg.truncated or len(msg.text) > outgoing.MAX_TEXT,
-            files=outgoing.file_list(msg.attachments),
-            attached=bool(files),
-            expectation=classification.expectation or s.default_expectation,
-            rule=classification.rule,
-            received=outgoing.when(item.internaldate),
-            previous_reference=thread.parent_reference,
+        context = outgoing.notify_context(
+            s, thread, msg, classification, item.internaldate, attached=bool(files)
         )
         mail = Mail("notify", "team", "notify")
         self._send(thread, mail, Address("", address), context, msg, now, files)

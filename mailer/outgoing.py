@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import jinja2
 
 from mailer import mime, threading
-from mailer.model import Address, Attachment, ParsedMessage, ThreadInfo
+from mailer.model import Address, Attachment, Classification, ParsedMessage, ThreadInfo
 from mailer.render import (
     NO_SUBJECT,
     Envelope,
@@ -67,6 +67,30 @@ def common_context(settings: Settings, thread: ThreadInfo, language: str) -> dic
         "status_headers": list(settings.workflow.status_headers),
         "opened_on": when(thread.created_at, minutes=False),
     }
+
+
+def notify_context(
+    settings: Settings,
+    thread: ThreadInfo,
+    msg: ParsedMessage,
+    classification: Classification,
+    received: float,
+    *,
+    attached: bool,
+) -> dict[str, object]:
+    """The team's notification of a new request (``mailer rules test`` shows the same)."""
+    context = common_context(settings, thread, settings.service.default_language)
+    context.update(
+        text=msg.text[:MAX_TEXT],
+        truncated=msg.truncated or len(msg.text) > MAX_TEXT,
+        files=file_list(msg.attachments),
+        attached=attached,
+        expectation=classification.expectation or settings.default_expectation,
+        rule=classification.rule,
+        received=when(received),
+        previous_reference=thread.parent_reference,
+    )
+    return context
 
 
 def file_list(attachments: Sequence[Attachment]) -> list[dict[str, str]]:

@@ -17,13 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailer.errors import StoreLocked
+from mailer.errors import MailerError, StoreLocked
 from mailer.model import Status, ThreadInfo
 from mailer.store_queue import OutboxRow, QueueQueries
-from mailer.store_schema import migrate
+from mailer.store_schema import MIGRATIONS, migrate
 from mailer.workflow import Event
 
-__all__ = ["MailboxState", "OutboxRow", "Store"]
+__all__ = ["MailboxState", "OutboxRow", "Store", "StoreOutdated"]
+
+
+class StoreOutdated(MailerError):
+    """A read-only look at a store another mailer version wrote."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,20 @@ class MailboxState:
 class Store(QueueQueries):
     """The only place that speaks SQL (with ``store_queue``); callers get values back."""
 
-    def __init__(self, path: Path, *, lock: bool = False) -> None:
+    def __init__(self, path: Path, *, lock: bool = False, read_only: bool = False) -> None:
         self.path = path
         self._lock_file: int | None = None
+        if read_only:  # ``mailer rules test``: read what is there, never create or migrate
+            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+            self.db.row_factory = sqlite3.Row
+            version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+            if version != len(MIGRATIONS):
+                self.db.close()
+                raise StoreOutdated(
+                    f"the store {path} has schema version {version}, this mailer expects "
+                    f"{len(MIGRATIONS)}: start the daemon once to upgrade it"
+                )
+            return
         if lock:
             self._acquire_lock()
         path.parent.mkdir(parents=True, exist_ok=True)

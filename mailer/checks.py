@@ -68,7 +68,9 @@ def check_templates(settings: Settings) -> list[Problem]:
                 f"(templates exist for {', '.join(languages)})",
             )
         )
-    names = sorted({"receipt", *(r.template for r in settings.rules)})
+    missing = _missing_rule_templates(env, settings, languages)
+    problems.extend(missing.values())
+    names = sorted({"receipt", *(r.template for r in settings.rules)} - set(missing))
     envelope = Envelope(
         SAMPLE.from_[0], settings.service.address, "<x@example.test>", 0.0, bytes(16)
     )
@@ -81,6 +83,33 @@ def check_templates(settings: Settings) -> list[Problem]:
                     problems.append(problem)
     problems.extend(_check_workflow(env, languages, settings.service.default_language))
     return problems
+
+
+def _missing_rule_templates(
+    env: jinja2.Environment, settings: Settings, languages: list[str]
+) -> dict[str, Problem]:
+    """A rule naming a template that some language lacks, reported at the rule's line."""
+    found: dict[str, Problem] = {}
+    where = str(settings.rules_path or settings.config_path)
+    for rule in settings.rules:
+        lacking = [
+            lang for lang in languages if not _exists(env, f"{lang}/{rule.template}.txt.j2")
+        ]
+        if lacking and rule.template not in found:
+            files = ", ".join(f"{lang}/{rule.template}.txt.j2" for lang in lacking)
+            message = f"no template '{rule.template}': add {files} to the templates directory"
+            found[rule.template] = Problem(where, rule.line, "rules", "template", message)
+    return found
+
+
+def _exists(env: jinja2.Environment, name: str) -> bool:
+    try:
+        env.get_template(name)
+    except jinja2.TemplateNotFound:
+        return False
+    except jinja2.TemplateError:
+        return True  # it exists; its own error is reported when it is rendered
+    return True
 
 
 def _check_workflow(

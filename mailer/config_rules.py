@@ -132,6 +132,7 @@ def read_rules(
     found: list[Rule] = []
     names: dict[str, int | None] = {}
     catch_all: Rule | None = None
+    seen: dict[frozenset[tuple[object, ...]], Rule] = {}
     for index, data in enumerate(raw):
         keypath: KeyPath = ("rules", index)
         if not isinstance(data, dict):
@@ -139,19 +140,29 @@ def read_rules(
             continue
         table = Table(report, keypath, data, "rules", RULE_KEYS)
         rule = _read_rule(table, teams, (languages, default_language), names)
-        if catch_all is not None:
+        shadow = catch_all or seen.get(_signature(rule))
+        if shadow is not None and table.ok:
+            why = (
+                "has no [rules.match] and matches everything"
+                if not shadow.conditions
+                else "has the same conditions and comes first"
+            )
             table.problem(
                 None,
-                f"rule '{rule.name}' can never match: rule '{catch_all.name}' "
-                f"(line {catch_all.line}) has no [rules.match] and matches "
-                "everything",
-                warning=True,
+                f"rule '{rule.name}' can never match: rule '{shadow.name}' (line "
+                f"{shadow.line}) {why}; move it below, or remove one",
             )
         if table.ok:
             found.append(rule)
+            seen.setdefault(_signature(rule), rule)
             if not rule.conditions and catch_all is None:
                 catch_all = rule
     return tuple(found)
+
+
+def _signature(rule: Rule) -> frozenset[tuple[object, ...]]:
+    """What a rule tests, regardless of order and line: equal signatures match the same mail."""
+    return frozenset((c.kind, c.values, c.header, c.flag) for c in rule.conditions)
 
 
 def _read_rule(

@@ -457,18 +457,12 @@ name = "IT"
 [[rules]]
 name = "everything"
 team = "it"
-
-[[rules]]
-name = "never"
-  [rules.match]
-  subject = ["x"]
 """
     settings, problems = check_settings(write(tmp_path, config_text(extra=extra)), environ={})
     assert settings is not None
     assert all(p.warning for p in problems)
     text = "\n".join(str(p) for p in problems)
     assert "team 'it' has no address" in text
-    assert "rule 'never' can never match" in text
     assert ": warning: [rules]" in text
 
 

@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 import jinja2
 
 from mailer import language as lang
-from mailer import outgoing, robots, rules, threading
+from mailer import outgoing, robots, rules, templates, threading
 from mailer.commands import Keywords, parse_commands
 from mailer.decide import Decision, Facts, decide, receipt_address
 from mailer.facts import gather_facts
@@ -67,7 +67,9 @@ def explain_message(
     languages: tuple[str, ...],
 ) -> Explanation:
     s = settings
-    detected = lang.detect_language(f"{msg.subject}\n{msg.text[:2000]}", languages)
+    detected = lang.detect_language(
+        f"{msg.subject}\n{msg.text[:2000]}", languages, templates.language_words(env)
+    )
     classification = rules.classify(
         msg,
         s.rules,

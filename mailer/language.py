@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
-__all__ = ["STOP_WORDS", "detect_language"]
+__all__ = ["STOP_WORDS", "detect_language", "words_of"]
 
 WINDOW = 2000  # characters read: subject and the start of the body say enough
 MIN_SCORE = 2  # fewer known words than this is too little evidence
@@ -68,27 +69,42 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(_QUOTED.sub("", text).casefold())
 
 
-def _scores(tokens: list[str]) -> dict[str, float]:
-    scores = dict.fromkeys(STOP_WORDS, 0.0)
+def _scores(tokens: list[str], known: Mapping[str, frozenset[str]]) -> dict[str, float]:
+    scores = dict.fromkeys(known, 0.0)
     for token in tokens:
         forms = [token]
         if "'" in token:  # "l'ufficio", "c'è", "won't": the whole word, else the elided part
             head, _, tail = token.partition("'")
-            forms = [token] if any(token in w for w in STOP_WORDS.values()) else [head + "'", tail]
+            forms = [token] if any(token in w for w in known.values()) else [head + "'", tail]
         for form in forms:
-            for lang, words in STOP_WORDS.items():
+            for lang, words in known.items():
                 if form in words:
                     scores[lang] += 1
     return scores
 
 
-def detect_language(text: str, candidates: tuple[str, ...] = ("en", "it")) -> str | None:
+def words_of(text: str) -> frozenset[str]:
+    """A ``<lang>/words.txt`` file: common words of a language, by spaces or lines, # comments."""
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    return frozenset(w.casefold() for line in lines for w in line.split())
+
+
+def detect_language(
+    text: str,
+    candidates: tuple[str, ...] = ("en", "it"),
+    extra: Mapping[str, frozenset[str]] | None = None,
+) -> str | None:
     """The language of ``text`` (pass subject + body), or None when unsure.
 
     Every known language competes, so German text is not forced into English or Italian:
     the winner is returned only if it is among ``candidates``. Quoted lines are ignored.
+    ``extra``: more words per language (the admin's ``templates/<lang>/words.txt``), which
+    is how a language this module does not know is added.
     """
-    scores = _scores(_tokens(text))
+    known = dict(STOP_WORDS)
+    for lang, words in (extra or {}).items():
+        known[lang] = known.get(lang, frozenset()) | words
+    scores = _scores(_tokens(text), known)
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     if top < MIN_SCORE or top < second * MARGIN:

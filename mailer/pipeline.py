@@ -17,7 +17,7 @@ import jinja2
 import structlog
 
 from mailer import language as lang
-from mailer import robots, rules
+from mailer import robots, rules, templates
 from mailer.conversations import Conversations, Handled
 from mailer.decide import Decision, Facts, decide, receipt_address
 from mailer.facts import gather_facts
@@ -49,6 +49,7 @@ class Pipeline:
         self.store = store
         self.env = env
         self.mail = MailQueue(settings, store, env)
+        self.words = templates.language_words(env)
         self.conversations = Conversations(settings, store, self.mail)
         self.languages = tuple(
             sorted({n.split("/", 1)[0] for n in env.list_templates(extensions=["j2"]) if "/" in n})
@@ -115,7 +116,9 @@ class Pipeline:
         msg = parse_message(item.raw, max_size=s.limits.max_message_size)
         if item.size > len(item.raw):
             msg = _with_defect(msg, f"message of {item.size} bytes cut at {len(item.raw)}")
-        detected = lang.detect_language(f"{msg.subject}\n{msg.text[:2000]}", self.languages)
+        detected = lang.detect_language(
+            f"{msg.subject}\n{msg.text[:2000]}", self.languages, self.words
+        )
         classification = rules.classify(
             msg,
             s.rules,

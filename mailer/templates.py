@@ -37,3 +37,15 @@ def make_environment(settings: Settings | None = None) -> jinja2.Environment:
 def available_languages(env: jinja2.Environment, template: str = "receipt") -> list[str]:
     names = env.list_templates(filter_func=lambda n: n.endswith(f"/{template}.txt.j2"))
     return sorted({n.split("/", 1)[0] for n in names})
+
+
+def language_words(env: jinja2.Environment) -> dict[str, frozenset[str]]:
+    """``<lang>/words.txt`` of every template language: words that tell the language apart."""
+    from mailer.language import words_of
+
+    found: dict[str, frozenset[str]] = {}
+    for name in env.list_templates(filter_func=lambda n: n.endswith("/words.txt")):
+        assert env.loader is not None
+        source, _, _ = env.loader.get_source(env, name)
+        found[name.split("/", 1)[0]] = words_of(source)
+    return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mailer.language import STOP_WORDS, detect_language
@@ -71,3 +73,21 @@ def test_only_the_start_of_a_long_text_is_read() -> None:
 
 def test_every_language_has_a_stop_word_list() -> None:
     assert {"en", "it", "de", "fr", "es"} <= STOP_WORDS.keys()
+
+
+def test_a_language_is_added_with_a_words_file_and_templates(tmp_path: Path) -> None:
+    """Portuguese is not built in: templates/pt/ with words.txt makes it detected."""
+    import jinja2
+
+    from mailer.templates import language_words
+
+    (tmp_path / "pt").mkdir()
+    (tmp_path / "pt" / "receipt.txt.j2").write_text("Olá {{ name }}\n")
+    (tmp_path / "pt" / "words.txt").write_text(
+        "# common Portuguese words\nnão o a os as um uma de do da em no na para com obrigado\n"
+        "impressora funciona problema bom dia por favor\n"
+    )
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(tmp_path)))
+    text = "Bom dia, a impressora não funciona. Por favor, obrigado"
+    assert detect_language(text, ("en", "it", "pt")) != "pt"
+    assert detect_language(text, ("en", "it", "pt"), language_words(env)) == "pt"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import random
 import signal
@@ -25,6 +24,7 @@ from mailer.errors import MailboxUnavailable
 from mailer.imap import NETWORK_ERRORS, Fetched, Mailbox, RefusedByServer, Selected
 from mailer.outbox import Outbox
 from mailer.pipeline import Pipeline
+from mailer.reload import CHECK_INTERVAL, LiveReload
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
 
@@ -58,6 +58,7 @@ class Service:
         self.backfill = backfill
         self.env = templates.make_environment(settings)
         self.pipeline = Pipeline(settings, store, self.env)
+        self.live = LiveReload(settings)
         self.mailbox = Mailbox(settings.imap, readonly=settings.imap.move_to is None)
         self.outbox = Outbox(
             store,
@@ -102,49 +103,40 @@ class Service:
             address=self.settings.service.address,
         )
         outbox = asyncio.create_task(self._outbox_loop())
+        watcher = asyncio.create_task(self._watch_files())
         try:
             await self._intake_loop()
         finally:
+            watcher.cancel()
             self.wake_outbox.set()
             await outbox
             await self._close()
             log.info("service.stopped", pending=self.store.pending_count())
 
     def reload(self) -> bool:
-        """SIGHUP: take new rules, teams and templates; keep the old ones if any is invalid.
+        """SIGHUP or an edited file: take the new rules, templates and settings, or keep the
+        old ones if anything is invalid (``reload.py``: what needs a restart, the alert).
 
         Runs on the event loop between batches, so a batch never sees two rule sets.
-        Connections, the store and the shared address stay as they are until a restart.
         """
-        from mailer.checks import check_all
-
-        fresh, problems = check_all(self.settings.config_path)
-        errors = [p for p in problems if not p.warning]
-        if fresh is None or errors:
-            log.error(
-                "reload.refused",
-                problems=[str(p) for p in errors],
-                action="the previous rules and templates stay in force",
-            )
+        fresh = self.live.reload(self.settings, self.store, self.env)
+        if fresh is None:
+            self.wake_outbox.set()  # the admin's alert, when one was queued
             return False
-        service = (
-            fresh.service
-            if fresh.service.address == self.settings.service.address
-            else (self.settings.service)
-        )
-        self.settings = dataclasses.replace(
-            self.settings,
-            service=service,
-            rules=fresh.rules,
-            teams=fresh.teams,
-            default_expectation=fresh.default_expectation,
-            default_expectations=fresh.default_expectations,
-            templates_dir=fresh.templates_dir,
-        )
-        self.env = templates.make_environment(self.settings)
-        self.pipeline = Pipeline(self.settings, self.store, self.env)
-        log.info("reload.done", rules=len(self.settings.rules), teams=len(self.settings.teams))
+        self.settings = fresh
+        self.env = templates.make_environment(fresh)
+        self.pipeline = Pipeline(fresh, self.store, self.env)
         return True
+
+    async def _watch_files(self) -> None:
+        """Every few seconds, a handful of stat calls; a settled change reloads."""
+        while not self.stopping.is_set():
+            await self._sleep(CHECK_INTERVAL)
+            try:
+                if not self.stopping.is_set() and self.live.changed():
+                    self.reload()
+            except Exception as exc:  # the watcher must outlive any surprise
+                log.error("reload.error", error=f"{type(exc).__name__}: {exc}")
 
     def stop(self) -> None:
         if not self.stopping.is_set():

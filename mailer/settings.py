@@ -26,7 +26,7 @@ class ServiceSettings:
     languages: tuple[str, ...] = ("en", "it")
     signature: str = ""  # free text under every mail; default: the service name
     contacts: tuple[str, ...] = ()  # other ways to reach the team, one line each
-    admin: str | None = None  # alerts by mail (later issues); logs always get them
+    admin: str | None = None  # gets one mail per refused rules/templates change; logs always
     hostname: str | None = None  # right side of our Message-IDs; default: address domain
     require_addressed: bool = True  # no receipt unless one of our addresses is in To/Cc
     no_reply_senders: tuple[str, ...] = (

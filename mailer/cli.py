@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole flow on local sandbox mail servers")
     demo.add_argument("--keep", action="store_true", help="keep the sandbox directory")
+
+    from mailer.cli_admin import register
+
+    register(sub)
     return parser
 
 
@@ -112,6 +116,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from mailer.config import load_settings, resolve_config_path
 
     path = resolve_config_path(args.config, os.environ)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # init, rules ..., templates ...: see cli_admin
+        code: int = handler(args, path)
+        return code
     if args.command == "check":
         return _check(path)
     settings = load_settings(path)

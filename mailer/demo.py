@@ -93,17 +93,17 @@ def _mailer(config: Path, *args: str, **kw: object) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, **kw)  # type: ignore[call-overload,no-any-return]
 
 
-def _requests(sandbox: MailSandbox) -> None:
-    send(
-        sandbox,
-        mail(
-            "alice",
-            "My laptop won't connect to the VPN",
-            "Hi,\n\nsince this morning my laptop can't connect to the VPN: it says "
-            "'authentication failed'. I have a customer call at 3pm.\n\nThanks,\nAlice",
-        ),
-        f"alice@{DOMAIN}",
+def _alice() -> EmailMessage:
+    return mail(
+        "alice",
+        "My laptop won't connect to the VPN",
+        "Hi,\n\nsince this morning my laptop can't connect to the VPN: it says "
+        "'authentication failed'. I have a customer call at 3pm.\n\nThanks,\nAlice",
     )
+
+
+def _requests(sandbox: MailSandbox) -> None:
+    send(sandbox, _alice(), f"alice@{DOMAIN}")
     send(
         sandbox,
         mail(
@@ -189,6 +189,13 @@ def run_demo(*, keep: bool = False) -> int:
         _say(f"Checking the config: mailer --config {config} check")
         subprocess.run(
             [sys.executable, "-m", "mailer", "--config", str(config), "check"], check=True
+        )
+        saved = directory / "alice.eml"
+        saved.write_bytes(_alice().as_bytes())
+        _say(f"What would happen to a message, before any is sent: mailer rules test {saved.name}")
+        subprocess.run(
+            [sys.executable, "-m", "mailer", "--config", str(config), "rules", "test", str(saved)],
+            check=True,
         )
         _say("Starting the daemon: mailer run (IMAP IDLE)")
         daemon = _mailer(config, "run")

@@ -7,6 +7,7 @@ thread a reply would join. The result is a value the command prints as text or J
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import secrets
@@ -53,6 +54,7 @@ class Explanation:
     language: str
     detected: str | None
     keywords: tuple[str, ...] = ()  # status keywords at the top of the new text
+    step: str | None = None  # what the mail does to the request it joins (staff keywords, ...)
     receipt_mail: Rendered | None = None
     notification: Rendered | None = None
     notes: tuple[str, ...] = field(default=())  # what the explanation could not look at
@@ -80,6 +82,9 @@ def explain_message(
     )
     notes: list[str] = []
     facts = _facts(s, store, msg, now, notes)
+    step, reopen_as_new = _step(s, env, store, msg, facts, now)
+    if reopen_as_new:  # too late to reopen: a new request, as the pipeline does
+        facts = dataclasses.replace(facts, thread=None)
     decision = decide(msg, classification, facts, s.limits)
     language = classification.language or detected or s.service.default_language
     language = language if language in languages else s.service.default_language
@@ -94,6 +99,7 @@ def explain_message(
         language=language,
         detected=detected,
         keywords=tuple(c.word for c in found.commands),
+        step=step,
         notes=tuple(notes),
     )
     if decision.action != "open":
@@ -116,6 +122,28 @@ def _facts(
         require_addressed=s.service.require_addressed,
     )
     return Facts(robot, None, False, False, 0, 0)
+
+
+def _step(
+    s: Settings,
+    env: jinja2.Environment,
+    store: Store | None,
+    msg: ParsedMessage,
+    facts: Facts,
+    now: float,
+) -> tuple[str | None, bool]:
+    """The conversation's step for a person's mail in a request (it only reads the store),
+    and whether it is a late reply that opens a new request."""
+    if store is None or facts.duplicate or facts.robot is not None or facts.bounced_thread:
+        return None, False
+    from mailer.conversations import Conversations
+    from mailer.mailqueue import MailQueue
+
+    handled = Conversations(s, store, MailQueue(s, store, env)).step(msg, facts, now)
+    if handled is None:
+        return None, False
+    mails = ", ".join(f"{m.kind} to {m.to}" for m in handled.step.mails) or "no mail"
+    return f"{handled.step.reason} ({mails})", handled.step.open_new
 
 
 def _reason(decision: Decision, facts: Facts) -> str:

@@ -118,6 +118,8 @@ def as_text(e: Explanation) -> str:
     out.append(f"language: {e.language} ({forced})")
     if e.keywords:
         out.append("keywords on top: " + " ".join(e.keywords))
+    if e.step:
+        out.append(f"in the request: {e.step}")
     out += [f"note: {note}" for note in e.notes]
     for title, mail in (("receipt", e.receipt_mail), ("team notification", e.notification)):
         if mail is not None:
@@ -159,6 +161,7 @@ def as_json(e: Explanation) -> dict[str, Any]:
         "language": e.language,
         "detected_language": e.detected,
         "keywords": list(e.keywords),
+        "step": e.step,
         "receipt_mail": _mail_json(e.receipt_mail),
         "notification": _mail_json(e.notification),
         "notes": list(e.notes),

@@ -141,4 +141,5 @@ def test_a_reply_in_a_known_request_names_the_thread_and_writes_nothing(
     out = explain(config, reply, capsys=capsys)
     assert out.startswith("receipt: suppressed (follow-up: joins IT-1000")
     assert "thread: IT-1000 (acknowledged)" in out
+    assert "in the request: follow-up" in out
     assert settings.store.path.stat().st_size == size

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jinja2
+from jinja2 import meta
 
 from mailer import templates
 from mailer.errors import Problem
@@ -39,14 +41,20 @@ SAMPLE = ParsedMessage(
 
 
 def check_all(
-    path: Path | None, *, rules_text: str | None = None, config_text: str | None = None
+    path: Path | None,
+    *,
+    rules_text: str | None = None,
+    config_text: str | None = None,
+    reach_secrets: bool = True,
 ) -> tuple[Settings | None, list[Problem]]:
     """Config, rules and templates: what ``mailer check`` prints and SIGHUP must pass.
 
     ``rules_text`` / ``config_text`` stand in for the files (see ``config.check_settings``)."""
     from mailer.config import check_settings
 
-    settings, problems = check_settings(path, rules_text=rules_text, config_text=config_text)
+    settings, problems = check_settings(
+        path, rules_text=rules_text, config_text=config_text, reach_secrets=reach_secrets
+    )
     if settings is not None:
         problems = [*problems, *check_templates(settings)]
     return settings, problems
@@ -56,7 +64,19 @@ def check_templates(settings: Settings) -> list[Problem]:
     """Every template a rule names must exist and render in every language we ship."""
     env = templates.make_environment(settings)
     problems: list[Problem] = []
-    languages = templates.available_languages(env) or [settings.service.default_language]
+    have = templates.available_languages(env)
+    for absent in [lang for lang in settings.service.languages if lang not in have]:
+        problems.append(
+            Problem(
+                str(settings.config_path),
+                None,
+                "service",
+                "languages",
+                f"'{absent}' has no templates: add {absent}/receipt.txt.j2 (and the other "
+                "files of a language) to the templates directory, or remove it",
+            )
+        )
+    languages = list(templates.serving_languages(env, settings))
     if settings.service.default_language not in languages:
         problems.append(
             Problem(
@@ -134,16 +154,39 @@ def _receipt_sample(settings: Settings, envelope: Envelope, language: str) -> di
 
 
 def _render(env: jinja2.Environment, path: str, context: dict[str, object]) -> Problem | None:
+    """Render with the sample; every variable the template names must be one it is given,
+    also in branches the sample does not take (jinja2.meta finds them all)."""
+    assert env.loader is not None
     try:
-        env.get_template(path).render(context)
+        source, found, _ = env.loader.get_source(env, path)
     except jinja2.TemplateNotFound:
         if path.endswith(".html.j2"):
             return None
         return Problem(path, None, "templates", None, "template not found")
+    filename = found or path  # the real file: the admin's copy or the shipped one
+    try:
+        env.get_template(path).render(context)
+        unknown = sorted(
+            meta.find_undeclared_variables(env.parse(source)) - set(context) - set(env.globals)
+        )
     except jinja2.TemplateSyntaxError as exc:
-        return Problem(exc.filename or path, exc.lineno, "templates", None, exc.message or str(exc))
+        return Problem(filename, exc.lineno, "templates", None, exc.message or str(exc))
     except jinja2.UndefinedError as exc:
-        return Problem(path, None, "templates", None, f"{exc} (see the variables in the docs)")
+        name = re.search(r"'(\w+)'", str(exc))
+        line = _line_of(source, name.group(1)) if name else None
+        return Problem(filename, line, "templates", None, f"{exc} (see the variables in the docs)")
     except Exception as exc:
-        return Problem(path, None, "templates", None, f"{type(exc).__name__}: {exc}")
+        return Problem(filename, None, "templates", None, f"{type(exc).__name__}: {exc}")
+    if unknown:
+        message = f"unknown variable {', '.join(unknown)} (see the variables in the docs)"
+        return Problem(filename, _line_of(source, unknown[0]), "templates", None, message)
+    return None
+
+
+def _line_of(source: str, name: str) -> int | None:
+    """The first line that uses ``name`` inside ``{{ }}`` or ``{% %}``."""
+    pattern = re.compile(rf"{{[{{%][^}}]*\b{re.escape(name)}\b")
+    for number, line in enumerate(source.splitlines(), 1):
+        if pattern.search(line):
+            return number
     return None

@@ -122,7 +122,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return code
     if args.command == "check":
         return _check(path)
-    settings = load_settings(path)
+    # Only the daemon connects: the store commands work from an admin's shell without secrets.
+    settings = load_settings(path, reach_secrets=args.command == "run")
     if args.command == "run":
         return _run(settings, once=args.once, backfill=args.backfill)
     from mailer.store import Store

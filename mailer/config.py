@@ -69,10 +69,13 @@ def resolve_config_path(arg: str | None = None, environ: Mapping[str, str] | Non
 
 
 def load_settings(
-    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+    path: Path | str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    reach_secrets: bool = True,
 ) -> Settings:
     """The settings, or ``ConfigError`` listing every problem; warnings are logged."""
-    settings, problems = check_settings(path, environ=environ)
+    settings, problems = check_settings(path, environ=environ, reach_secrets=reach_secrets)
     if settings is None:
         raise ConfigError(problems)
     for problem in problems:
@@ -86,12 +89,15 @@ def check_settings(
     environ: Mapping[str, str] | None = None,
     rules_text: str | None = None,
     config_text: str | None = None,
+    reach_secrets: bool = True,
 ) -> tuple[Settings | None, list[Problem]]:
     """Every problem in the config (warnings have ``warning=True``) and, if none is an
     error, the settings. ``path`` is resolved like ``resolve_config_path``.
 
     ``rules_text`` / ``config_text``: read this instead of the rules file / the config (an
-    edit or an old version, checked before it is written); problems still name the file."""
+    edit or an old version, checked before it is written); problems still name the file.
+    ``reach_secrets=False``: password files and variables are named, not read (commands
+    that never connect)."""
     environ = os.environ if environ is None else environ
     given = resolve_config_path(str(path) if path else None, environ)
     config = given.absolute()
@@ -108,8 +114,8 @@ def check_settings(
         service, extras = read_service(tables["service"], base)
     parts: dict[str, Any] = {
         "service": service,
-        "imap": tables["imap"] and read_imap(tables["imap"], base, environ),
-        "smtp": tables["smtp"] and read_smtp(tables["smtp"], base, environ),
+        "imap": tables["imap"] and read_imap(tables["imap"], base, environ, reach_secrets),
+        "smtp": tables["smtp"] and read_smtp(tables["smtp"], base, environ, reach_secrets),
         "store": tables["store"] and read_store(tables["store"], base),
     }
     if tables["limits"] is not None:

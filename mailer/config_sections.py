@@ -123,11 +123,13 @@ def read_service(table: Table, base: Path) -> tuple[ServiceSettings | None, Serv
     return (ServiceSettings(**out) if table.ok else None), extras
 
 
-def read_imap(table: Table, base: Path, environ: Mapping[str, str]) -> ImapSettings | None:
+def read_imap(
+    table: Table, base: Path, environ: Mapping[str, str], reach: bool = True
+) -> ImapSettings | None:
     out: dict[str, Any] = {}
     read_connection(table, "imap", base, out, ImapSettings)
     out["username"] = table.require("username", v.string, "")
-    out["password"] = read_secret(table, base, environ, required=True)
+    out["password"] = read_secret(table, base, environ, required=True, reach=reach)
     _fill(table, out, IMAP_FIELDS)
     if out.get("idle_renew", 0) > 29 * 60:
         message = "more than 29 minutes: servers may drop the IDLE connection first (RFC 2177)"
@@ -135,11 +137,14 @@ def read_imap(table: Table, base: Path, environ: Mapping[str, str]) -> ImapSetti
     return ImapSettings(**out) if table.ok else None
 
 
-def read_smtp(table: Table, base: Path, environ: Mapping[str, str]) -> SmtpSettings | None:
+def read_smtp(
+    table: Table, base: Path, environ: Mapping[str, str], reach: bool = True
+) -> SmtpSettings | None:
     out: dict[str, Any] = {}
     read_connection(table, "smtp", base, out, SmtpSettings)
     table.fill(out, "username", v.string)
-    password = read_secret(table, base, environ, required="username" in table.data)
+    required = "username" in table.data
+    password = read_secret(table, base, environ, required=required, reach=reach)
     if password is not None:
         if "username" not in table.data:
             key = next(k for k in SECRET_KEYS if k in table.data)

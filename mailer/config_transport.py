@@ -66,8 +66,13 @@ def read_connection(table: Table, section: str, base: Path, out: dict[str, Any],
         out["ca_file"] = str(ca_file)
 
 
-def read_secret(table: Table, base: Path, environ: Mapping[str, str], required: bool) -> str | None:
-    """The password from exactly one of password, password_file, password_env."""
+def read_secret(
+    table: Table, base: Path, environ: Mapping[str, str], required: bool, *, reach: bool = True
+) -> str | None:
+    """The password from exactly one of password, password_file, password_env.
+
+    ``reach=False`` (commands that never connect: rules test, replay, preview) names the
+    source without reading it: an admin's shell need not see the daemon's secret."""
     given = [key for key in SECRET_KEYS if key in table.data]
     if len(given) > 1:
         table.problem(given[1], f"give only one of {', '.join(given)}; they all set the password")
@@ -82,6 +87,8 @@ def read_secret(table: Table, base: Path, environ: Mapping[str, str], required: 
         return None
     if given[0] == "password":
         return table.get("password", v.text, None)
+    if not reach:
+        return ""
     if given[0] == "password_env":
         name = table.get("password_env", v.string, "")
         if name and name not in environ:

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
     from mailer.config import load_settings
     from mailer.store import Store, StoreOutdated
 
-    settings = load_settings(config_path)
+    settings = load_settings(config_path, reach_secrets=False)
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
@@ -77,8 +77,7 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def _languages(env: Any, settings: Settings) -> tuple[str, ...]:
-    found = tuple(templates.available_languages(env))
-    return found or (settings.service.default_language,)
+    return templates.serving_languages(env, settings)
 
 
 def with_envelope(raw: bytes, sender: str | None, recipient: str | None) -> bytes:

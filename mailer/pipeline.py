@@ -51,9 +51,7 @@ class Pipeline:
         self.mail = MailQueue(settings, store, env)
         self.words = templates.language_words(env)
         self.conversations = Conversations(settings, store, self.mail)
-        self.languages = tuple(
-            sorted({n.split("/", 1)[0] for n in env.list_templates(extensions=["j2"]) if "/" in n})
-        ) or (settings.service.default_language,)
+        self.languages = templates.serving_languages(env, settings)
 
     def process_batch(
         self,

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config_path: Path) -> int:
     from mailer.config import load_settings
 
-    settings = load_settings(config_path)
+    settings = load_settings(config_path, reach_secrets=False)
     env = templates.make_environment(settings)
     names = template_names(env)
     if args.name not in names:

@@ -69,7 +69,7 @@ def _count(text: str) -> int:
 def run(args: argparse.Namespace, config_path: Path) -> int:
     from mailer.config import load_settings
 
-    settings = load_settings(config_path)
+    settings = load_settings(config_path, reach_secrets=False)
     try:
         source = find_source(Path(args.path))
     except NotMail as exc:
@@ -145,13 +145,10 @@ def _words(settings: Settings) -> tuple[tuple[str, frozenset[str]], ...]:
 
 
 def _languages(settings: Settings) -> tuple[str, ...]:
-    """The languages with templates, as the pipeline computes them."""
+    """The languages mail is written in, as the pipeline computes them."""
     from mailer import templates
 
-    env = templates.make_environment(settings)
-    names = env.list_templates(extensions=["j2"])
-    found = sorted({n.split("/", 1)[0] for n in names if "/" in n})
-    return tuple(found) or (settings.service.default_language,)
+    return templates.serving_languages(templates.make_environment(settings), settings)
 
 
 def _old_judge(settings: Settings, config_path: Path, old: str, addressed: bool) -> Judge | None:
@@ -167,9 +164,9 @@ def _old_judge(settings: Settings, config_path: Path, old: str, addressed: bool)
         return None
     inline = settings.rules_path is None  # then OLD_RULES is an older config
     if inline:
-        found, problems = check_all(config_path, config_text=text)
+        found, problems = check_all(config_path, config_text=text, reach_secrets=False)
     else:
-        found, problems = check_all(config_path, rules_text=text)
+        found, problems = check_all(config_path, rules_text=text, reach_secrets=False)
     stands_for = str(config_path if inline else settings.rules_path)
     errors = [
         dataclasses.replace(p, path=old if p.path == stands_for else p.path)

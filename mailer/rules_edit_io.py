@@ -45,8 +45,8 @@ class Target:
         from mailer.checks import check_all
 
         if self.inline:
-            return check_all(self.config, config_text=text)[1]
-        return check_all(self.config, rules_text=text)[1]
+            return check_all(self.config, config_text=text, reach_secrets=False)[1]
+        return check_all(self.config, rules_text=text, reach_secrets=False)[1]
 
 
 def find_target(config: Path) -> Target:
@@ -56,7 +56,7 @@ def find_target(config: Path) -> Target:
     except (OSError, UnicodeError, tomllib.TOMLDecodeError):
         from mailer.checks import check_all
 
-        problems = check_all(config)[1]
+        problems = check_all(config, reach_secrets=False)[1]
         raise EditError(*map(str, problems), "fix the config first (mailer check)") from None
     service = data.get("service")
     raw = service.get("rules_file") if isinstance(service, dict) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
@@ -19,19 +20,62 @@ def shipped_templates_dir() -> Path:
 
 
 def make_environment(settings: Settings | None = None) -> jinja2.Environment:
-    """Built once and passed in; StrictUndefined so a typo in a template is an error."""
+    """Built once and passed in; StrictUndefined so a typo in a template is an error.
+
+    The template files are read now, once (``SnapshotLoader``): a file edited on disk takes
+    effect only when a reload has checked it and built a new environment, so a refused
+    change can never slip into the running daemon.
+    """
     dirs = []
     if settings is not None and settings.templates_dir is not None:
-        dirs.append(str(settings.templates_dir))
-    dirs.append(str(shipped_templates_dir()))
+        dirs.append(settings.templates_dir)
+    dirs.append(shipped_templates_dir())
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(dirs),
+        loader=SnapshotLoader(dirs),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
+        cache_size=-1,
     )
+
+
+class SnapshotLoader(jinja2.BaseLoader):
+    """The templates of ``dirs`` (the first that has a name wins), read once into memory."""
+
+    def __init__(self, dirs: list[Path]) -> None:
+        self.sources: dict[str, tuple[str, str]] = {}
+        for base in dirs:
+            if not base.is_dir():
+                continue
+            for path in sorted(base.rglob("*")):
+                name = path.relative_to(base).as_posix()
+                if name in self.sources or not path.is_file() or name.startswith("."):
+                    continue
+                try:
+                    self.sources[name] = (path.read_text(encoding="utf-8"), str(path))
+                except (OSError, UnicodeError):
+                    continue  # unreadable: "template not found" when it is needed
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        if template not in self.sources:
+            raise jinja2.TemplateNotFound(template)
+        source, filename = self.sources[template]
+        return source, filename, lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.sources)
+
+
+def serving_languages(env: jinja2.Environment, settings: Settings) -> tuple[str, ...]:
+    """The languages mail is written in: listed in [service] languages and with templates."""
+    have = set(available_languages(env))
+    found = tuple(lang for lang in settings.service.languages if lang in have)
+    return found or (settings.service.default_language,)
 
 
 def available_languages(env: jinja2.Environment, template: str = "receipt") -> list[str]:

@@ -146,6 +146,14 @@ MISTAKES = {
     "progress template with an undefined variable": Mistake(
         "en/progress_resolved.txt.j2", "Done: {{ resolution }}\n", "resolution", None
     ),
+    "undefined variable in a branch the sample does not take": Mistake(
+        "en/receipt.txt.j2",
+        "Hello\n{% if team %}{{ team }}{% else %}A member of {{ servce }}{% endif %}\n",
+        "unknown variable servce", 2,
+    ),
+    "language listed without templates": Mistake(
+        "config", "", "'de' has no templates", None
+    ),
     "unknown config key": Mistake(
         "config", "[limits]\nmax_atempts = 3\n", "did you mean 'max_attempts'", 19
     ),
@@ -166,7 +174,8 @@ def setup(tmp_path: Path, mistake: Mistake) -> Path:
     (tmp_path / "rules.toml").write_text(rules, encoding="utf-8")
     extra = mistake.text if mistake.where == "config" else ""
     config = tmp_path / "mailer.toml"
-    config.write_text(BASE.format(service="", imap="", extra=extra), encoding="utf-8")
+    service = 'languages = ["en", "it", "de"]' if "'de'" in mistake.says else ""
+    config.write_text(BASE.format(service=service, imap="", extra=extra), encoding="utf-8")
     templates = tmp_path / "templates"
     templates.mkdir()
     if "/" in mistake.where:
@@ -197,5 +206,7 @@ def test_each_mistake_is_found_where_it_is_written(name: str, tmp_path: Path) ->
         assert problem.line == mistake.line, str(problem)
     if mistake.where == "rules":
         assert problem.path.endswith("rules.toml"), str(problem)
+    if "/" in mistake.where:  # the admin's copy, not the shipped template of that name
+        assert problem.path == str(tmp_path / "templates" / mistake.where), str(problem)
     assert any(not p.warning for p in problems) == (not mistake.warning)
     assert len([p for p in problems if not p.warning]) <= 2, [str(p) for p in problems]

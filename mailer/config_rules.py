@@ -162,7 +162,9 @@ def read_rules(
 
 def _signature(rule: Rule) -> frozenset[tuple[object, ...]]:
     """What a rule tests, regardless of order and line: equal signatures match the same mail."""
-    return frozenset((c.kind, c.values, c.header, c.flag) for c in rule.conditions)
+    return frozenset(
+        (c.kind, tuple(sorted(c.values)), (c.header or "").lower(), c.flag) for c in rule.conditions
+    )
 
 
 def _read_rule(
@@ -234,9 +236,18 @@ def _read_match(rule: Table, raw: object) -> tuple[Condition, ...]:
             conditions += _read_headers(table, kind, value, line)
         else:
             values: tuple[str, ...] = table.get(kind, SHAPES[shape], ())
-            if values:  # an empty list is no condition at all
+            if values:
                 conditions.append(Condition(kind, values, line=line))
                 _WARM.get(shape, _nothing)(values)  # compiled now, not on the first mail
+            elif table.ok:
+                table.problem(kind, "empty list: no condition at all; give values or remove it",
+                              warning=True)  # fmt: skip
+    if table.ok and not conditions:
+        rule.problem(
+            "match",
+            "[rules.match] holds no condition, so this rule would match every message; give "
+            "it values, or remove [rules.match] if a catch-all is what you want",
+        )
     rule.ok = rule.ok and table.ok
     return tuple(sorted(conditions, key=lambda c: matching.MATCHERS[c.kind].cost))
 

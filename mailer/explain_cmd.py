@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import jinja2
+from jinja2 import TemplateSyntaxError
 
 from mailer import templates
 from mailer.explain import Explanation, Rendered, explain_message
@@ -62,10 +66,19 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
     if settings.store.path.exists():
         try:
             store = Store(settings.store.path, read_only=True)
-        except StoreOutdated as exc:
-            notes.append(str(exc))
+        except (StoreOutdated, sqlite3.Error) as exc:
+            notes.append(f"the store could not be read ({exc}): thread lookup skipped")
     try:
         result = explain_message(settings, env, msg, store, time.time(), _languages(env, settings))
+    except jinja2.TemplateError as exc:
+        where = (
+            f"{exc.filename}:{exc.lineno or 0}: " if isinstance(exc, TemplateSyntaxError) else ""
+        )
+        print(f"mailer: {where}a template failed: {exc}; run 'mailer check'", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        print(f"mailer: the store {settings.store.path} could not be read: {exc}", file=sys.stderr)
+        return 1
     finally:
         if store is not None:
             store.db.close()
@@ -100,7 +113,8 @@ def with_envelope(raw: bytes, sender: str | None, recipient: str | None) -> byte
 
 def as_text(e: Explanation) -> str:
     c = e.rule
-    out = [f"receipt: {e.receipt}" + (f" ({e.reason})" if e.receipt != "would be sent" else "")]
+    reason = e.reason.removeprefix("suppressed: ")
+    out = [f"receipt: {e.receipt}" + (f" ({reason})" if e.receipt != "would be sent" else "")]
     team = f", team {c.team_name or c.team}" if c.team else ", no team"
     out.append(f"rule: {c.rule} (category {c.category}{team}, priority {c.priority})")
     for trial in e.trials:

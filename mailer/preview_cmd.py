@@ -51,6 +51,21 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
         return 1
     msg = _message(args.eml, settings) if args.eml else None
     context = preview_context(settings, env, args.name, language, msg)
+    try:
+        return _show(env, args, language, context)
+    except jinja2.TemplateError as exc:
+        where = (
+            f"{exc.filename}:{exc.lineno or 0}: "
+            if isinstance(exc, jinja2.TemplateSyntaxError)
+            else ""
+        )
+        print(f"mailer: {where}{exc}; run 'mailer check' for every problem", file=sys.stderr)
+        return 1
+
+
+def _show(
+    env: jinja2.Environment, args: argparse.Namespace, language: str, context: dict[str, Any]
+) -> int:
     text = env.get_template(f"{language}/{args.name}.txt.j2").render(context)
     print(f"----- {language}/{args.name}.txt.j2 -----\n{text.rstrip()}")
     if _exists(env, f"{language}/{args.name}.html.j2"):

@@ -131,6 +131,18 @@ MISTAKES = {
         "rules", RULE + '[[rules]]\nname = "vpn2"\n  [rules.match]\n  subject = ["vpn"]\n',
         "rule 'vpn2' can never match", 9,
     ),
+    "conditions all empty, so the rule matches everything": Mistake(
+        "rules", '[[rules]]\nname = "a"\n  [rules.match]\n  text = []\n', "holds no condition", 6
+    ),
+    "an empty list beside real conditions": Mistake(
+        "rules", '[[rules]]\nname = "a"\n  [rules.match]\n  text = []\n  subject = ["x"]\n',
+        "empty list", 7, warning=True,
+    ),
+    "same conditions written in another order": Mistake(
+        "rules", '[[rules]]\nname = "a"\n  [rules.match]\n  subject = ["x", "y"]\n'
+        '[[rules]]\nname = "b"\n  [rules.match]\n  subject = ["y", "x"]\n',
+        "rule 'b' can never match", 8,
+    ),
     "rules written as a single table": Mistake(
         "rules", '[rules]\nname = "a"\n', "[[rules]]", None
     ),

@@ -15,6 +15,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from argparse import Namespace
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -82,7 +83,8 @@ def run(args: Namespace) -> int:
         files["mailer.toml"] = (text.config_text(answers).encode(), FILE_MODE)
         files["rules.toml"] = (text.rules_text(answers).encode(), FILE_MODE)
         _refuse_existing(target, files, args.force)
-        write_tree(target, files)
+        for kept in write_tree(target, files):
+            print(f"the previous version is kept as {kept}")
     except Refused as exc:
         print(f"mailer init: {exc}", file=sys.stderr)
         return 1
@@ -164,7 +166,10 @@ def _secret(prompter: Prompter, section: str, args: Namespace) -> Secret:
     """A password file in DIR (typed, or a placeholder), or the file / variable given."""
     path, variable = (getattr(args, f"{section}_password_{k}") for k in ("file", "env"))
     if path:  # referenced where it is; a relative path is taken from the current directory
-        return Secret("password_file", str(Path(path).expanduser().absolute()))
+        found = Path(path).expanduser().absolute()
+        if not found.is_file():
+            raise Refused(f"{found} does not exist; create it, or drop --{section}-password-file")
+        return Secret("password_file", str(found))
     if variable:
         return Secret("password_env", variable)
     name, label = f"{section}.password", section.upper()
@@ -258,15 +263,17 @@ def _refuse_existing(target: Path, files: Mapping[str, object], force: bool) -> 
         )
 
 
-def write_tree(target: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
-    """All files or none: staged in DIR, then renamed into place; on an error what was added
-    is removed again (a DIR created here, whole)."""
+def write_tree(target: Path, files: Mapping[str, tuple[bytes, int]]) -> list[Path]:
+    """All files or none (staged, then renamed; on an error what was added is removed). A file
+    --force replaces with other content is kept as ``NAME.YYYYmmdd-HHMMSS.bak`` (returned)."""
     fresh = not target.exists()
     target.mkdir(DIR_MODE, parents=True, exist_ok=True)
     if fresh:
         target.chmod(DIR_MODE)  # whatever the umask
     stage = Path(tempfile.mkdtemp(prefix=".mailer-init-", dir=target))
     added: list[Path] = []
+    kept: list[Path] = []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     try:
         for name, (data, mode) in files.items():
             (stage / name).parent.mkdir(parents=True, exist_ok=True)
@@ -279,15 +286,21 @@ def write_tree(target: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
                     folder.mkdir(DIR_MODE)
                     folder.chmod(DIR_MODE)
                     added.append(folder)
-            if not (target / name).exists():
-                added.append(target / name)
-            os.replace(stage / name, target / name)
+            old = target / name
+            if not old.exists():
+                added.append(old)
+            elif old.is_file() and old.read_bytes() != files[name][0]:
+                backup = old.with_name(f"{old.name}.{stamp}.bak")
+                shutil.copy2(old, backup)
+                kept.append(backup)
+            os.replace(stage / name, old)
     except BaseException:
         for path in [target] if fresh else reversed(added):
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    return kept
 
 
 def _report(target: Path, answers: Answers, files: Mapping[str, object]) -> int:

@@ -313,3 +313,24 @@ def test_templates_are_a_copy_that_check_renders(tmp_path: Path) -> None:
     # check renders the copies, not the shipped ones: a mistake there is found
     (tmp_path / "templates" / "en" / "receipt.txt.j2").write_text("{% if %}", encoding="utf-8")
     assert any("receipt.txt.j2" in e for e in errors(tmp_path / "mailer.toml"))
+
+
+def test_force_keeps_the_files_it_replaces_as_backups(tmp_path: Path) -> None:
+    from mailer import cli
+
+    target = tmp_path / "conf"
+    assert cli.main(["init", "--defaults", str(target)]) == 0
+    rules = target / "rules.toml"
+    rules.write_text(rules.read_text() + "\n# my own rule, keep me\n")
+    assert cli.main(["init", "--defaults", "--force", str(target)]) == 0
+    [backup] = list(target.glob("rules.toml.*.bak"))
+    assert "# my own rule, keep me" in backup.read_text()
+    assert not list(target.glob("mailer.toml.*.bak"))  # unchanged files are not copied
+
+
+def test_a_password_file_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    from mailer import cli
+
+    target = tmp_path / "conf"
+    code = cli.main(["init", "--defaults", "--imap-password-file", "/nonexistent", str(target)])
+    assert code == 1 and not target.exists()

@@ -160,6 +160,16 @@ def read_rules(
     return tuple(found)
 
 
+def _unknown_team(team: str, teams: Mapping[str, Defined]) -> str:
+    """Rules name a team by its key; say which key is meant when its name was written."""
+    by_name = [key for key, d in teams.items() if d.team.name.casefold() == team.casefold()]
+    if by_name:
+        return f"unknown team '{team}': rules name a team by its key; write team = \"{by_name[0]}\""
+    hint = did_you_mean(team, teams, {})
+    key = team if re.fullmatch(r"[A-Za-z0-9_-]+", team) else "KEY"
+    return f"unknown team '{team}'{hint}; define it as [teams.{key}] or use one of the keys"
+
+
 def _signature(rule: Rule) -> frozenset[tuple[object, ...]]:
     """What a rule tests, regardless of order and line: equal signatures match the same mail."""
     return frozenset(
@@ -182,11 +192,12 @@ def _read_rule(
         )
     elif name in names:
         table.problem("name", f"duplicate rule name '{name}' (first at line {names[name]})")
+    elif not name.strip() or not name.isprintable():
+        table.problem("name", "a rule name is one line of text (no line breaks or tabs)")
     names.setdefault(name, line)
     team = table.get("team", v.string, None)
     if team is not None and team not in teams:
-        hint = did_you_mean(team, teams, {})
-        table.problem("team", f"unknown team '{team}'{hint}; define it as [teams.{team}]")
+        table.problem("team", _unknown_team(team, teams))
     elif team is not None and teams[team].team.address is None:
         table.problem("team", f"team '{team}' has no address", warning=True)
     forced = table.get("language", v.language, None)
@@ -196,7 +207,10 @@ def _read_rule(
         )
     texts = table.get("expectation", v.expectation(languages, default_language), v.NO_TEXTS)
     template = table.get("template", v.string, "receipt")
-    if not _TEMPLATE_RE.fullmatch(template):
+    bare = re.sub(r"(\.(txt|html))?\.j2$", "", template)
+    if bare != template and _TEMPLATE_RE.fullmatch(bare):
+        table.problem("template", f"give the name without its ending: template = \"{bare}\"")
+    elif not _TEMPLATE_RE.fullmatch(template):
         message = f'expected a template name like "receipt", got {v.describe(template)}'
         table.problem("template", message)
     return Rule(

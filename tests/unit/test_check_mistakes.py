@@ -143,6 +143,15 @@ MISTAKES = {
         '[[rules]]\nname = "b"\n  [rules.match]\n  subject = ["y", "x"]\n',
         "rule 'b' can never match", 8,
     ),
+    "team named by its name instead of its key": Mistake(
+        "rules", '[[rules]]\nname = "a"\nteam = "IT Support"\n', 'write team = "it"', 6
+    ),
+    "template named with its file ending": Mistake(
+        "rules", '[[rules]]\nname = "a"\ntemplate = "receipt.txt.j2"\n', 'template = "receipt"', 6
+    ),
+    "rule name with a line break": Mistake(
+        "rules", '[[rules]]\nname = "a\\nb"\n  [rules.match]\n  body = ["x"]\n', "one line", 5
+    ),
     "rules written as a single table": Mistake(
         "rules", '[rules]\nname = "a"\n', "[[rules]]", None
     ),

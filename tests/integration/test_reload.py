@@ -123,7 +123,8 @@ def test_a_broken_rules_file_changes_nothing_while_mail_flows_and_is_reported_on
             rules.write_text(UNKNOWN_TEAM)  # another broken version: one more mail
             refused = wait_for_event(log, "reload.refused", 3)
             assert refused["problems"] == [
-                f"{rules}:7: [rules] team: unknown team 'nope'; define it as [teams.nope] or use one of the keys"
+                f"{rules}:7: [rules] team: unknown team 'nope'; "
+                "define it as [teams.nope] or use one of the keys"
             ]
             wait_for(lambda: len(alerts(sandbox)) == 2, 10, "no alert for the second version")
             # (b) a valid change is taken while mail flows

@@ -106,6 +106,8 @@ def check_settings(
     if data is None:
         return None, report.problems
     base = config.parent
+    if "store" not in data and environ.get("STATE_DIRECTORY"):
+        data = {**data, "store": {}}  # systemd's StateDirectory= holds the store
     rules_data: Mapping[str, Any]
     top = Table(report, (), data, None, TOP_KEYS, what="section")
     tables = {name: _section(top, name) for name in SECTION_KEYS}
@@ -116,7 +118,7 @@ def check_settings(
         "service": service,
         "imap": tables["imap"] and read_imap(tables["imap"], base, environ, reach_secrets),
         "smtp": tables["smtp"] and read_smtp(tables["smtp"], base, environ, reach_secrets),
-        "store": tables["store"] and read_store(tables["store"], base),
+        "store": tables["store"] and read_store(tables["store"], base, environ),
     }
     if tables["limits"] is not None:
         parts["limits"] = read_limits(tables["limits"])

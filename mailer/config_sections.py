@@ -74,7 +74,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "service": ("name", "address", *SERVICE_FIELDS, "rules_file", "templates_dir", "expectation"),
     "imap": (*CONNECTION_KEYS, *IMAP_FIELDS),
     "smtp": (*CONNECTION_KEYS, *SMTP_FIELDS),
-    "store": ("path",),
+    "store": ("path", "retention_days"),
     "limits": tuple(LIMITS_FIELDS),
     "staff": STAFF_KEYS,
     "workflow": WORKFLOW_KEYS,
@@ -157,12 +157,17 @@ def read_smtp(
     return SmtpSettings(**out) if table.ok else None
 
 
-def read_store(table: Table, base: Path) -> StoreSettings | None:
-    if "path" not in table.data:
-        table.problem("path", "required key is missing")
+def read_store(
+    table: Table, base: Path, environ: Mapping[str, str] | None = None
+) -> StoreSettings | None:
+    """``path``, else ``$STATE_DIRECTORY/mailer.sqlite3`` (systemd's StateDirectory=)."""
+    state = (environ or {}).get("STATE_DIRECTORY", "").split(":")[0]
+    if "path" not in table.data and not state:
+        table.problem("path", "required key is missing (or run under systemd's StateDirectory=)")
         return None
-    path = table.path("path", base)
-    return StoreSettings(path=path) if table.ok and path else None
+    path = table.path("path", base) if "path" in table.data else Path(state) / "mailer.sqlite3"
+    days = table.get("retention_days", v.integer(1, 36500), None)
+    return StoreSettings(path=path, retention_days=days) if table.ok and path else None
 
 
 def read_limits(table: Table) -> LimitsSettings | None:

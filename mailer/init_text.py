@@ -189,8 +189,10 @@ security = {q(a.smtp.security)}
 # The SQLite database of requests and outgoing mail; mailer creates it. A relative path is
 # relative to the directory of this file, which mailer must then be able to write. Under
 # systemd (systemd/mailer.service: /etc/mailer read-only, StateDirectory=mailer) use
-# path = "/var/lib/mailer/mailer.sqlite3".
+# path = "/var/lib/mailer/mailer.sqlite3" (or leave path out: $STATE_DIRECTORY is used).
 path = "mailer.sqlite3"
+# `mailer purge` removes message bodies and closed requests older than this; default: never.
+# retention_days = 365
 
 [limits]
 # max_message_size = "25MB"         # bytes of a message parsed; the rest is cut

@@ -93,6 +93,7 @@ class SmtpSettings:
 @dataclass(frozen=True)
 class StoreSettings:
     path: Path
+    retention_days: int | None = None  # `mailer purge`: bodies and closed requests older go
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,20 @@ def test_workflow_settings_are_read(tmp_path: Path) -> None:
     assert workflow.status_headers == ("Stato",)
     assert dict(workflow.keywords)["resolved"] == ("#done", "#fatto")
     assert dict(workflow.keywords)["take"] == ("#take", "#prendo")
+
+
+def test_store_defaults_to_systemds_state_directory(tmp_path: Path) -> None:
+    text = config_text(store="").replace("[store]\n", "")
+    settings, _ = check_settings(
+        write(tmp_path, text), environ={"STATE_DIRECTORY": "/var/lib/mailer"}
+    )
+    assert settings is not None
+    assert settings.store.path == Path("/var/lib/mailer/mailer.sqlite3")
+    _, found = check_settings(write(tmp_path, text), environ={})
+    assert any("[store]" in str(p) or "store" in str(p) for p in found)
+
+
+def test_retention_days_is_read(tmp_path: Path) -> None:
+    store = 'path = "mailer.sqlite3"\nretention_days = 365\n'
+    settings, _ = check_settings(write(tmp_path, config_text(store=store)))
+    assert settings is not None and settings.store.retention_days == 365

@@ -25,6 +25,7 @@ from mailer.config_sections import (
     ServiceExtras,
     read_imap,
     read_limits,
+    read_metrics,
     read_service,
     read_smtp,
     read_store,
@@ -122,6 +123,8 @@ def check_settings(
     }
     if tables["limits"] is not None:
         parts["limits"] = read_limits(tables["limits"])
+    if tables["metrics"] is not None:
+        parts["metrics"] = read_metrics(tables["metrics"])
     if tables["staff"] is not None:
         parts["staff"] = read_staff(tables["staff"])
     if tables["workflow"] is not None:

@@ -25,6 +25,7 @@ from mailer.config_values import Convert
 from mailer.settings import (
     ImapSettings,
     LimitsSettings,
+    MetricsSettings,
     ServiceSettings,
     SmtpSettings,
     StoreSettings,
@@ -75,6 +76,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "imap": (*CONNECTION_KEYS, *IMAP_FIELDS),
     "smtp": (*CONNECTION_KEYS, *SMTP_FIELDS),
     "store": ("path", "retention_days"),
+    "metrics": ("listen",),
     "limits": tuple(LIMITS_FIELDS),
     "staff": STAFF_KEYS,
     "workflow": WORKFLOW_KEYS,
@@ -168,6 +170,20 @@ def read_store(
     path = table.path("path", base) if "path" in table.data else Path(state) / "mailer.sqlite3"
     days = table.get("retention_days", v.integer(1, 36500), None)
     return StoreSettings(path=path, retention_days=days) if table.ok and path else None
+
+
+def read_metrics(table: Table) -> MetricsSettings | None:
+    listen = table.get("listen", _listen, None)
+    return MetricsSettings(listen=listen) if table.ok else None
+
+
+def _listen(value: object) -> str:
+    """HOST:PORT; a non-loopback host is allowed (a scraper elsewhere) but must be named."""
+    found = v.string(value).strip()
+    host, _, port = found.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise v.expected('an address like "127.0.0.1:9101"', value)
+    return found
 
 
 def read_limits(table: Table) -> LimitsSettings | None:

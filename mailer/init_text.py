@@ -194,6 +194,10 @@ path = "mailer.sqlite3"
 # `mailer purge` removes message bodies and closed requests older than this; default: never.
 # retention_days = 365
 
+[metrics]
+# Prometheus metrics (/metrics) and a health check (/healthz) on this address; default: off.
+# listen = "127.0.0.1:9101"
+
 [limits]
 # max_message_size = "25MB"         # bytes of a message parsed; the rest is cut
 # receipts_per_sender = 20          # receipts per sender address per day

@@ -106,6 +106,11 @@ class LimitsSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    listen: str | None = None  # "127.0.0.1:9101": serve /metrics and /healthz there
+
+
+@dataclass(frozen=True)
 class StaffSettings:
     """Who may run status keywords; see ``staffauth`` for what proves a mail is theirs."""
 
@@ -188,6 +193,7 @@ class Settings:
     store: StoreSettings
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     teams: tuple[Team, ...] = ()
     rules: tuple[Rule, ...] = ()

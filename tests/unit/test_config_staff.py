@@ -76,3 +76,12 @@ def test_retention_days_is_read(tmp_path: Path) -> None:
     store = 'path = "mailer.sqlite3"\nretention_days = 365\n'
     settings, _ = check_settings(write(tmp_path, config_text(store=store)))
     assert settings is not None and settings.store.retention_days == 365
+
+
+def test_metrics_listen_is_checked(tmp_path: Path) -> None:
+    settings, _ = check_settings(
+        write(tmp_path, config_text(extra='[metrics]\nlisten = "127.0.0.1:9101"\n'))
+    )
+    assert settings is not None and settings.metrics.listen == "127.0.0.1:9101"
+    _, found = check_settings(write(tmp_path, config_text(extra='[metrics]\nlisten = "9101"\n')))
+    assert any("[metrics] listen" in str(p) for p in found)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+import mailer
 from mailer import log as logsetup
 from mailer.errors import ConfigError, MailboxUnavailable, MailerError, StoreLocked
 from mailer.model import Status
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the TOML config (default: $MAILER_CONFIG, else /etc/mailer/mailer.toml)",
     )
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     parser.add_argument(
         "--json-logs", action="store_true", default=None, help="log JSON lines even on a terminal"
     )
@@ -84,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     register(sub)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed metadata is read only when asked (a fast start)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"mailer {mailer.version()}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

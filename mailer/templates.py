@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
 
+from mailer import shipped_dir
 from mailer.settings import Settings
 
 
 def shipped_templates_dir() -> Path:
-    """``templates/`` beside the package (a checkout or editable install), else share/."""
-    here = Path(__file__).resolve().parent.parent / "templates"
-    if here.is_dir():
-        return here
-    return Path(sys.prefix) / "share" / "mailer" / "templates"
+    """The checkout's ``templates/`` (edits count at once), else the wheel's packaged copy."""
+    return shipped_dir() / "templates"
 
 
 def make_environment(settings: Settings | None = None) -> jinja2.Environment:

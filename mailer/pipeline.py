@@ -294,6 +294,7 @@ def _log_decision(
         "rule": classification.rule,
         "decision": decision.reason,
         "language": language,
+        "internaldate": item.internaldate,  # receipt latency in the metrics
     }
     if msg.defects:
         fields["defects"] = len(msg.defects)

@@ -20,6 +20,7 @@ from typing import Any
 from mailer.errors import MailerError, StoreLocked
 from mailer.model import Status, ThreadInfo
 from mailer.store_queue import OutboxRow, QueueQueries
+from mailer.store_retention import RetentionQueries
 from mailer.store_schema import MIGRATIONS, migrate
 from mailer.workflow import Event
 
@@ -37,7 +38,7 @@ class MailboxState:
     first_seen: float
 
 
-class Store(QueueQueries):
+class Store(QueueQueries, RetentionQueries):
     """The only place that speaks SQL (with ``store_queue``); callers get values back."""
 
     def __init__(self, path: Path, *, lock: bool = False, read_only: bool = False) -> None:

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -194,12 +194,15 @@ def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
 
     store = Store(settings.store.path, lock=True)
     service = Service(settings, store, backfill=backfill)
+    server = None if once else _serve_metrics(settings, service)
     try:
         if not once:
             asyncio.run(service.run_forever())
             return EXIT_OK
         stats = asyncio.run(service.run_once())
     finally:
+        if server is not None:
+            server.stop()
         store.close()
     structlog.get_logger("mailer").info(
         "run.once.done",
@@ -215,6 +218,29 @@ def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
         )
         return EXIT_UNREACHABLE
     return EXIT_OK
+
+
+def _serve_metrics(settings: Settings, service: Any) -> Any:
+    """``[metrics] listen``: /metrics and /healthz in a thread, for the daemon's life."""
+    if not settings.metrics.listen:
+        return None
+    from mailer import metrics
+
+    def state() -> dict[str, object]:
+        return {"connected": service.connected, "last_check": getattr(service, "last_check", None)}
+
+    try:
+        return metrics.start(
+            settings.metrics.listen,
+            settings.store.path,
+            state,
+            max_check_age=metrics.stale_after(settings.imap),
+        )
+    except OSError as exc:
+        raise MailerError(
+            f"cannot serve metrics on {settings.metrics.listen}: {exc.strerror or exc}; "
+            "free the port or change [metrics] listen"
+        ) from None
 
 
 def _team_key(settings: Settings, given: str | None) -> str | None:

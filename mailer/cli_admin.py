@@ -1,4 +1,4 @@
-"""The admin's commands: ``mailer init``, ``mailer rules …`` and ``mailer templates …``.
+"""The admin's commands: init, rules …, templates …, doctor, purge and backup.
 
 Each command's module adds its own arguments and sets ``handler``, called as
 ``handler(args, config_path) -> exit code``; modules are imported when the parser is built,
@@ -13,7 +13,7 @@ from typing import Any
 
 def register(sub: Any) -> None:
     """Add ``init``, ``rules`` and ``templates`` to the top-level subcommands."""
-    from mailer import explain_cmd, init_cmd, preview_cmd, replay, rules_edit
+    from mailer import doctor, explain_cmd, init_cmd, preview_cmd, purge_cmd, replay, rules_edit
 
     init = sub.add_parser(
         "init", help="write a new config, rules file and templates into a directory"
@@ -34,6 +34,18 @@ def register(sub: Any) -> None:
     replay.add_arguments(replay_parser)
     replay_parser.set_defaults(handler=replay.run)
     rules_edit.add_arguments(rules_sub)
+
+    check_setup = sub.add_parser(
+        "doctor", help="check the real setup (DNS, TLS, login, capabilities, store) with fixes"
+    )
+    doctor.add_arguments(check_setup)
+    check_setup.set_defaults(handler=doctor.run)
+    purge = sub.add_parser("purge", help="remove requests and bodies past [store] retention_days")
+    purge_cmd.add_arguments(purge)
+    purge.set_defaults(handler=purge_cmd.run)
+    backup = sub.add_parser("backup", help="copy the store while the daemon runs (online backup)")
+    purge_cmd.add_backup_arguments(backup)
+    backup.set_defaults(handler=purge_cmd.run_backup)
 
     templates = sub.add_parser("templates", help="look at the mail templates")
     templates_sub = templates.add_subparsers(

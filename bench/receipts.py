@@ -54,8 +54,8 @@ def _wait_count(sandbox: MailSandbox, user: str, count: int, timeout: float) -> 
 def _mailer(config: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "mailer", "--config", str(config), "--json-logs", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=open(config.with_suffix(".log"), "ab"),
+        stdout=open(config.with_suffix(".log"), "ab"),  # --json-logs: JSON lines on stdout
+        stderr=subprocess.STDOUT,
     )
 
 

@@ -8,6 +8,7 @@ unless ``allow_insecure = true``: credentials in clear text must be a conscious 
 from __future__ import annotations
 
 import ipaddress
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -98,13 +99,29 @@ def read_secret(
                 "it where mailer runs (EnvironmentFile= in the systemd unit)",
             )
         return environ.get(name) if name else None
-    return _password_file(table, base)
+    return _password_file(table, base, environ)
 
 
-def _password_file(table: Table, base: Path) -> str | None:
-    path = table.path("password_file", base)
-    if path is None:
+# systemd's LoadCredential= puts the secret in a directory only the unit sees.
+CREDENTIALS = re.compile(r"\$(?:\{CREDENTIALS_DIRECTORY\}|CREDENTIALS_DIRECTORY\b)")
+
+
+def _password_file(table: Table, base: Path, environ: Mapping[str, str]) -> str | None:
+    raw = table.get("password_file", v.string, "")
+    if CREDENTIALS.search(raw):
+        where = environ.get("CREDENTIALS_DIRECTORY", "")
+        if not where:
+            table.problem(
+                "password_file",
+                "$CREDENTIALS_DIRECTORY is not set: systemd sets it for a unit with "
+                "LoadCredential= (systemd/mailer.service); outside the unit, give the file's "
+                "own path or set CREDENTIALS_DIRECTORY to the directory holding it",
+            )
+            return None
+        raw = CREDENTIALS.sub(lambda _: where, raw)
+    if not raw:
         return None
+    path = base / Path(raw).expanduser()
     try:
         secret = path.read_text(encoding="utf-8")
         mode = path.stat().st_mode

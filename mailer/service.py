@@ -25,6 +25,7 @@ from mailer.imap import NETWORK_ERRORS, Fetched, Mailbox, RefusedByServer, Selec
 from mailer.outbox import Outbox
 from mailer.pipeline import Pipeline
 from mailer.reload import CHECK_INTERVAL, LiveReload
+from mailer.sdnotify import SystemdLink
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
 
@@ -71,6 +72,7 @@ class Service:
         self.stats = RunStats()
         self.connected = False
         self.final_budget: float | None = SHUTDOWN_BUDGET
+        self.sd = SystemdLink(store.pending_count, lambda: self.outbox.unreachable)
 
     # ---- entry points --------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class Service:
         )
         outbox = asyncio.create_task(self._outbox_loop())
         watcher = asyncio.create_task(self._watch_files())
+        self.sd.start(self.stopping.is_set)  # READY, STATUS, WATCHDOG: sdnotify.py
         try:
             await self._intake_loop()
         finally:
@@ -141,6 +144,7 @@ class Service:
     def stop(self) -> None:
         if not self.stopping.is_set():
             log.info("service.stopping")
+            self.sd.stopping()
             # A worker thread stuck in a network call must not hold the exit past 5 s;
             # the store is built to survive a hard stop (nothing is lost, see pipeline.py).
             guard = threading.Timer(SHUTDOWN_BUDGET + 0.7, os._exit, (0,))
@@ -171,6 +175,7 @@ class Service:
                     retry_in=round(delay, 1),
                     failures=failures,
                 )
+                self.sd.retrying(delay, exc)
                 await self._close()
                 await self._sleep(delay)
 
@@ -178,6 +183,7 @@ class Service:
         selected = await asyncio.to_thread(self.mailbox.connect)
         self.connected = True
         self._check_uidvalidity(selected)
+        self.sd.connected()
         log.info(
             "imap.connected",
             uidvalidity=selected.uidvalidity,
@@ -235,9 +241,11 @@ class Service:
                 break
         if move:
             await self._moves(selected.uidvalidity)
+        self.last_check = time.time()  # the mailbox was read: metrics and /healthz
         return len(uids)
 
     def _fetch(self, uids: list[int]) -> list[Fetched]:
+        self.sd.beat(f"processing {len(uids)} new messages")
         return list(self.mailbox.fetch(uids, self.settings.limits.max_message_size))
 
     async def _moves(self, uidvalidity: int) -> None:
@@ -280,10 +288,11 @@ class Service:
         timeout = min(s.idle_renew, s.catchup_interval)
         if selected is None or not selected.can_idle:
             timeout = min(timeout, s.poll_interval)
+        self.sd.waiting(selected is not None and selected.can_idle, timeout)
         await asyncio.to_thread(
             self.mailbox.wait,
             timeout,
-            lambda: self.stopping.is_set() or self.wake_intake.is_set(),
+            self.sd.beating(lambda: self.stopping.is_set() or self.wake_intake.is_set()),
         )
 
     async def _close(self) -> None:

@@ -9,7 +9,7 @@
 # 3. pip install -e '.[test]' into it
 set -euo pipefail
 
-PACKAGES=(dovecot-imapd dovecot-lmtpd postfix)
+PACKAGES=(dovecot-imapd dovecot-lmtpd postfix systemd)  # systemd: systemd-analyze for the unit tests
 
 say() { echo "setup: $*"; }
 die() { echo "setup: ERROR: $*" >&2; exit 1; }

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -192,7 +193,13 @@ def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
     from mailer.service import Service
     from mailer.store import Store
 
-    store = Store(settings.store.path, lock=True)
+    try:
+        store = Store(settings.store.path, lock=True)
+    except (sqlite3.Error, OSError) as exc:
+        raise MailerError(
+            f"cannot open the store {settings.store.path}: {exc} (a full disk, or a directory "
+            "mailer cannot write?); nothing was taken from the mailbox, so no mail is lost"
+        ) from None
     service = Service(settings, store, backfill=backfill)
     server = None if once else _serve_metrics(settings, service)
     try:

@@ -170,7 +170,7 @@ class Service:
                 failures += 1
                 delay = backoff(failures)
                 log.warning(
-                    "imap.error",
+                    "store.error" if isinstance(exc, sqlite3.Error) else "imap.error",
                     error=f"{type(exc).__name__}: {exc}",
                     retry_in=round(delay, 1),
                     failures=failures,

@@ -27,6 +27,8 @@ CONNECTION_KEYS = (
     *SECRET_KEYS,
     "timeout",
     "ca_file",
+    "auth",
+    "oauth",
 )
 DEFAULT_PORTS = {
     "imap": {"tls": 993, "starttls": 143, "none": 143},
@@ -65,6 +67,27 @@ def read_connection(table: Table, section: str, base: Path, out: dict[str, Any],
         if not ca_file.is_file():
             table.problem("ca_file", f"file {ca_file} does not exist")
         out["ca_file"] = str(ca_file)
+    _read_auth(table, section, base, out)
+
+
+def _read_auth(table: Table, section: str, base: Path, out: dict[str, Any]) -> None:
+    """``auth = "xoauth2"`` needs [section.oauth] and a username, and takes no password."""
+    from mailer.oauth_config import read_oauth  # it needs is_loopback from here
+
+    table.fill(out, "auth", v.choice("password", "xoauth2"))
+    if out.get("auth") != "xoauth2":
+        if "oauth" in table.data:
+            message = 'is ignored unless auth = "xoauth2"'
+            table.problem("oauth", message, warning=True)
+        return
+    oauth = read_oauth(table, section, base)
+    if oauth is not None:
+        out["oauth"] = oauth
+    if section == "smtp" and "username" not in table.data:
+        table.problem(
+            "username",
+            'required with auth = "xoauth2": the mailbox address the token is for',
+        )
 
 
 def read_secret(
@@ -75,6 +98,12 @@ def read_secret(
     ``reach=False`` (commands that never connect: rules test, replay, preview) names the
     source without reading it: an admin's shell need not see the daemon's secret."""
     given = [key for key in SECRET_KEYS if key in table.data]
+    if table.data.get("auth") == "xoauth2":
+        for key in given:
+            section = table.section or "imap"
+            message = f'is ignored with auth = "xoauth2": the token comes from [{section}.oauth]'
+            table.problem(key, message, warning=True)
+        return "" if required else None
     if len(given) > 1:
         table.problem(given[1], f"give only one of {', '.join(given)}; they all set the password")
         return None

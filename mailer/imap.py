@@ -19,6 +19,7 @@ from typing import Any
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
+from mailer import oauth
 from mailer.errors import MailboxUnavailable, MailerError
 from mailer.model import MailboxRef
 from mailer.settings import ImapSettings
@@ -29,6 +30,11 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     ssl.SSLError,
     IMAPClientError,
     EOFError,
+)
+XOAUTH2_HINT = (
+    "the token was fresh, so check [imap] username (the mailbox address) and, for "
+    "Microsoft 365, that the app's service principal has FullAccess to that mailbox "
+    "(Add-MailboxPermission) with IMAP enabled; for Gmail, the scope https://mail.google.com/"
 )
 
 
@@ -78,14 +84,14 @@ class Mailbox:
             )
             if s.security == "starttls":
                 client.starttls(context)
-            client.login(s.username, s.password)
-        except imapclient.exceptions.LoginError as exc:
-            raise MailboxUnavailable(
-                f"IMAP login as {s.username!r} on {s.host}:{s.port} refused: {exc}; "
-                "check [imap] username and password"
-            ) from exc
         except NETWORK_ERRORS as exc:
             raise MailboxUnavailable(f"cannot reach IMAP {s.host}:{s.port}: {exc}") from exc
+        try:
+            self._login(client)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+            raise
         self.client = client
         try:
             return self.select()
@@ -95,6 +101,32 @@ class Mailbox:
                 f"cannot open mailbox {s.mailbox!r} on {s.host}:{s.port}: {exc}; "
                 "check [imap] mailbox"
             ) from exc
+
+    def _login(self, client: imapclient.IMAPClient) -> None:
+        """LOGIN, or AUTHENTICATE XOAUTH2 retried once with a fresh token, never more:
+        the service's backoff paces any further attempt."""
+        s = self.settings
+        hint = "check [imap] username and password"
+        try:
+            if s.auth != "xoauth2" or s.oauth is None:
+                client.login(s.username, s.password)
+                return
+            hint = XOAUTH2_HINT
+            source = oauth.source_for(s.oauth)
+            try:
+                client.oauth2_login(s.username, source.token())
+                return
+            except imapclient.exceptions.LoginError:
+                source.invalidate()  # maybe revoked or expired early: one fresh try
+            client.oauth2_login(s.username, source.token())
+        except oauth.OAuthError as exc:
+            raise MailboxUnavailable(f"no OAuth token for IMAP: {exc}") from exc
+        except imapclient.exceptions.LoginError as exc:
+            raise MailboxUnavailable(
+                f"IMAP login as {s.username!r} on {s.host}:{s.port} refused: {exc}; {hint}"
+            ) from exc
+        except NETWORK_ERRORS as exc:
+            raise MailboxUnavailable(f"cannot reach IMAP {s.host}:{s.port}: {exc}") from exc
 
     def select(self) -> Selected:
         client = self._client()

@@ -159,6 +159,8 @@ username = {q(str(a.imap.user))}
 # move_to = "INBOX/Processed"       # move processed mail there; default: it stays put
 # sent_folder = "Sent"              # append a copy (\\Seen) of all we send; default: none
 # ca_file = "/etc/ssl/certs/corp-ca.pem"   # CA bundle to verify the server; default: system
+# auth = "password"                # or "xoauth2": an OAuth token (Microsoft 365, Gmail)
+# oauth = (a table)                 # with "xoauth2": [imap.oauth], see the README
 
 [smtp]
 # The server we send through.
@@ -184,6 +186,8 @@ security = {q(a.smtp.security)}
 # ca_file = "/etc/ssl/certs/corp-ca.pem"   # as in [imap]; default: system CAs
 # helo = "mailer.{a.domain}"  # name sent in EHLO; default: this machine's name
 # connections = 3                   # SMTP connections kept open in parallel; default 3
+# auth = "password"                # or "xoauth2" with an [smtp.oauth] table, as in [imap]
+# oauth = (a table)                 # with "xoauth2": [smtp.oauth], see the README
 
 [store]
 # The SQLite database of requests and outgoing mail; mailer creates it. A relative path is

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 Security = Literal["tls", "starttls", "none"]
+Auth = Literal["password", "xoauth2"]
+Flow = Literal["client_credentials", "refresh_token", "command"]
 TagPlacement = Literal["suffix", "prefix", "none"]
 
 
@@ -52,6 +54,25 @@ def _base(address: str) -> str:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """Where [imap.oauth] / [smtp.oauth] get an XOAUTH2 access token; see ``oauth``.
+
+    Secrets are kept as *where to read them*, read at each token fetch: a rotated client
+    secret or refresh token is picked up without a restart, and never sits in settings."""
+
+    flow: Flow
+    token_url: str = ""  # Microsoft's from ``tenant``, else Google's
+    client_id: str = ""
+    client_secret_file: str | None = None
+    client_secret_env: str | None = None
+    refresh_token_file: str | None = None  # rewritten when the server rotates the token
+    refresh_token_env: str | None = None
+    scope: str = ""
+    command: tuple[str, ...] = ()  # prints the access token on stdout
+    timeout: float = 30.0  # HTTP request or command
+
+
+@dataclass(frozen=True)
 class ImapSettings:
     host: str
     username: str
@@ -70,6 +91,8 @@ class ImapSettings:
     move_to: str | None = None  # folder for processed mail
     sent_folder: str | None = None  # APPEND a copy of every sent mail here, \Seen
     ca_file: str | None = None
+    auth: Auth = "password"  # "xoauth2": log in with a token from ``oauth``
+    oauth: OAuthSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,8 @@ class SmtpSettings:
     ca_file: str | None = None
     helo: str | None = None
     connections: int = 3  # SMTP connections kept open in parallel by the outbox
+    auth: Auth = "password"  # "xoauth2": AUTH XOAUTH2 with a token from ``oauth``
+    oauth: OAuthSettings | None = None
 
 
 @dataclass(frozen=True)

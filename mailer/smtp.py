@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import aiosmtplib
 
+from mailer import oauth
 from mailer.errors import PermanentDelivery, ServerUnreachable, TemporaryDelivery
 from mailer.settings import SmtpSettings
 
@@ -20,6 +22,7 @@ class Sender:
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
         context = ssl.create_default_context(cafile=s.ca_file) if s.security != "none" else None
+        xoauth2 = s.auth == "xoauth2" and s.oauth is not None
         client = aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
@@ -28,11 +31,41 @@ class Sender:
             tls_context=context,
             timeout=s.timeout,
             local_hostname=s.helo,
-            username=s.username,
-            password=s.password,
+            username=None if xoauth2 else s.username,
+            password=None if xoauth2 else s.password,
         )
         await client.connect()
+        if xoauth2:
+            try:
+                await self._xoauth2(client)
+            except BaseException:
+                client.close()
+                raise
         return client
+
+    async def _xoauth2(self, client: aiosmtplib.SMTP) -> None:
+        """AUTH XOAUTH2, retried once with a fresh token; the outbox's backoff does the rest."""
+        s = self.settings
+        assert s.oauth is not None
+        source = oauth.source_for(s.oauth)
+        try:
+            try:
+                token = await asyncio.to_thread(source.token)
+                await client.auth_xoauth2(s.username or "", token)
+                return
+            except aiosmtplib.SMTPAuthenticationError:
+                source.invalidate()  # maybe revoked or expired early: one fresh try
+            token = await asyncio.to_thread(source.token)
+            await client.auth_xoauth2(s.username or "", token)
+        except oauth.OAuthError as exc:
+            raise ServerUnreachable(f"no OAuth token for SMTP: {exc}") from exc
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise ServerUnreachable(
+                f"SMTP AUTH XOAUTH2 as {s.username!r} on {s.host}:{s.port} refused: "
+                f"{exc.code} {exc.message}; the token was fresh, so check [smtp] username "
+                "(the mailbox address) and, for Microsoft 365, that SMTP AUTH is enabled for "
+                "the mailbox and the app's service principal may send as it"
+            ) from exc
 
     async def send(self, raw: bytes, mail_from: str, rcpt: str) -> str:
         """Send once; returns the server's reply. Raises Temporary/PermanentDelivery."""

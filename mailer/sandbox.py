@@ -34,7 +34,7 @@ from imapclient import IMAPClient
 from mailer import sandbox_setup as setup
 from mailer.sandbox_config import HOST, Layout, Ports, check_users
 from mailer.sandbox_mail import parse_deliveries, prepare_acceptance, to_crlf
-from mailer.sandbox_proc import alive, free_port, read_pid, start_watchdog, terminate
+from mailer.sandbox_proc import alive, read_pid, start_watchdog, terminate
 from mailer.sandbox_setup import INSTALL_HINT, PortBusyError, SandboxError, SandboxTimeoutError
 
 __all__ = ["DEFAULT_USERS", "INSTALL_HINT", "MailSandbox", "SandboxError", "SandboxTimeoutError"]
@@ -73,6 +73,7 @@ class MailSandbox:
         smtp_port: int = 0,
         lmtp_port: int = 0,
         guard: bool = True,
+        tls: bool = False,
     ) -> None:
         """Ports 0 = pick free ones. ``guard=False``: no atexit/watchdog safety net, the
         servers outlive this process until someone calls stop() (the CLI does that)."""
@@ -81,7 +82,7 @@ class MailSandbox:
             names += ("catchall",)
         check_users(names, password)
         self.users, self.password, self.catchall = names, password, catchall
-        self._base_dir, self._guard = base_dir, guard
+        self._base_dir, self._guard, self.tls = base_dir, guard, tls
         self._wanted = Ports(imap_port, smtp_port, lmtp_port)
         self._ports: Ports | None = None
         self._lay: Layout | None = None
@@ -103,8 +104,7 @@ class MailSandbox:
         self._lay, self._owned_dir = setup.prepare_dir(self._base_dir)
         explicit = any((self._wanted.imap, self._wanted.smtp, self._wanted.lmtp))
         for attempt in range(3):
-            self._ports = Ports(*(p or free_port() for p in
-                                  (self._wanted.imap, self._wanted.smtp, self._wanted.lmtp)))
+            self._ports = setup.pick_ports(self._wanted, self.tls)
             try:
                 setup.launch_dovecot(self._lay, self._ports, self.users, self.password)
                 setup.launch_postfix(self._lay, self._ports, self.users, self.catchall)
@@ -118,8 +118,8 @@ class MailSandbox:
                 self._abort()
                 raise
         self._lay.info.write_text(json.dumps({
-            "ports": [self.imap_port, self.smtp_port, self.lmtp_port], "users": self.users,
-            "password": self.password, "catchall": self.catchall,
+            "ports": [self.imap_port, self.smtp_port, self.lmtp_port, self.imaps_port],
+            "users": self.users, "password": self.password, "catchall": self.catchall,
         }))
         if self._guard:
             _LIVE.add(self)
@@ -203,6 +203,14 @@ class MailSandbox:
     @property
     def lmtp_port(self) -> int:
         return self._ports_or_fail().lmtp
+
+    @property
+    def imaps_port(self) -> int:  # implicit TLS (tls=True: TLS also via STARTTLS); else 0
+        return self._ports_or_fail().imaps
+
+    @property
+    def ca_file(self) -> Path | None:  # PEM of the CA that signed the server's certificate
+        return self._require().tls / "ca.pem" if self.imaps_port else None
 
     @property
     def imap_url(self) -> str:

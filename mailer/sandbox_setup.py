@@ -32,7 +32,8 @@ from mailer.sandbox_config import (
     postfix_master_cf,
     users_file,
 )
-from mailer.sandbox_proc import alive, listening, read_pid, wait_listening
+from mailer.sandbox_proc import alive, free_port, listening, read_pid, wait_listening
+from mailer.sandbox_tls import make_pki
 
 DOVECOT = "/usr/sbin/dovecot"
 POSTFIX_MASTER = "/usr/lib/postfix/sbin/master"
@@ -96,7 +97,7 @@ def prepare_dir(base_dir: Path | None) -> tuple[Layout, bool]:
             raise SandboxError(f"a sandbox is running in {root}: `python -m mailer.sandbox "
                                f"stop {root}` first")
         root.mkdir(parents=True, exist_ok=True)
-        for name in ("run", "state", "mail", "log", "pf", "spool", "pfdata"):
+        for name in ("run", "state", "mail", "log", "pf", "spool", "pfdata", "tls"):
             shutil.rmtree(root / name, ignore_errors=True)
     if len(str(root)) > 60:
         raise SandboxError(f"sandbox dir {root} is too long for UNIX socket paths: use /tmp/X")
@@ -146,6 +147,12 @@ def _check_free(ports: list[int]) -> None:
                        f"there (`ss -ltnp 'sport = :{busy[0]}'`) or let the sandbox pick ports")
 
 
+def pick_ports(wanted: Ports, tls: bool) -> Ports:
+    """The wanted ports, free ones for those left 0; an imaps port only in TLS mode."""
+    imap, smtp, lmtp = (p or free_port() for p in (wanted.imap, wanted.smtp, wanted.lmtp))
+    return Ports(imap, smtp, lmtp, (wanted.imaps or free_port()) if tls else 0)
+
+
 def launch_dovecot(lay: Layout, ports: Ports, users: tuple[str, ...], password: str) -> None:
     """Write Dovecot's config, create every INBOX (IDLE works before the first delivery), start."""
     lay.users_file.write_text(users_file(users, password))
@@ -158,13 +165,16 @@ def launch_dovecot(lay: Layout, ports: Ports, users: tuple[str, ...], password: 
                 path.mkdir(parents=True)
                 _own(path, MAIL_USER, MAIL_USER, 0o700)
         _own(lay.mail / user, MAIL_USER, MAIL_USER, 0o700)
-    _check_free([ports.imap, ports.lmtp])
+    listeners = [p for p in (ports.imap, ports.lmtp, ports.imaps) if p]
+    if ports.imaps:
+        make_pki(lay.tls)
+    _check_free(listeners)
     code, err = _run([DOVECOT, "-c", str(lay.dovecot_conf)], lay.log / "dovecot.start")
     if code != 0:
         kind = PortBusyError if "Address already in use" in err else SandboxError
         raise kind(f"dovecot failed to start: {err}\n{_tail(lay.dovecot_log)}")
-    if wait_listening([ports.imap, ports.lmtp], 10):
-        raise SandboxError(f"Dovecot did not listen on {ports.imap}/{ports.lmtp}; "
+    if wait_listening(listeners, 10):
+        raise SandboxError(f"Dovecot did not listen on {'/'.join(map(str, listeners))}; "
                            f"see {lay.dovecot_log}:\n{_tail(lay.dovecot_log)}")
 
 

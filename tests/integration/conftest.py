@@ -59,6 +59,31 @@ def sandbox(mail_sandbox: MailSandbox) -> MailSandbox:
     return mail_sandbox
 
 
+@pytest.fixture(scope="session")
+def mail_sandbox_tls() -> Iterator[MailSandbox]:
+    """A second sandbox in TLS mode: a throw-away CA (``ca_file``), imaps and STARTTLS."""
+    sandbox = MailSandbox(tls=True)
+    try:
+        sandbox.start()
+    except SandboxError as exc:
+        pytest.fail(f"cannot start the TLS mail sandbox: {exc}", pytrace=False)
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def tls_sandbox(mail_sandbox_tls: MailSandbox) -> MailSandbox:
+    """The TLS sandbox with empty mailboxes (see ``sandbox``)."""
+    try:
+        if not mail_sandbox_tls.running:
+            raise SandboxError("servers not running")
+        mail_sandbox_tls.reset()
+    except Exception:
+        mail_sandbox_tls.stop()
+        mail_sandbox_tls.start()
+    return mail_sandbox_tls
+
+
 @dataclass(frozen=True)
 class SmtpMessage:
     """One DATA received by the scripted server, with the code it answered."""

@@ -149,6 +149,11 @@ def run_backup(args: argparse.Namespace, config_path: Path) -> int:
     if dest.is_dir():
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         dest = dest / f"{source.stem}-{stamp}{source.suffix or '.sqlite3'}"
+    live = {source.resolve().with_name(source.name + end) for end in ("", "-wal", "-shm", ".lock")}
+    if dest.resolve() in live:
+        print(f"mailer: {dest} is the store itself; give another path or a directory",
+              file=sys.stderr)  # fmt: skip
+        return 1
     if dest.exists() and not args.force:
         print(f"mailer: {dest} exists; --force overwrites it", file=sys.stderr)
         return 1

@@ -340,3 +340,19 @@ def test_backup_into_a_directory_writes_a_dated_file(desk: Desk, tmp_path: Path)
     )
     [copy] = folder.iterdir()
     assert copy.name.startswith("s-") and copy.suffix == ".sqlite3"
+
+
+def test_backup_refuses_to_overwrite_the_live_store(tmp_path: Path) -> None:
+    import argparse
+
+    from mailer import purge_cmd
+    from mailer.store import Store
+    from tests.unit.test_config import config_text, write
+
+    config = write(tmp_path, config_text())
+    Store(tmp_path / "mailer.sqlite3").close()
+    before = (tmp_path / "mailer.sqlite3").read_bytes()
+    for dest in ("mailer.sqlite3", "mailer.sqlite3-wal"):
+        args = argparse.Namespace(dest=str(tmp_path / dest), force=True)
+        assert purge_cmd.run_backup(args, config) == 1
+    assert (tmp_path / "mailer.sqlite3").read_bytes() == before

@@ -149,8 +149,7 @@ def run_backup(args: argparse.Namespace, config_path: Path) -> int:
     if dest.is_dir():
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         dest = dest / f"{source.stem}-{stamp}{source.suffix or '.sqlite3'}"
-    live = {source.resolve().with_name(source.name + end) for end in ("", "-wal", "-shm", ".lock")}
-    if dest.resolve() in live:
+    if _is_live(source, dest):
         print(f"mailer: {dest} is the store itself; give another path or a directory",
               file=sys.stderr)  # fmt: skip
         return 1
@@ -170,6 +169,24 @@ def run_backup(args: argparse.Namespace, config_path: Path) -> int:
         return 1
     print(f"backup: {done.path} ({_mb(done.size)}, {done.seconds:.2f} s, integrity ok)")
     return 0
+
+
+def _is_live(source: Path, dest: Path) -> bool:
+    """DEST is the store, its WAL, shm or lock file, through any symlink or hard link."""
+    real = source.resolve()
+    names = {source.name, real.name}
+    live = {
+        folder / (name + end)
+        for folder in (source.absolute().parent, real.parent)
+        for name in names
+        for end in ("", "-wal", "-shm", ".lock")
+    }
+    if dest.absolute() in live or dest.resolve() in {p.resolve() for p in live}:
+        return True
+    try:
+        return dest.exists() and os.path.samefile(dest, real)
+    except OSError:
+        return False
 
 
 def backup_store(source: Path, dest: Path) -> Backup:

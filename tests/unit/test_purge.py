@@ -356,3 +356,20 @@ def test_backup_refuses_to_overwrite_the_live_store(tmp_path: Path) -> None:
         args = argparse.Namespace(dest=str(tmp_path / dest), force=True)
         assert purge_cmd.run_backup(args, config) == 1
     assert (tmp_path / "mailer.sqlite3").read_bytes() == before
+
+
+def test_backup_refuses_the_live_store_behind_a_symlink(tmp_path: Path) -> None:
+    import argparse
+
+    from mailer import purge_cmd
+    from mailer.store import Store
+    from tests.unit.test_config import config_text, write
+
+    config = write(tmp_path, config_text())
+    (tmp_path / "data").mkdir()
+    Store(tmp_path / "data" / "real.db").close()
+    (tmp_path / "mailer.sqlite3").symlink_to(tmp_path / "data" / "real.db")
+    for dest in ("mailer.sqlite3", "data/real.db", "data/real.db-wal"):
+        args = argparse.Namespace(dest=str(tmp_path / dest), force=True)
+        assert purge_cmd.run_backup(args, config) == 1, dest
+    assert (tmp_path / "mailer.sqlite3").is_symlink()

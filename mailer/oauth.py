@@ -14,6 +14,7 @@ import os
 import re
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -99,6 +100,7 @@ class TokenSource:
         self.environ = os.environ if environ is None else environ
         self.cached: Token | None = None
         self.rotated: str | None = None  # a refresh token the server handed back
+        self.in_file: str | None = None  # the file's content when we last read or wrote it
         self.lock = threading.Lock()
 
     def token(self, now: float | None = None) -> str:
@@ -125,9 +127,10 @@ class TokenSource:
         if s.flow == "client_credentials":
             form["grant_type"] = "client_credentials"
         else:
-            refresh = self.rotated or self._secret(
-                "refresh_token", s.refresh_token_file, s.refresh_token_env
-            )
+            given = self._secret("refresh_token", s.refresh_token_file, s.refresh_token_env)
+            if given != self.in_file:  # an admin wrote a new one (a fresh sign-in): it wins
+                self.rotated, self.in_file = None, given
+            refresh = self.rotated or given
             form |= {"grant_type": "refresh_token", "refresh_token": refresh or ""}
         status, body = self.post(s.token_url, form, s.timeout)
         data = _json(body)
@@ -171,12 +174,20 @@ class TokenSource:
         if not file or _CREDENTIALS.search(file):
             return  # an env variable or a read-only systemd credential: memory only
         path = self._path(file)
-        temporary = path.with_name(f".{path.name}.new")
-        try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:  # a unique temp file, synced, then renamed: the only token is never half-written
+            fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(value + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, 0o600)
             os.replace(temporary, path)
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+            self.in_file = value
         except OSError as exc:
             log.warning("cannot save the new refresh token to %s: %s", path, exc.strerror)
 

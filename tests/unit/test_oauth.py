@@ -133,6 +133,11 @@ def test_refresh_token_flow_keeps_a_rotated_refresh_token(
     assert second["refresh_token"] == "r2"
     assert Path(file).read_text() == "r2\n"
     assert Path(file).stat().st_mode & 0o077 == 0
+    assert [p.name for p in Path(file).parent.iterdir() if p.name.startswith(".")] == []
+    Path(file).write_text("r9\n")  # the admin signed in again: the file wins over memory
+    clock.now += 3600
+    source.token()
+    assert endpoint.forms[2]["refresh_token"] == "r9"
 
 
 def test_command_flow_runs_the_program_and_uses_stdout(tmp_path: Path) -> None:

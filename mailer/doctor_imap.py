@@ -16,6 +16,7 @@ from typing import Any
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from mailer import oauth
 from mailer.config_transport import is_loopback
 from mailer.doctor_checks import Outcome, Step, fail, ok, warn
 from mailer.doctor_net import (
@@ -150,7 +151,12 @@ class ImapProbe:
                 'it wants TLS first: set [imap] security = "starttls" (or "tls", port 993)',
             )
         try:
-            client.login(s.username, s.password)
+            if s.auth == "xoauth2" and s.oauth is not None:
+                client.oauth2_login(s.username, oauth.source_for(s.oauth).token())
+            else:
+                client.login(s.username, s.password)
+        except oauth.OAuthError as exc:
+            return fail(f"no OAuth token: {exc}", "fix [imap.oauth] as the message says")
         except LoginError as exc:
             return fail(
                 f"authentication failed: {_text(exc)}",

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import aiosmtplib
 
-from mailer import mime
+from mailer import mime, oauth
 from mailer.config_transport import is_loopback
 from mailer.doctor_checks import Outcome, Step, fail, ok, warn
 from mailer.doctor_net import (
@@ -185,7 +185,13 @@ class SmtpProbe:
             )
             return fail("the server offers no AUTH on this connection", fix)
         try:
-            self._run(client.login(s.username, s.password or ""))
+            if s.auth == "xoauth2" and s.oauth is not None:
+                token = oauth.source_for(s.oauth).token()
+                self._run(client.auth_xoauth2(s.username or "", token))
+            else:
+                self._run(client.login(s.username, s.password or ""))
+        except oauth.OAuthError as exc:
+            return fail(f"no OAuth token: {exc}", "fix [smtp.oauth] as the message says")
         except aiosmtplib.SMTPAuthenticationError as exc:
             return fail(
                 f"authentication failed: {exc.code} {exc.message}",

@@ -196,3 +196,18 @@ def test_smtp_refused_twice_is_reported(endpoint: Endpoint) -> None:
         smtp_send(handler, endpoint)
     assert len(handler.attempts) == 2
     assert handler.received == []
+
+
+def test_doctor_logs_in_with_a_token_when_auth_is_xoauth2(endpoint: Endpoint) -> None:
+    from mailer.doctor_imap import ImapProbe
+
+    stub = ImapStub(accepted={"tok-1"})
+    try:
+        probe = ImapProbe(imap_settings(stub, endpoint), "the OAuth token")
+        assert probe.tcp().status == "ok"
+        assert probe.connect().status == "ok"
+        outcome = probe.login()
+    finally:
+        stub.close()
+    assert outcome.status == "ok", outcome
+    assert stub.attempts == [sasl("tok-1")]

@@ -175,6 +175,7 @@ class _Server6(_Server):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    timeout = 10  # a scraper that connects and says nothing does not hold a thread
     server: _Server
 
     def do_GET(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -133,10 +134,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return code
     if args.command == "check":
         return _check(path)
+    if args.command == "run":  # everything is checked, templates too, before connecting
+        from mailer.checks import check_all
+
+        settings_or_none, problems = check_all(path)
+        errors = [p for p in problems if not p.warning]
+        if settings_or_none is None or errors:
+            raise ConfigError(errors or problems)
+        for problem in problems:  # as load_settings reports them
+            logging.getLogger("mailer.config").warning("%s", problem)
+        return _run(settings_or_none, once=args.once, backfill=args.backfill)
     # Only the daemon connects: the store commands work from an admin's shell without secrets.
-    settings = load_settings(path, reach_secrets=args.command == "run")
-    if args.command == "run":
-        return _run(settings, once=args.once, backfill=args.backfill)
+    settings = load_settings(path, reach_secrets=False)
     from mailer.store import Store
 
     store = Store(settings.store.path)

@@ -1,0 +1,31 @@
+"""``mailer run`` checks everything, templates included, before it connects to anything."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mailer import cli
+from tests.unit.test_config import config_text, write
+
+
+def test_a_broken_template_stops_the_daemon_before_it_connects(tmp_path: Path) -> None:
+    templates = tmp_path / "templates" / "en"
+    templates.mkdir(parents=True)
+    (templates / "receipt.txt.j2").write_text("Hello {{ name\n")
+    service = (
+        'name = "IT Help Desk"\naddress = "helpdesk@example.test"\ntemplates_dir = "templates"\n'
+    )
+    config = write(tmp_path, config_text(service=service))
+    # The IMAP server in the config does not exist: a connection attempt would say so.
+    run = subprocess.run(  # a process of its own: main() configures the logging globally
+        [sys.executable, "-m", "mailer", "--config", str(config), "run", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == cli.EXIT_CONFIG
+    err = run.stderr
+    assert "receipt.txt.j2:1: [templates]" in err
+    assert "IMAP" not in err and not (tmp_path / "mailer.sqlite3").exists()

@@ -7,6 +7,8 @@ the moment each mail is sent.
 
 from __future__ import annotations
 
+from mailer.settings import DEFAULT_KEYWORDS
+
 # Mails to the person who asked (text and HTML) and to the team (text only).
 REQUESTER_TEMPLATES: tuple[str, ...] = (
     "answer",
@@ -20,19 +22,6 @@ REQUESTER_TEMPLATES: tuple[str, ...] = (
     "progress_update",
 )
 STAFF_TEMPLATES: tuple[str, ...] = ("notify", "forward", "feedback")
-
-_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("in_progress", ("#in-progress", "#in-corso")),
-    ("waiting", ("#waiting", "#in-attesa")),
-    ("resolved", ("#resolved", "#risolto")),
-    ("closed", ("#closed", "#chiuso")),
-    ("reopen", ("#reopen", "#riapri")),
-    ("take", ("#take", "#prendo")),
-    ("assign", ("#assign", "#assegna")),
-    ("internal", ("#internal", "#interno")),
-    ("status", ("#status", "#stato")),
-    ("close", ("#close", "#chiudi")),
-)
 
 
 def _common() -> dict[str, object]:
@@ -56,7 +45,7 @@ def _common() -> dict[str, object]:
         "requester_name": "Maria Rossi",
         "name": "Maria",
         "reopen_days": 14,
-        "keywords": {action: list(words) for action, words in _KEYWORDS},
+        "keywords": {action: list(words) for action, words in DEFAULT_KEYWORDS},
         "status_headers": ["Status", "Stato"],
         "opened_on": "2026-11-24",
     }

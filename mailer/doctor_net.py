@@ -217,3 +217,9 @@ def password_source(config: Path | None, section: str) -> str:
     if isinstance(table.get("password_env"), str):
         return f"the password in ${table['password_env']} (password_env)"
     return f"[{section}] password in {config}" if config else f"[{section}] password"
+
+
+def tls_context(security: str, ca_file: str | None) -> ssl.SSLContext | None:
+    """The verifying context the daemon uses (None for plain); OSError/SSLError on a bad
+    ``ca_file``, which the caller turns into its FAIL line."""
+    return ssl.create_default_context(cafile=ca_file) if security != "none" else None

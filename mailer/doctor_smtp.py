@@ -29,6 +29,7 @@ from mailer.doctor_net import (
     resolve,
     step_timeout,
     tcp_connect,
+    tls_context,
     tls_failure,
 )
 from mailer.mailqueue import envelope_sender
@@ -97,7 +98,7 @@ class SmtpProbe:
     def connect(self) -> Outcome:
         s = self.s
         try:
-            context = ssl.create_default_context(cafile=s.ca_file) if s.security != "none" else None
+            context = tls_context(s.security, s.ca_file)
         except (OSError, ssl.SSLError) as exc:
             return fail(f"cannot load ca_file {s.ca_file}: {exc}", "it must hold PEM certificates")
         client = aiosmtplib.SMTP(

@@ -28,16 +28,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(scope="session")
-def mail_sandbox() -> Iterator[MailSandbox]:
-    """One Dovecot + Postfix for the whole run (start ~0.1 s, stop ~0.2-0.6 s)."""
-    sandbox = MailSandbox()
+def _started(sandbox: MailSandbox) -> Iterator[MailSandbox]:
+    """Start a session's sandbox (a failure to start is a test failure, never a skip)."""
     try:
         sandbox.start()
     except SandboxError as exc:
         pytest.fail(f"cannot start the mail sandbox: {exc}", pytrace=False)
     yield sandbox
     sandbox.stop()
+
+
+def _emptied(sandbox: MailSandbox) -> MailSandbox:
+    """Empty the sandbox for the next test; one that a test broke is started afresh."""
+    try:
+        if not sandbox.running:
+            raise SandboxError("servers not running")
+        sandbox.reset()
+    except Exception:
+        sandbox.stop()
+        sandbox.start()
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def mail_sandbox() -> Iterator[MailSandbox]:
+    """One Dovecot + Postfix for the whole run (start ~0.1 s, stop ~0.2-0.6 s)."""
+    yield from _started(MailSandbox())
 
 
 @pytest.fixture
@@ -49,39 +65,19 @@ def sandbox(mail_sandbox: MailSandbox) -> MailSandbox:
     tests (UIDVALIDITY stays): never assume the first message is UID 1. The drift noted for
     big benchmark runs on one long-lived server does not matter at test sizes.
     """
-    try:
-        if not mail_sandbox.running:
-            raise SandboxError("servers not running")
-        mail_sandbox.reset()
-    except Exception:
-        mail_sandbox.stop()
-        mail_sandbox.start()
-    return mail_sandbox
+    return _emptied(mail_sandbox)
 
 
 @pytest.fixture(scope="session")
 def mail_sandbox_tls() -> Iterator[MailSandbox]:
     """A second sandbox in TLS mode: a throw-away CA (``ca_file``), imaps and STARTTLS."""
-    sandbox = MailSandbox(tls=True)
-    try:
-        sandbox.start()
-    except SandboxError as exc:
-        pytest.fail(f"cannot start the TLS mail sandbox: {exc}", pytrace=False)
-    yield sandbox
-    sandbox.stop()
+    yield from _started(MailSandbox(tls=True))
 
 
 @pytest.fixture
 def tls_sandbox(mail_sandbox_tls: MailSandbox) -> MailSandbox:
     """The TLS sandbox with empty mailboxes (see ``sandbox``)."""
-    try:
-        if not mail_sandbox_tls.running:
-            raise SandboxError("servers not running")
-        mail_sandbox_tls.reset()
-    except Exception:
-        mail_sandbox_tls.stop()
-        mail_sandbox_tls.start()
-    return mail_sandbox_tls
+    return _emptied(mail_sandbox_tls)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from mailer.sandbox import MailSandbox
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, request, write_config
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -14,7 +14,7 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 
 
-def _checkout() -> Path | None:
+def checkout() -> Path | None:
     """The repository root when running from a checkout (or an editable install)."""
     root = _HERE.parent
     if (root / "pyproject.toml").is_file() and (root / "templates").is_dir():
@@ -28,7 +28,7 @@ def shipped_dir() -> Path:
     A checkout wins so that editing ``templates/`` takes effect without reinstalling; a wheel
     carries them as ``mailer/_shipped/`` (pyproject's package-dir maps them there).
     """
-    return _checkout() or _HERE / "_shipped"
+    return checkout() or _HERE / "_shipped"
 
 
 @cache
@@ -41,7 +41,7 @@ def version() -> str:
         return dist_version("mailer")
     except PackageNotFoundError:
         pass
-    root = _checkout()
+    root = checkout()
     if root is None:
         return "0+unknown"
     import tomllib

@@ -1,3 +1,3 @@
-from mailer.cli import main
+from mailer.cli.main import main
 
 raise SystemExit(main())

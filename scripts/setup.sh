@@ -4,7 +4,7 @@
 #   sudo scripts/setup.sh        (any cwd; safe to re-run; works without a terminal, e.g. CI)
 #
 # 1. installs Dovecot (IMAP + LMTP) and Postfix from Debian, only if missing. The tests start
-#    their own throw-away instances (mailer/sandbox.py); the system's own services stay stopped.
+#    their own throw-away instances (sandbox/servers.py); the system's own services stay stopped.
 # 2. creates .venv in the repository root (Python >= 3.11) if missing
 # 3. pip install -e '.[test]' into it
 set -euo pipefail

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from mailer.sandbox import MailSandbox, SandboxError
-from mailer.sandbox_proc import free_port
+from sandbox.processes import free_port
+from sandbox.servers import MailSandbox, SandboxError
 
 HERE = Path(__file__).parent
 
@@ -144,12 +144,14 @@ class ScriptedSmtp:
         with self._lock:
             answer = self._script.pop(0) if self._script else 250
             reply = _CANNED.get(answer, f"{answer} scripted") if isinstance(answer, int) else answer
-            self._messages.append(SmtpMessage(
-                mail_from=envelope.mail_from,
-                rcpt_tos=tuple(envelope.rcpt_tos),
-                data=bytes(envelope.original_content or envelope.content or b""),
-                code=int(reply[:3]),
-            ))
+            self._messages.append(
+                SmtpMessage(
+                    mail_from=envelope.mail_from,
+                    rcpt_tos=tuple(envelope.rcpt_tos),
+                    data=bytes(envelope.original_content or envelope.content or b""),
+                    code=int(reply[:3]),
+                )
+            )
         return reply
 
     def start(self) -> None:

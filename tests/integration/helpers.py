@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from mailer.demo import write_sandbox_config
-from mailer.sandbox import MailSandbox
+from sandbox.demo.run import write_sandbox_config
+from sandbox.servers import MailSandbox
 
 SHARED = "helpdesk@example.test"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.sandbox import MailSandbox
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, mailer, parse, write_config
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
@@ -102,7 +102,7 @@ def test_broken_and_odd_mail_is_processed_without_a_crash(
 
 def _duplicate_ids(paths: list[Path]) -> int:
     """Messages sharing a Message-ID with an earlier one are recorded once (by design)."""
-    from mailer.parse import parse_message
+    from mailer.core.reading.parse import parse_message
 
     keys = Counter(parse_message(p.read_bytes(), max_size=1 << 26).key for p in paths)
     return sum(n - 1 for n in keys.values())

@@ -17,12 +17,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from mailer import doctor
-from mailer.doctor_checks import Check, run_chain
-from mailer.doctor_imap import ImapProbe
-from mailer.doctor_smtp import SmtpProbe
-from mailer.sandbox import MailSandbox
-from mailer.sandbox_proc import free_port
+from mailer.ops.doctor import run as doctor
+from mailer.ops.doctor.checklist import Check, run_chain
+from mailer.ops.doctor.imap import ImapProbe
+from mailer.ops.doctor.smtp import SmtpProbe
 from mailer.settings import (
     ImapSettings,
     Security,
@@ -31,6 +29,8 @@ from mailer.settings import (
     SmtpSettings,
     StoreSettings,
 )
+from sandbox.processes import free_port
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import mailer, parse, write_config
 
 WRONG = "not-the-password"

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from mailer.sandbox import MailSandbox
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, mailer, receipts, request, write_config
 
 

@@ -12,11 +12,11 @@ import pytest
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
-from mailer import metrics
-from mailer.config import load_settings
-from mailer.sandbox import MailSandbox
-from mailer.service import Service
-from mailer.store import Store
+from mailer.config.load import load_settings
+from mailer.daemon.service import Service
+from mailer.ops.metrics import server as metrics
+from mailer.store.sqlite import Store
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, request, write_config
 
 

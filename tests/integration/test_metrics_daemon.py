@@ -7,7 +7,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mailer.sandbox import MailSandbox
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, request, start_daemon, stop_daemon, write_config
 
 

@@ -9,7 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from mailer.sandbox import MailSandbox
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import (
     SHARED,
     mailer,

@@ -12,18 +12,19 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-import mailer.sandbox_setup
-from mailer.sandbox import MailSandbox, SandboxError
-from mailer.sandbox_mail import parse_deliveries, prepare_acceptance, split_lines
-from mailer.sandbox_proc import alive, read_pid, session_members
+import sandbox.setup
+from sandbox.mail import parse_deliveries, prepare_acceptance, split_lines
+from sandbox.processes import alive, read_pid, session_members
+from sandbox.servers import MailSandbox, SandboxError
 from tests.integration.conftest import ScriptedSmtp
 
 CORPUS = Path(__file__).parents[1] / "data" / "corpus"
 
 
 def mail(msgid: str, subject: str = "printer on fire", body: str = "help") -> bytes:
-    return (f"From: Alice <alice@example.org>\nSubject: {subject}\nMessage-ID: <{msgid}>\n"
-            f"\n{body}\n").encode()
+    return (
+        f"From: Alice <alice@example.org>\nSubject: {subject}\nMessage-ID: <{msgid}>\n\n{body}\n"
+    ).encode()
 
 
 def test_send_arrives_in_inbox_and_delivery_log(sandbox: MailSandbox) -> None:
@@ -108,13 +109,21 @@ def test_restart_imap_keeps_mail_and_drops_clients(sandbox: MailSandbox) -> None
 
 def test_acceptance_delivery_rewrites_recipients_and_envelope(sandbox: MailSandbox) -> None:
     cases = {  # recipient: (raw, expected Return-Path)
-        "alice": (b"Return-Path: <bounces@lists.example>\nFrom: A <a@x.example>\n"
-                  b"To: someone@else.example,\n  folded@else.example\nCC: c@x.example\n"
-                  b"Delivered-To: old@x.example\nSubject: s\n\nbody\n", b"<bounces@lists.example>"),
-        "bob": (b"Return-Path: <>\r\nFrom: MAILER-DAEMON@x.example\r\nSubject: bounce\r\n"
-                b"\r\nx\r\n", b"<>"),
-        "carol": (b'From "ann" Mon Jan  1 00:00:00 2001\nFrom: "Ann, B." <ann@x.example>\n'
-                  b"Subject: mbox\n\nbody\n", b"<ann@x.example>"),
+        "alice": (
+            b"Return-Path: <bounces@lists.example>\nFrom: A <a@x.example>\n"
+            b"To: someone@else.example,\n  folded@else.example\nCC: c@x.example\n"
+            b"Delivered-To: old@x.example\nSubject: s\n\nbody\n",
+            b"<bounces@lists.example>",
+        ),
+        "bob": (
+            b"Return-Path: <>\r\nFrom: MAILER-DAEMON@x.example\r\nSubject: bounce\r\n\r\nx\r\n",
+            b"<>",
+        ),
+        "carol": (
+            b'From "ann" Mon Jan  1 00:00:00 2001\nFrom: "Ann, B." <ann@x.example>\n'
+            b"Subject: mbox\n\nbody\n",
+            b"<ann@x.example>",
+        ),
         "staff": (b"Subject: no sender at all\n\nbody\n", b"<>"),
     }
     for user, (raw, _) in cases.items():
@@ -158,11 +167,14 @@ def test_message_helpers_handle_line_endings() -> None:
     assert (sender, data) == ("b@x.example", b"From: <b@x.example>\r\nTo: h@x\r\n\r\nhi\r\n")
     # a stray line of spaces first: Postfix would make the whole header body; Python skips it
     assert prepare_acceptance(b"   \nFrom: c@x.example\n\nhi\n", "h@x")[1].startswith(b"From:")
-    log = ("2026-11-23 19:36:30.492269 lmtp(alice)<17084><KKLt+aV:T2>: Info: msgid=<m@x> "
-           "size=867: saved mail to INBOX\n2026-11-23 19:36:30.5 lmtp(bob)<1><x>: Info: other\n")
+    log = (
+        "2026-11-23 19:36:30.492269 lmtp(alice)<17084><KKLt+aV:T2>: Info: msgid=<m@x> "
+        "size=867: saved mail to INBOX\n2026-11-23 19:36:30.5 lmtp(bob)<1><x>: Info: other\n"
+    )
     [(stamp, user, msgid, box)] = parse_deliveries(log)
     assert (user, msgid, box) == ("alice", "<m@x>", "INBOX") and stamp % 1 == pytest.approx(
-        0.492269, abs=1e-6)
+        0.492269, abs=1e-6
+    )
 
 
 def test_reset_empties_everything(sandbox: MailSandbox) -> None:
@@ -208,7 +220,7 @@ def test_busy_port_is_reported() -> None:
 
 
 def test_missing_servers_and_root_are_explained(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mailer.sandbox_setup, "_NEEDS", {"/nonexistent/dovecot": "dovecot-core"})
+    monkeypatch.setattr(sandbox.setup, "_NEEDS", {"/nonexistent/dovecot": "dovecot-core"})
     with pytest.raises(SandboxError, match=r"dovecot-core.*scripts/setup\.sh"):
         MailSandbox().start()
     monkeypatch.setattr(os, "geteuid", lambda: 1000)

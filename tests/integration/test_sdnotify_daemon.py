@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from mailer.sandbox import MailSandbox
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, request, stop_daemon, write_config
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.sandbox import MailSandbox
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, mailer, parse, receipts, request, text_of
 from tests.integration.helpers import write_config as base_config
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mailer import doctor
-from mailer.sandbox import MailSandbox
+from mailer.ops.doctor import run as doctor
+from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, mailer, receipts, request
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from mailer.authres import (
+from mailer.core.reading.authres import (
     MICROSOFT365,
     AuthResult,
     AuthResults,
@@ -14,7 +14,7 @@ from mailer.authres import (
     authenticate,
     parse_authentication_results,
 )
-from mailer.parse import parse_message
+from mailer.core.reading.parse import parse_message
 
 OURS = "mx.example.test"
 STAFF = "example.test"

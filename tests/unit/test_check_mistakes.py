@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.checks import check_all
+from mailer.config.validate import check_all
 
 BASE = """[service]
 name = "IT Help Desk"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mailer import cli
+from mailer.cli import main as cli
 from tests.unit.test_config import config_text, write
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from mailer.commands import Keywords, normalize, parse_commands
-from mailer.parse import parse_message
+from mailer.core.deciding.commands import Keywords, normalize, parse_commands
+from mailer.core.reading.parse import parse_message
+from mailer.core.reading.visible import split_reply, visible_text
 from mailer.settings import DEFAULT_KEYWORDS
-from mailer.visible import split_reply, visible_text
 
 KEYWORDS = Keywords(DEFAULT_KEYWORDS, ("Status", "Stato"))
 

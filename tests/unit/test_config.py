@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mailer.config import DEFAULT_PATH, check_settings, load_settings, resolve_config_path
-from mailer.config_lines import locate_keys
-from mailer.config_sections import SECTION_KEYS
-from mailer.config_values import Invalid, duration, size
+from mailer.config.lines import locate_keys
+from mailer.config.load import DEFAULT_PATH, check_settings, load_settings, resolve_config_path
+from mailer.config.sections import SECTION_KEYS
+from mailer.config.values import Invalid, duration, size
 from mailer.errors import ConfigError, Problem
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "config"
@@ -38,9 +38,7 @@ team = "it"
 
 def config_text(*, service: str = SERVICE, imap: str = IMAP, smtp: str = SMTP,
                 store: str = STORE, extra: str = RULES) -> str:  # fmt: skip
-    return (
-        f"[service]\n{service}\n[imap]\n{imap}\n[smtp]\n{smtp}\n[store]\n{store}\n{extra}"
-    )
+    return f"[service]\n{service}\n[imap]\n{imap}\n[smtp]\n{smtp}\n[store]\n{store}\n{extra}"
 
 
 def write(tmp_path: Path, text: str, name: str = "mailer.toml") -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mailer.config import check_settings
+from mailer.config.load import check_settings
 from tests.unit.test_config import config_text, write
 
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from mailer import outgoing, templates
-from mailer.imap import Fetched
+from mailer.config import templates
+from mailer.core.writing import outgoing
+from mailer.core.writing.samples import SAMPLE_CONTEXTS
+from mailer.daemon.pipeline import Pipeline
 from mailer.model import MailboxRef
-from mailer.pipeline import Pipeline
 from mailer.settings import Condition, Rule, StaffSettings, Team, WorkflowSettings
-from mailer.store import MailboxState, Store
-from mailer.template_samples import SAMPLE_CONTEXTS
+from mailer.store.sqlite import MailboxState, Store
+from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
 NOW = 1_800_000_000.0
@@ -460,7 +461,7 @@ def test_a_listed_but_unauthenticated_staff_mail_is_passed_on_as_such(tmp_path: 
 def test_timeline_lists_each_mail_before_what_it_caused(
     desk: Desk, notified: email.message.EmailMessage
 ) -> None:
-    from mailer.timeline import timeline
+    from mailer.admin.timeline import timeline
 
     desk.deliver(staff(2, "#take #in-progress\nOn my way.", notified))
     story = timeline(desk.store, "REQ-1000")

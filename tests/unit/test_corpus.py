@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mailer.core.reading.parse import parse_message
+from mailer.core.reading.robots import robot_reason
 from mailer.model import ParsedMessage
-from mailer.parse import parse_message
-from mailer.robots import robot_reason
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 MAX = 25 * 1024 * 1024

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.decide import Facts, decide, receipt_address
+from mailer.core.deciding.decide import Facts, decide, receipt_address
 from mailer.model import Address, Classification
 from mailer.settings import LimitsSettings
 from tests.factories import message, thread

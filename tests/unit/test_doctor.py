@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mailer import doctor
-from mailer.doctor_checks import (
+from mailer.ops.doctor import run as doctor
+from mailer.ops.doctor.checklist import (
     Check,
     Outcome,
     Step,
@@ -27,9 +27,9 @@ from mailer.doctor_checks import (
     scrub,
     warn,
 )
-from mailer.doctor_local import store_checks
-from mailer.doctor_net import describe_tls, password_source, tcp_connect, tls_failure
-from mailer.store_schema import MIGRATIONS
+from mailer.ops.doctor.local import store_checks
+from mailer.ops.doctor.net import describe_tls, password_source, tcp_connect, tls_failure
+from mailer.store.schema import MIGRATIONS
 
 # ---- lines ---------------------------------------------------------------------------------
 

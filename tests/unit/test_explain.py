@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer import explain_cmd
+from mailer.admin.explain import command as explain_cmd
 from tests.unit.test_config import config_text, write
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -112,12 +112,12 @@ def test_nothing_is_written_and_no_store_is_created(
 def test_a_reply_in_a_known_request_names_the_thread_and_writes_nothing(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mailer.config import load_settings
-    from mailer.imap import Fetched
+    from mailer.config.load import load_settings
+    from mailer.config.templates import make_environment
+    from mailer.daemon.pipeline import Pipeline
     from mailer.model import MailboxRef
-    from mailer.pipeline import Pipeline
-    from mailer.store import MailboxState, Store
-    from mailer.templates import make_environment
+    from mailer.store.sqlite import MailboxState, Store
+    from mailer.transport.imap import Fetched
 
     settings = load_settings(config)
     store = Store(settings.store.path)

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from mailer import init_cmd
-from mailer.checks import check_all
-from mailer.config_sections import SECTION_KEYS
-from mailer.templates import shipped_templates_dir
+from mailer.admin.init import command as init_cmd
+from mailer.config.sections import SECTION_KEYS
+from mailer.config.templates import shipped_templates_dir
+from mailer.config.validate import check_all
 
 ROOT = Path(__file__).resolve().parents[2]
 CORP = ("--address", "it-help@corp.example", "--imap-host", "imap.corp.example")
@@ -316,7 +316,7 @@ def test_templates_are_a_copy_that_check_renders(tmp_path: Path) -> None:
 
 
 def test_force_keeps_the_files_it_replaces_as_backups(tmp_path: Path) -> None:
-    from mailer import cli
+    from mailer.cli import main as cli
 
     target = tmp_path / "conf"
     assert cli.main(["init", "--defaults", str(target)]) == 0
@@ -329,7 +329,7 @@ def test_force_keeps_the_files_it_replaces_as_backups(tmp_path: Path) -> None:
 
 
 def test_a_password_file_that_does_not_exist_is_refused(tmp_path: Path) -> None:
-    from mailer import cli
+    from mailer.cli import main as cli
 
     target = tmp_path / "conf"
     code = cli.main(["init", "--defaults", "--imap-password-file", "/nonexistent", str(target)])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.language import STOP_WORDS, detect_language
+from mailer.core.reading.language import STOP_WORDS, detect_language
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_a_language_is_added_with_a_words_file_and_templates(tmp_path: Path) -> 
     """Portuguese is not built in: templates/pt/ with words.txt makes it detected."""
     import jinja2
 
-    from mailer.templates import language_words
+    from mailer.config.templates import language_words
 
     (tmp_path / "pt").mkdir()
     (tmp_path / "pt" / "receipt.txt.j2").write_text("Olá {{ name }}\n")

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mailer import metrics
-from mailer.metrics_events import EVENTS, count_events, outcome_of
+from mailer.ops.metrics import server as metrics
+from mailer.ops.metrics.events import EVENTS, count_events, outcome_of
 from mailer.settings import ImapSettings
-from mailer.store import Store
+from mailer.store.sqlite import Store
 
 
 def value(name: str, **labels: str) -> float:

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from mailer.config import check_settings
-from mailer.oauth import OAuthError, TokenSource
-from mailer.oauth_config import GOOGLE_SCOPE, GOOGLE_URL, MICROSOFT_APP_SCOPE
+from mailer.config.load import check_settings
+from mailer.config.oauth import GOOGLE_SCOPE, GOOGLE_URL, MICROSOFT_APP_SCOPE
 from mailer.settings import OAuthSettings
+from mailer.transport.oauth import OAuthError, TokenSource
 from tests.unit.test_config import config_text, errors, write
 
 

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from mailer.core.reading.parse import base_subject, is_valid_addr, parse_message
 from mailer.model import Address, ParsedMessage
-from mailer.parse import base_subject, is_valid_addr, parse_message
 
 MAX = 25 * 1024 * 1024
 BASE = (
@@ -578,7 +578,10 @@ def test_outlook_style_unquoted_comma_name_still_gives_one_sender() -> None:
 
 
 def test_comma_name_rule_does_not_relax_the_cve_2023_27043_check() -> None:
-    for header in (b"alice@example.org)<bob@example.org>", b"Rossi, a@b.c <maria@x.org>",
-                   b"Rossi, Maria <maria@x.org>, bob@y.org"):
+    for header in (
+        b"alice@example.org)<bob@example.org>",
+        b"Rossi, a@b.c <maria@x.org>",
+        b"Rossi, Maria <maria@x.org>, bob@y.org",
+    ):
         msg = parse_message(b"From: " + header + b"\r\n\r\nhi\r\n", max_size=1000)
         assert msg.sender is None, header

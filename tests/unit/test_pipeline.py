@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mailer import templates
-from mailer.imap import Fetched
+from mailer.config import templates
+from mailer.daemon.pipeline import Pipeline
 from mailer.model import MailboxRef
-from mailer.pipeline import Pipeline
-from mailer.store import MailboxState, Store
+from mailer.store.sqlite import MailboxState, Store
+from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
 NOW = 1_800_000_000.0
@@ -127,7 +127,7 @@ def test_a_message_that_keeps_failing_is_quarantined_then_requeued(
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("mailer.pipeline.decide", boom)
+    monkeypatch.setattr("mailer.daemon.pipeline.decide", boom)
     for attempt in range(3):
         [out] = pipeline.process_batch([fetched(5, raw(5))], state(store), NOW)
         assert out.reason == ("quarantined" if attempt == 2 else "failed")
@@ -144,7 +144,7 @@ def test_a_message_that_keeps_failing_is_quarantined_then_requeued(
 def test_one_bad_message_does_not_undo_the_rest_of_the_batch(
     pipeline: Pipeline, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mailer.pipeline as module
+    import mailer.daemon.pipeline as module
 
     real = module.parse_message
 

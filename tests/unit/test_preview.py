@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer import preview_cmd
+from mailer.admin import preview as preview_cmd
 from tests.unit.test_config import config_text, write
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from mailer import purge_cmd, templates
-from mailer.imap import Fetched
+from mailer.admin import purge as purge_cmd
+from mailer.config import templates
+from mailer.daemon.pipeline import Pipeline
 from mailer.model import MailboxRef
-from mailer.pipeline import Pipeline
 from mailer.settings import StaffSettings, WorkflowSettings
-from mailer.store import MailboxState, Store
-from mailer.store_retention import PurgeCounts
+from mailer.store.retention import PurgeCounts
+from mailer.store.sqlite import MailboxState, Store
+from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
 NOW = 1_800_000_000.0
@@ -345,8 +346,8 @@ def test_backup_into_a_directory_writes_a_dated_file(desk: Desk, tmp_path: Path)
 def test_backup_refuses_to_overwrite_the_live_store(tmp_path: Path) -> None:
     import argparse
 
-    from mailer import purge_cmd
-    from mailer.store import Store
+    from mailer.admin import purge as purge_cmd
+    from mailer.store.sqlite import Store
     from tests.unit.test_config import config_text, write
 
     config = write(tmp_path, config_text())
@@ -361,8 +362,8 @@ def test_backup_refuses_to_overwrite_the_live_store(tmp_path: Path) -> None:
 def test_backup_refuses_the_live_store_behind_a_symlink(tmp_path: Path) -> None:
     import argparse
 
-    from mailer import purge_cmd
-    from mailer.store import Store
+    from mailer.admin import purge as purge_cmd
+    from mailer.store.sqlite import Store
     from tests.unit.test_config import config_text, write
 
     config = write(tmp_path, config_text())

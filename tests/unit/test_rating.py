@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.rating import read_rating
+from mailer.core.deciding.rating import read_rating
 
 
 @pytest.mark.parametrize(

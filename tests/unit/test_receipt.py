@@ -8,10 +8,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from mailer import templates
+from mailer.config import templates
+from mailer.core.writing.receipt import compose_receipt
+from mailer.core.writing.render import Envelope, excerpt, greeting_name
 from mailer.model import Address, Classification
-from mailer.receipt import compose_receipt
-from mailer.render import Envelope, excerpt, greeting_name
 from tests.factories import message, settings
 
 ENV = templates.make_environment()

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from mailer import templates
-from mailer.checks import check_all
+from mailer.config import templates
+from mailer.config.validate import check_all
+from mailer.daemon.alerts import alert_subject, problems_key
+from mailer.daemon.reload import ChangeDetector, LiveReload, Targets
 from mailer.errors import Problem
-from mailer.reload import ChangeDetector, LiveReload, Targets
-from mailer.reload_alert import alert_subject, problems_key
 from mailer.settings import Settings
-from mailer.store import Store
+from mailer.store.sqlite import Store
 
 CONFIG = """[service]
 name = "IT Help Desk"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from mailer import replay
-from mailer.replay_judge import Judge
-from mailer.replay_pool import judged
-from mailer.replay_sources import RawMessage
+from mailer.admin.replay import command as replay
+from mailer.admin.replay.judge import Judge
+from mailer.admin.replay.pool import judged
+from mailer.admin.replay.sources import RawMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "corpus"
@@ -362,7 +362,7 @@ def test_progress_is_drawn_on_a_terminal_only_and_cleared_at_the_end() -> None:
 
 
 def test_worker_processes_judge_like_this_process_in_the_same_order(config: Path) -> None:
-    from mailer.config import load_settings
+    from mailer.config.load import load_settings
 
     settings = load_settings(config)
     judge = Judge(settings, ("en", "it"), addressed=True)

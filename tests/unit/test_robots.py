@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mailer import robots
+from mailer.core.reading import robots
+from mailer.core.reading.parse import parse_message
+from mailer.core.reading.robots import CHECKS, bounce_message_ids, is_own_mail, robot_reason
 from mailer.model import ParsedMessage
-from mailer.parse import parse_message
-from mailer.robots import CHECKS, bounce_message_ids, is_own_mail, robot_reason
 
 OWN = frozenset({"helpdesk@example.test"})
 DOMAIN = "example.test"

@@ -9,10 +9,17 @@ from typing import Any
 
 import pytest
 
-from mailer.config import load_settings
+from mailer.config.load import load_settings
+from mailer.core.deciding.rules import (
+    DEFAULT_RULE,
+    MATCHERS,
+    MessageView,
+    classify,
+    explain,
+    matcher,
+)
+from mailer.core.deciding.text_match import Tokens, compile_words, normalise
 from mailer.model import Address, Attachment
-from mailer.rules import DEFAULT_RULE, MATCHERS, MessageView, classify, explain, matcher
-from mailer.rules_text import Tokens, compile_words, normalise
 from mailer.settings import Condition, Rule, Team
 from tests.factories import message
 
@@ -145,8 +152,19 @@ def test_language_condition_uses_the_detected_language(
 
 
 def test_every_registered_kind_is_tested_here() -> None:
-    assert set(MATCHERS) == {"subject", "body", "text", "subject_regex", "body_regex", "sender",
-                             "sender_domain", "to", "header", "has_attachments", "language"}
+    assert set(MATCHERS) == {
+        "subject",
+        "body",
+        "text",
+        "subject_regex",
+        "body_regex",
+        "sender",
+        "sender_domain",
+        "to",
+        "header",
+        "has_attachments",
+        "language",
+    }
 
 
 # ---- case and accents ---------------------------------------------------------------------------

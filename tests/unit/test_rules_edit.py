@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mailer import rules_edit
-from mailer.cli import main
-from mailer.rules_edit_doc import Unsupported, parse
+from mailer.admin.rules import edit as rules_edit
+from mailer.admin.rules.document import Unsupported, parse
+from mailer.cli.main import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "rules.example.toml"
 MAILER = """\

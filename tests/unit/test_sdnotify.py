@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.sdnotify import Notifier, SystemdLink, socket_address, watchdog_interval
+from mailer.ops.systemd import Notifier, SystemdLink, socket_address, watchdog_interval
 
 
 class Listener:
@@ -92,7 +92,7 @@ def test_without_notify_socket_everything_is_a_quiet_no_op() -> None:
 def test_a_missing_socket_never_raises_and_is_logged_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mailer import log
+    from mailer.ops import logs as log
 
     log.configure(json=True, level=10)
     sd = notifier(tmp_path / "gone")
@@ -158,7 +158,7 @@ def test_ready_is_sent_once(systemd: Listener, tmp_path: Path) -> None:
 def test_a_ping_needs_a_kept_promise_and_a_broken_one_is_logged_once(
     systemd: Listener, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mailer import log
+    from mailer.ops import logs as log
 
     log.configure(json=True)
     sd = link(tmp_path / "notify")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import structlog
 
-from mailer import log
-from mailer.config import check_settings
+from mailer.config.load import check_settings
+from mailer.ops import logs as log
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = sorted((ROOT / "systemd").glob("*.service"))

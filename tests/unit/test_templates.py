@@ -7,12 +7,12 @@ from typing import cast
 import jinja2
 import pytest
 
-from mailer import templates
-from mailer.checks import SAMPLE
+from mailer.config import templates
+from mailer.config.validate import SAMPLE
+from mailer.core.writing.receipt import receipt_context
+from mailer.core.writing.render import Envelope
+from mailer.core.writing.samples import REQUESTER_TEMPLATES, SAMPLE_CONTEXTS, STAFF_TEMPLATES
 from mailer.model import Classification
-from mailer.receipt import receipt_context
-from mailer.render import Envelope
-from mailer.template_samples import REQUESTER_TEMPLATES, SAMPLE_CONTEXTS, STAFF_TEMPLATES
 from tests.factories import settings
 
 ENV = templates.make_environment()

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mailer import threading as t
+from mailer.core.writing import thread_headers as t
 
 
 def test_message_ids_are_unique_well_formed_and_on_our_domain() -> None:

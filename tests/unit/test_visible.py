@@ -1,4 +1,4 @@
-"""mailer.visible: the new text of a reply, without quoted history or signature."""
+"""mailer.core.reading.visible: the new text of a reply, without quoted history or signature."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mailer.parse import parse_message
-from mailer.textutil import html_to_text
-from mailer.visible import split_reply, visible_text
+from mailer.core.reading.parse import parse_message
+from mailer.core.reading.text import html_to_text
+from mailer.core.reading.visible import split_reply, visible_text
 
 REPLIES = Path(__file__).resolve().parents[1] / "data" / "corpus" / "replies"
 MAX = 25 * 1024 * 1024

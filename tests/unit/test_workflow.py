@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.commands import Command
+from mailer.core.deciding.commands import Command
+from mailer.core.deciding.workflow import ALLOWED, allowed, apply_staff
 from mailer.model import Status
-from mailer.workflow import ALLOWED, allowed, apply_staff
 
 S = Status
 STAFF = "mario@example.org"

@@ -1,0 +1,322 @@
+"""Command line: ``mailer [--config PATH] run | check | requeue | threads | thread | demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+import mailer
+from mailer import checkout
+from mailer.errors import ConfigError, MailboxUnavailable, MailerError, StoreLocked
+from mailer.model import Status
+from mailer.ops import logs as logsetup
+
+if TYPE_CHECKING:  # the commands import what they need when they run: a fast --help
+    from mailer.settings import Settings
+    from mailer.store.sqlite import Store
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailer",
+        description="Make a shared help mailbox answer like a great internal service desk.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the TOML config (default: $MAILER_CONFIG, else /etc/mailer/mailer.toml)",
+    )
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
+    parser.add_argument(
+        "--json-logs", action="store_true", default=None, help="log JSON lines even on a terminal"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="watch the mailbox and answer (foreground, for systemd)")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="process what is in the mailbox, send the outbox, and exit",
+    )
+    run.add_argument(
+        "--backfill",
+        action="store_true",
+        help="also acknowledge mail older than [imap] backlog at first start",
+    )
+
+    sub.add_parser("check", help="validate config, rules and templates without connecting")
+
+    requeue = sub.add_parser("requeue", help="retry a quarantined message")
+    requeue.add_argument("uid", type=int, help="its IMAP UID (see 'mailer quarantine')")
+
+    sub.add_parser("quarantine", help="list quarantined messages")
+
+    threads = sub.add_parser("threads", help="list requests")
+    threads.add_argument(
+        "--status", choices=[s.value for s in Status], help="only requests in this status"
+    )
+    threads.add_argument("--team", help="only this team (its key or its name)")
+    threads.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+
+    thread = sub.add_parser("thread", help="one request's timeline: messages, steps, who, when")
+    thread.add_argument("reference", help="the request's reference, e.g. IT-1024")
+    thread.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+
+    messages = sub.add_parser("messages", help="the newest inbound messages and the decisions")
+    messages.add_argument("--limit", type=int, default=50)
+    messages.add_argument("--json", action="store_true")
+
+    outbox = sub.add_parser("outbox", help="list mail waiting, sent or dead-lettered")
+    outbox.add_argument("--status", choices=["pending", "sent", "dead"])
+    outbox.add_argument("--json", action="store_true")
+
+    demo = sub.add_parser("demo", help="run the whole flow on local sandbox mail servers")
+    demo.add_argument("--keep", action="store_true", help="keep the sandbox directory")
+
+    from mailer.cli.admin import register
+
+    register(sub)
+    return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed metadata is read only when asked (a fast start)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"mailer {mailer.version()}")
+        parser.exit()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logsetup.configure(json=args.json_logs)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreLocked as exc:
+        print(f"mailer: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MailboxUnavailable as exc:
+        print(f"mailer: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except MailerError as exc:
+        print(f"mailer: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return 130
+
+
+def _demo(*, keep: bool) -> int:
+    """Run the checkout's demo as its own program; the sandbox is not part of the product."""
+    root = checkout()
+    if root is None or not (root / "sandbox" / "demo").is_dir():
+        print(
+            "mailer demo: the demo needs the test mail servers of a source checkout, which an\n"
+            "installed wheel does not carry. From a checkout, run:  bash scripts/demo.sh",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS
+    argv = [sys.executable, "-m", "sandbox.demo", *(["--keep"] if keep else [])]
+    return subprocess.run(argv, cwd=root, check=False).returncode
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return _demo(keep=args.keep)
+    from mailer.config.load import load_settings, resolve_config_path
+
+    path = resolve_config_path(args.config, os.environ)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # init, rules ..., templates ...: see cli_admin
+        code: int = handler(args, path)
+        return code
+    if args.command == "check":
+        return _check(path)
+    if args.command == "run":  # everything is checked, templates too, before connecting
+        from mailer.config.validate import check_all
+
+        settings_or_none, problems = check_all(path)
+        errors = [p for p in problems if not p.warning]
+        if settings_or_none is None or errors:
+            raise ConfigError(errors or problems)
+        for problem in problems:  # as load_settings reports them
+            logging.getLogger("mailer.config").warning("%s", problem)
+        return _run(settings_or_none, once=args.once, backfill=args.backfill)
+    # Only the daemon connects: the store commands work from an admin's shell without secrets.
+    settings = load_settings(path, reach_secrets=False)
+    from mailer.store.sqlite import Store
+
+    store = Store(settings.store.path)
+    try:
+        if args.command == "requeue":
+            return _requeue(store, args.uid, settings.imap.mailbox)
+        if args.command == "quarantine":
+            return _print_rows(
+                store.quarantined(),
+                as_json=False,
+                columns=("uid", "mailbox", "attempts", "last_error"),
+            )
+        if args.command == "threads":
+            rows = store.threads(status=args.status, team=_team_key(settings, args.team))
+            return _print_rows(
+                rows,
+                as_json=args.json,
+                columns=("reference", "status", "team", "owner", "requester", "subject"),
+            )
+        if args.command == "thread":
+            return _thread(store, args.reference, as_json=args.json)
+        if args.command == "messages":
+            return _print_rows(
+                store.message_log(limit=args.limit),
+                as_json=args.json,
+                columns=("uid", "sender", "subject", "reason", "reference", "rule"),
+            )
+        if args.command == "outbox":
+            return _print_rows(
+                store.outbox_rows(status=args.status),
+                as_json=args.json,
+                columns=("id", "kind", "status", "recipient", "attempts", "last_error"),
+            )
+    finally:
+        store.close()
+    return EXIT_PROBLEMS
+
+
+def _check(path: Path) -> int:
+    from mailer.config.validate import check_all
+
+    settings, problems = check_all(path)
+    for problem in problems:
+        print(problem, file=sys.stderr if not problem.warning else sys.stdout)
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        print(f"{path}: {len(errors)} problem(s)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{path}: OK ({len(settings.rules) if settings else 0} rules)")
+    return EXIT_OK
+
+
+def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
+    from mailer.daemon.service import Service
+    from mailer.store.sqlite import Store
+
+    try:
+        store = Store(settings.store.path, lock=True)
+    except (sqlite3.Error, OSError) as exc:
+        raise MailerError(
+            f"cannot open the store {settings.store.path}: {exc} (a full disk, or a directory "
+            "mailer cannot write?); nothing was taken from the mailbox, so no mail is lost"
+        ) from None
+    service = Service(settings, store, backfill=backfill)
+    server = None if once else _serve_metrics(settings, service)
+    try:
+        if not once:
+            asyncio.run(service.run_forever())
+            return EXIT_OK
+        stats = asyncio.run(service.run_once())
+    finally:
+        if server is not None:
+            server.stop()
+        store.close()
+    structlog.get_logger("mailer").info(
+        "run.once.done",
+        processed=stats.processed,
+        queued=stats.queued,
+        sent=stats.sent,
+    )
+    if service.outbox.unreachable and stats.sent == 0:
+        print(
+            f"mailer: cannot reach SMTP {settings.smtp.host}:{settings.smtp.port}; "
+            "mail stays queued",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    return EXIT_OK
+
+
+def _serve_metrics(settings: Settings, service: Any) -> Any:
+    """``[metrics] listen``: /metrics and /healthz in a thread, for the daemon's life."""
+    if not settings.metrics.listen:
+        return None
+    from mailer.ops.metrics import server as metrics
+
+    def state() -> dict[str, object]:
+        return {"connected": service.connected, "last_check": getattr(service, "last_check", None)}
+
+    try:
+        return metrics.start(
+            settings.metrics.listen,
+            settings.store.path,
+            state,
+            max_check_age=metrics.stale_after(settings.imap),
+        )
+    except OSError as exc:
+        raise MailerError(
+            f"cannot serve metrics on {settings.metrics.listen}: {exc.strerror or exc}; "
+            "free the port or change [metrics] listen"
+        ) from None
+
+
+def _team_key(settings: Settings, given: str | None) -> str | None:
+    """``--team`` takes a team's key or its name, in any case."""
+    if given is None:
+        return None
+    wanted = given.strip().casefold()
+    found = next(
+        (t.key for t in settings.teams if wanted in (t.key.casefold(), t.name.casefold())), None
+    )
+    return found or given
+
+
+def _thread(store: Store, reference: str, *, as_json: bool) -> int:
+    from mailer.admin.timeline import render_text, timeline
+
+    story = timeline(store, reference)
+    if story is None:
+        print(f"mailer: no request {reference} (see 'mailer threads')", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(json.dumps(story, ensure_ascii=False, indent=2) if as_json else render_text(story))
+    return EXIT_OK
+
+
+def _requeue(store: Store, uid: int, mailbox: str) -> int:
+    changed = store.requeue(uid, mailbox)
+    if not changed:
+        print(f"mailer: no quarantined message with UID {uid} in {mailbox}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"UID {uid} will be retried by the next run")
+    return EXIT_OK
+
+
+def _print_rows(rows: list[dict[str, object]], *, as_json: bool, columns: tuple[str, ...]) -> int:
+    if as_json:
+        print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("(none)")
+        return EXIT_OK
+    widths = {c: min(40, max(len(c), *(len(str(r.get(c) or "")) for r in rows))) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c) or "")[: widths[c]].ljust(widths[c]) for c in columns))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

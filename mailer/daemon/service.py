@@ -1,0 +1,339 @@
+"""The daemon: watch the mailbox, process new mail, drain the outbox, survive everything.
+
+Two tasks share one event loop: intake (IMAP in a worker thread: IDLE or polling, then
+fetch + process + commit) and the outbox (one reused SMTP connection). Network errors
+never end the daemon: the intake reconnects with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from mailer.config import templates
+from mailer.daemon.outbox import Outbox
+from mailer.daemon.pipeline import Pipeline
+from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
+from mailer.errors import MailboxUnavailable
+from mailer.ops.systemd import SystemdLink
+from mailer.settings import Settings
+from mailer.store.sqlite import MailboxState, Store
+from mailer.transport.imap import NETWORK_ERRORS, Fetched, Mailbox, RefusedByServer, Selected
+
+log = structlog.get_logger("mailer.service")
+# sqlite3.OperationalError: "database is locked" while a CLI command writes, disk hiccups.
+REFUSED = RefusedByServer
+RECOVERABLE: tuple[type[BaseException], ...] = (
+    MailboxUnavailable,
+    sqlite3.OperationalError,
+    *NETWORK_ERRORS,
+)
+SHUTDOWN_BUDGET = 4.0  # seconds for the last sends after SIGTERM; exit within 5 s
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter for a server that is down: 2^n s, at most 5 min."""
+    return min(300.0, 2.0 ** min(attempt, 9)) * (0.5 + random.random() / 2)
+
+
+@dataclass
+class RunStats:
+    processed: int = 0
+    queued: int = 0
+    sent: int = 0
+
+
+class Service:
+    def __init__(self, settings: Settings, store: Store, *, backfill: bool = False) -> None:
+        self.settings = settings
+        self.store = store
+        self.backfill = backfill
+        self.env = templates.make_environment(settings)
+        self.pipeline = Pipeline(settings, store, self.env)
+        self.live = LiveReload(settings)
+        self.mailbox = Mailbox(settings.imap, readonly=settings.imap.move_to is None)
+        self.outbox = Outbox(
+            store,
+            settings.smtp,
+            want_copies=settings.imap.sent_folder is not None,
+        )
+        self.stopping = threading.Event()
+        self.wake_intake = threading.Event()
+        self.wake_outbox = asyncio.Event()
+        self.stats = RunStats()
+        self.connected = False
+        self.final_budget: float | None = SHUTDOWN_BUDGET
+        self.sd = SystemdLink(store.pending_count, lambda: self.outbox.unreachable)
+
+    # ---- entry points --------------------------------------------------------------------
+
+    async def run_once(self) -> RunStats:
+        """Process what is in the mailbox, try every queued mail once, and return."""
+        await self._connect()
+        sending = asyncio.create_task(self._outbox_loop())  # sends while we still fetch
+        try:
+            await self._poll()
+        finally:
+            self.final_budget = None  # --once: every queued mail gets its one try
+            self.stopping.set()
+            self.wake_outbox.set()
+            await sending
+        try:
+            await self._copies()
+        finally:
+            await self.outbox.close()
+            await self._close()
+        return self.stats
+
+    async def run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        log.info(
+            "service.started",
+            mailbox=self.settings.imap.mailbox,
+            address=self.settings.service.address,
+        )
+        outbox = asyncio.create_task(self._outbox_loop())
+        watcher = asyncio.create_task(self._watch_files())
+        self.sd.start(self.stopping.is_set)  # READY, STATUS, WATCHDOG: sdnotify.py
+        try:
+            await self._intake_loop()
+        finally:
+            watcher.cancel()
+            self.wake_outbox.set()
+            await outbox
+            await self._close()
+            log.info("service.stopped", pending=self.store.pending_count())
+
+    def reload(self) -> bool:
+        """SIGHUP or an edited file: take the new rules, templates and settings, or keep the
+        old ones if anything is invalid (``reload.py``: what needs a restart, the alert).
+
+        Runs on the event loop between batches, so a batch never sees two rule sets.
+        """
+        fresh = self.live.reload(self.settings, self.store, self.env)
+        if fresh is None:
+            self.wake_outbox.set()  # the admin's alert, when one was queued
+            return False
+        self.settings = fresh
+        self.env = templates.make_environment(fresh)
+        self.pipeline = Pipeline(fresh, self.store, self.env)
+        return True
+
+    async def _watch_files(self) -> None:
+        """Every few seconds, a handful of stat calls; a settled change reloads."""
+        while not self.stopping.is_set():
+            await self._sleep(CHECK_INTERVAL)
+            try:
+                if not self.stopping.is_set() and self.live.changed():
+                    self.reload()
+            except Exception as exc:  # the watcher must outlive any surprise
+                log.error("reload.error", error=f"{type(exc).__name__}: {exc}")
+
+    def stop(self) -> None:
+        if not self.stopping.is_set():
+            log.info("service.stopping")
+            self.sd.stopping()
+            # A worker thread stuck in a network call must not hold the exit past 5 s;
+            # the store is built to survive a hard stop (nothing is lost, see pipeline.py).
+            guard = threading.Timer(SHUTDOWN_BUDGET + 0.7, os._exit, (0,))
+            guard.daemon = True
+            guard.start()
+        self.stopping.set()
+        self.wake_outbox.set()
+
+    # ---- intake --------------------------------------------------------------------------
+
+    async def _intake_loop(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                if not self.connected:
+                    await self._connect()
+                while await self._poll() and not self.stopping.is_set():
+                    pass  # mail that came in while we fetched: take it before waiting
+                await self._copies()
+                failures = 0
+                await self._wait_for_mail()
+            except RECOVERABLE as exc:
+                failures += 1
+                delay = backoff(failures)
+                log.warning(
+                    "store.error" if isinstance(exc, sqlite3.Error) else "imap.error",
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=round(delay, 1),
+                    failures=failures,
+                )
+                self.sd.retrying(delay, exc)
+                await self._close()
+                await self._sleep(delay)
+
+    async def _connect(self) -> Selected:
+        selected = await asyncio.to_thread(self.mailbox.connect)
+        self.connected = True
+        self._check_uidvalidity(selected)
+        self.sd.connected()
+        log.info(
+            "imap.connected",
+            uidvalidity=selected.uidvalidity,
+            idle=selected.can_idle,
+            move_to=self.settings.imap.move_to,  # the server's MOVE support is not the point
+        )
+        return selected
+
+    def _check_uidvalidity(self, selected: Selected) -> MailboxState:
+        name = self.settings.imap.mailbox
+        state = self.store.mailbox_state(name)
+        with self.store.transaction():
+            if state is None:
+                state = MailboxState(selected.uidvalidity, 0, time.time())
+                self.store.set_mailbox_state(name, state)
+            elif state.uidvalidity != selected.uidvalidity:
+                log.warning(
+                    "imap.uidvalidity_changed",
+                    old=state.uidvalidity,
+                    new=selected.uidvalidity,
+                    action="rescan; known messages are skipped",
+                )
+                state = MailboxState(selected.uidvalidity, 0, state.first_seen)
+                self.store.set_mailbox_state(name, state)
+                self.store.drop_moves(name, selected.uidvalidity)
+        return state
+
+    async def _poll(self) -> int:
+        """Fetch everything after the watermark (plus failed UIDs due a retry) in batches."""
+        s = self.settings
+        selected = self.mailbox.selected
+        assert selected is not None
+        state = self.store.mailbox_state(s.imap.mailbox)
+        assert state is not None
+        if state.uidvalidity != selected.uidvalidity:
+            state = self._check_uidvalidity(selected)
+        uids = await asyncio.to_thread(self.mailbox.uids_after, state.last_uid)
+        retry = self.store.retry_candidates(s.imap.mailbox, selected.uidvalidity)
+        todo = sorted(set(uids) | set(retry))
+        move = s.imap.move_to is not None
+        for start in range(0, len(todo), s.imap.batch_size):
+            chunk = todo[start : start + s.imap.batch_size]
+            fetched = await asyncio.to_thread(self._fetch, chunk)
+            outcomes = self.pipeline.process_batch(
+                fetched, state, time.time(), backfill=self.backfill, move=move
+            )
+            self.stats.processed += len(outcomes)
+            queued = sum(o.queued for o in outcomes)
+            self.stats.queued += queued
+            if queued:
+                self.wake_outbox.set()
+            if move:
+                await self._moves(selected.uidvalidity)
+            if self.stopping.is_set():
+                break
+        if move:
+            await self._moves(selected.uidvalidity)
+        self.last_check = time.time()  # the mailbox was read: metrics and /healthz
+        return len(uids)
+
+    def _fetch(self, uids: list[int]) -> list[Fetched]:
+        self.sd.beat(f"processing {len(uids)} new messages")
+        return list(self.mailbox.fetch(uids, self.settings.limits.max_message_size))
+
+    async def _moves(self, uidvalidity: int) -> None:
+        s = self.settings
+        assert s.imap.move_to is not None
+        uids = self.store.pending_moves(s.imap.mailbox, uidvalidity)
+        if uids:
+            try:
+                await asyncio.to_thread(self.mailbox.move, uids, s.imap.move_to)
+            except REFUSED as exc:  # a NO from the server: retrying will not help
+                log.error(
+                    "imap.move_refused",
+                    uids=len(uids),
+                    folder=s.imap.move_to,
+                    error=str(exc),
+                    action="the messages stay in the mailbox",
+                )
+            self.store.moves_done(s.imap.mailbox, uids)
+
+    async def _copies(self) -> None:
+        """APPEND a \\Seen copy of each sent mail to the Sent folder, when configured."""
+        folder = self.settings.imap.sent_folder
+        if folder is None or not self.connected:
+            return
+        self.wake_intake.clear()
+        for row in self.store.copies_pending():
+            try:
+                await asyncio.to_thread(self.mailbox.append, folder, row.raw, row.created_at)
+            except REFUSED as exc:  # quota, rights: log it once, never loop on it
+                log.error(
+                    "imap.append_refused", message_id=row.message_id, folder=folder, error=str(exc)
+                )
+                self.store.mark_copied(row.id, status="refused")
+                continue
+            self.store.mark_copied(row.id)
+
+    async def _wait_for_mail(self) -> None:
+        s = self.settings.imap
+        selected = self.mailbox.selected
+        timeout = min(s.idle_renew, s.catchup_interval)
+        if selected is None or not selected.can_idle:
+            timeout = min(timeout, s.poll_interval)
+        self.sd.waiting(selected is not None and selected.can_idle, timeout)
+        await asyncio.to_thread(
+            self.mailbox.wait,
+            timeout,
+            self.sd.beating(lambda: self.stopping.is_set() or self.wake_intake.is_set()),
+        )
+
+    async def _close(self) -> None:
+        self.connected = False
+        await asyncio.to_thread(self.mailbox.close)
+
+    async def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.5, deadline - time.monotonic()))
+
+    # ---- outbox --------------------------------------------------------------------------
+
+    async def _outbox_loop(self) -> None:
+        outages = 0
+        while not self.stopping.is_set():
+            self.wake_outbox.clear()
+            try:
+                sent = await self.outbox.drain(stop=self.stopping.is_set)
+                self.stats.sent += sent
+                if sent and self.settings.imap.sent_folder:
+                    self.wake_intake.set()
+                outages = outages + 1 if self.outbox.unreachable else 0
+                if outages:  # SMTP down: back off with jitter instead of hammering it
+                    await self._sleep(backoff(outages))
+                else:
+                    await self._outbox_wait()
+            except Exception as exc:
+                log.error("outbox.error", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(1.0)
+        budget = self.final_budget
+        deadline = None if budget is None else time.monotonic() + budget
+        try:
+            self.stats.sent += await self.outbox.drain(deadline=deadline, everything=True)
+        except Exception as exc:
+            log.error("outbox.error", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            await self.outbox.close()
+
+    async def _outbox_wait(self) -> None:
+        due = self.store.next_due()
+        timeout = 60.0 if due is None else max(0.05, min(60.0, due - time.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake_outbox.wait(), timeout)

@@ -1,0 +1,307 @@
+"""IMAP edge: connect, select, fetch new mail in UID batches, wait with IDLE, move, append.
+
+imapclient is blocking; the service runs these calls in a worker thread. Nothing here
+decides anything: it hands (MailboxRef, INTERNALDATE, bytes) to the service and moves or
+appends only what the service tells it to, after the store has committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import imapclient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+
+from mailer.errors import MailboxUnavailable, MailerError
+from mailer.model import MailboxRef
+from mailer.settings import ImapSettings
+from mailer.transport import oauth
+
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    socket.timeout,
+    ssl.SSLError,
+    IMAPClientError,
+    EOFError,
+)
+XOAUTH2_HINT = (
+    "the token was fresh, so check [imap] username (the mailbox address) and, for "
+    "Microsoft 365, that the app's service principal has FullAccess to that mailbox "
+    "(Add-MailboxPermission) with IMAP enabled; for Gmail, the scope https://mail.google.com/"
+)
+
+
+class RefusedByServer(MailerError):
+    """The server answered NO or BAD to a write (quota, rights): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    ref: MailboxRef
+    internaldate: float  # epoch seconds, from the server, never from the Date header
+    raw: bytes
+    size: int  # RFC822.SIZE: the full size even when ``raw`` was cut at the cap
+
+
+@dataclass(frozen=True)
+class Selected:
+    uidvalidity: int
+    uidnext: int | None
+    can_idle: bool
+    can_move: bool
+    can_uidplus: bool
+
+
+class Mailbox:
+    """One IMAP connection to the shared mailbox."""
+
+    def __init__(self, settings: ImapSettings, *, readonly: bool) -> None:
+        self.settings = settings
+        self.readonly = readonly
+        self.client: imapclient.IMAPClient | None = None
+        self.selected: Selected | None = None
+
+    # ---- connection ----------------------------------------------------------------------
+
+    def connect(self) -> Selected:
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.ca_file) if s.security != "none" else None
+        try:
+            client = imapclient.IMAPClient(
+                s.host,
+                port=s.port,
+                use_uid=True,
+                ssl=s.security == "tls",
+                ssl_context=context,
+                timeout=s.timeout,
+            )
+            if s.security == "starttls":
+                client.starttls(context)
+        except NETWORK_ERRORS as exc:
+            raise MailboxUnavailable(f"cannot reach IMAP {s.host}:{s.port}: {exc}") from exc
+        try:
+            self._login(client)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+            raise
+        self.client = client
+        try:
+            return self.select()
+        except IMAPClientError as exc:
+            self.close()
+            raise MailboxUnavailable(
+                f"cannot open mailbox {s.mailbox!r} on {s.host}:{s.port}: {exc}; "
+                "check [imap] mailbox"
+            ) from exc
+
+    def _login(self, client: imapclient.IMAPClient) -> None:
+        """LOGIN, or AUTHENTICATE XOAUTH2 retried once with a fresh token, never more:
+        the service's backoff paces any further attempt."""
+        s = self.settings
+        hint = "check [imap] username and password"
+        try:
+            if s.auth != "xoauth2" or s.oauth is None:
+                client.login(s.username, s.password)
+                return
+            hint = XOAUTH2_HINT
+            source = oauth.source_for(s.oauth)
+            try:
+                client.oauth2_login(s.username, source.token())
+                return
+            except imapclient.exceptions.LoginError:
+                source.invalidate()  # maybe revoked or expired early: one fresh try
+            client.oauth2_login(s.username, source.token())
+        except oauth.OAuthError as exc:
+            raise MailboxUnavailable(f"no OAuth token for IMAP: {exc}") from exc
+        except imapclient.exceptions.LoginError as exc:
+            raise MailboxUnavailable(
+                f"IMAP login as {s.username!r} on {s.host}:{s.port} refused: {exc}; {hint}"
+            ) from exc
+        except NETWORK_ERRORS as exc:
+            raise MailboxUnavailable(f"cannot reach IMAP {s.host}:{s.port}: {exc}") from exc
+
+    def select(self) -> Selected:
+        client = self._client()
+        info = client.select_folder(self.settings.mailbox, readonly=self.readonly)
+        caps = {c.upper() for c in client.capabilities()}
+        self.selected = Selected(
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+            can_idle=b"IDLE" in caps and self.settings.idle,
+            can_move=b"MOVE" in caps,
+            can_uidplus=b"UIDPLUS" in caps,
+        )
+        return self.selected
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+
+    def _client(self) -> imapclient.IMAPClient:
+        if self.client is None:
+            raise MailboxUnavailable("not connected")
+        return self.client
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def uids_after(self, last_uid: int) -> list[int]:
+        """UIDs greater than ``last_uid``; ``N:*`` always returns the highest, so filter."""
+        found = self._client().search(["UID", f"{last_uid + 1}:*"])
+        return sorted(int(u) for u in found if int(u) > last_uid)
+
+    def fetch(self, uids: list[int], max_size: int) -> Iterator[Fetched]:
+        """BODY.PEEK (never sets \\Seen); messages over ``max_size`` are fetched cut."""
+        if not uids or self.selected is None:
+            return
+        client = self._client()
+        sizes = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
+        small = [u for u in uids if u in sizes and int(sizes[u].get(b"RFC822.SIZE", 0)) <= max_size]
+        big = [u for u in uids if u in sizes and u not in small]
+        bodies: dict[int, bytes] = {}
+        if small:
+            for uid, data in client.fetch(small, ["BODY.PEEK[]"]).items():
+                bodies[uid] = bytes(data.get(b"BODY[]") or b"")
+        for uid in big:
+            data = client.fetch([uid], [f"BODY.PEEK[]<0.{max_size}>"]).get(uid, {})
+            bodies[uid] = bytes(next((v for k, v in data.items() if k.startswith(b"BODY[")), b""))
+        for uid in uids:
+            if uid not in sizes:
+                continue  # expunged meanwhile: nothing to process
+            meta = sizes[uid]
+            yield Fetched(
+                ref=MailboxRef(self.settings.mailbox, self.selected.uidvalidity, uid),
+                internaldate=_epoch(meta.get(b"INTERNALDATE")),
+                raw=bodies.get(uid, b""),
+                size=int(meta.get(b"RFC822.SIZE", 0)),
+            )
+
+    # ---- waiting -------------------------------------------------------------------------
+
+    def wait(self, timeout: float, should_stop: Callable[[], bool]) -> bool:
+        """Wait for new mail up to ``timeout`` seconds: IDLE when possible, else NOOP polls.
+
+        Returns True when the server announced something. ``should_stop`` is checked every
+        second so that SIGTERM is honoured quickly.
+        """
+        client = self._client()
+        deadline = time.monotonic() + timeout
+        if not (self.selected and self.selected.can_idle):
+            while time.monotonic() < deadline and not should_stop():
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            return False
+        client.idle()
+        news = False
+        empty_wakeups = 0
+        try:
+            while time.monotonic() < deadline and not should_stop():
+                step = min(1.0, deadline - time.monotonic())
+                started = time.monotonic()
+                responses = client.idle_check(timeout=step)
+                if any(_is_bye(r) for r in responses):
+                    raise MailboxUnavailable("the IMAP server closed the connection (BYE)")
+                if any(_is_news(r) for r in responses):
+                    news = True
+                    break
+                # imapclient swallows EOF inside idle_check: a socket that is "readable"
+                # at once but yields nothing, twice in a row, is a closed connection.
+                quick = not responses and time.monotonic() - started < step / 2
+                empty_wakeups = empty_wakeups + 1 if quick else 0
+                if empty_wakeups >= 2:
+                    raise MailboxUnavailable("the IMAP connection was closed by the server")
+        finally:
+            with contextlib.suppress(*NETWORK_ERRORS):
+                client.idle_done()
+        return news
+
+    def noop(self) -> None:
+        self._client().noop()
+
+    # ---- writing (only after commit) ------------------------------------------------------
+
+    def move(self, uids: list[int], folder: str) -> None:
+        """UID MOVE when offered, else UID COPY + \\Deleted + UID EXPUNGE of those UIDs only."""
+        if not uids:
+            return
+        with _refusals():
+            self._move(uids, folder)
+
+    def _move(self, uids: list[int], folder: str) -> None:
+        client = self._client()
+        self._ensure_folder(folder)
+        if self.selected and self.selected.can_move:
+            client.move(uids, folder)
+            return
+        client.copy(uids, folder)
+        client.add_flags(uids, [imapclient.DELETED], silent=True)
+        if self.selected and self.selected.can_uidplus:
+            client.uid_expunge(uids)
+        # Without UIDPLUS a plain EXPUNGE would remove other people's \Deleted mail too:
+        # leave the flagged copies for a human rather than risk that.
+
+    def append(self, folder: str, raw: bytes, when: float) -> None:
+        with _refusals():
+            self._append(folder, raw, when)
+
+    def _append(self, folder: str, raw: bytes, when: float) -> None:
+        client = self._client()
+        self._ensure_folder(folder)
+        stamp = dt.datetime.fromtimestamp(when, tz=dt.UTC)
+        client.append(folder, raw, flags=[imapclient.SEEN], msg_time=stamp)
+
+    def _ensure_folder(self, folder: str) -> None:
+        client = self._client()
+        if not client.folder_exists(folder):
+            try:
+                client.create_folder(folder)
+            except IMAPClientError:
+                if not client.folder_exists(folder):
+                    raise
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """A tagged NO/BAD becomes RefusedByServer; a broken connection stays a network error."""
+    try:
+        yield
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as exc:
+        raise RefusedByServer(str(exc)) from exc
+
+
+def _is_bye(response: Any) -> bool:
+    return isinstance(response, tuple) and len(response) >= 1 and response[0] == b"BYE"
+
+
+def _is_news(response: Any) -> bool:
+    return (
+        isinstance(response, tuple)
+        and len(response) >= 2
+        and response[1]
+        in (
+            b"EXISTS",
+            b"RECENT",
+        )
+    )
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.astimezone()  # imapclient gives local naive times by default
+        return float(value.timestamp())
+    return time.time()

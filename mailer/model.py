@@ -168,3 +168,12 @@ class ThreadInfo:
     parent_reference: str | None = None  # the earlier request this one continues
     root_references: tuple[str, ...] = ()  # the request's own References, to thread under it
     root_thread_index: str | None = None  # its Thread-Index, for Outlook's conversation view
+
+
+@dataclass(frozen=True)
+class File:
+    """An attachment we forward: a staff answer's files to the requester, and so on."""
+
+    filename: str
+    content_type: str  # lower-cased type/subtype
+    data: bytes

@@ -14,10 +14,9 @@ from mailer.core.deciding.conversation import Mail
 from mailer.core.reading.attachments import attached_files
 from mailer.core.reading.visible import visible_text
 from mailer.core.writing import outgoing, thread_headers
-from mailer.core.writing.mime import File
 from mailer.core.writing.receipt import compose_receipt
 from mailer.core.writing.render import Envelope, Outgoing, Parent
-from mailer.model import Address, Classification, ParsedMessage, ThreadInfo
+from mailer.model import Address, Classification, File, ParsedMessage, ThreadInfo
 from mailer.settings import Settings
 from mailer.store.sqlite import Store
 from mailer.transport.imap import Fetched

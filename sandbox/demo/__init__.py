@@ -1,1 +1,1 @@
-"""TODO"""
+"""The demo: sample requests and staff replies run through the real daemon on the sandbox."""

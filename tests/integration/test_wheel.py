@@ -21,6 +21,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from sandbox.servers import MailSandbox
+from tests.integration.helpers import receipts, request, write_config
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,9 +96,14 @@ def link_dependencies(wheel: Path, target: Path) -> None:
                     link.symlink_to(Path(str(dist.locate_file(top))))
 
 
-def test_the_wheel_installs_alone_and_renders_its_templates(tmp_path: Path) -> None:
+def test_the_wheel_installs_alone_and_renders_its_templates(
+    tmp_path: Path, sandbox: MailSandbox
+) -> None:
     wheel = build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {p.relative_to(ROOT).as_posix() for p in ROOT.glob("mailer/**/*.py")}
+    assert modules <= names, sorted(modules - names)  # every subpackage is carried
+    assert not any(n.startswith("sandbox/") for n in names)
     shipped = [p.relative_to(ROOT).as_posix() for p in sorted(ROOT.glob("templates/*/*.j2"))]
     shipped += [p.relative_to(ROOT).as_posix() for p in sorted(ROOT.glob("config/*.example.toml"))]
     assert shipped and {f"mailer/_shipped/{name}" for name in shipped} <= names
@@ -132,3 +140,21 @@ def test_the_wheel_installs_alone_and_renders_its_templates(tmp_path: Path) -> N
                   "--lang", "it", cwd=work)  # fmt: skip
     assert preview.returncode == 0, preview.stderr
     assert "it/receipt.txt.j2" in preview.stdout and "Gentile" in preview.stdout
+
+    # The test and demo mail servers are not part of the product.
+    for module in ("sandbox", "sandbox.servers", "mailer.sandbox"):
+        imported = run(bin_ / "python", "-c", f"import {module}", cwd=work)
+        assert imported.returncode == 1 and "ModuleNotFoundError" in imported.stderr, module
+    demo = run(bin_ / "mailer", "demo", cwd=work)
+    assert demo.returncode != 0 and "scripts/demo.sh" in demo.stderr, demo.stderr
+
+    # The installed daemon does its job against real servers.
+    (work / "real").mkdir()
+    real = write_config(work / "real", sandbox)
+    sandbox.send(request(1), mail_from="alice@example.test", rcpt_to=["helpdesk@example.test"])
+    sandbox.wait_for_messages("helpdesk", 1)
+    assert run(bin_ / "mailer", "--config", real, "check", cwd=work).returncode == 0
+    once = run(bin_ / "mailer", "--config", real, "run", "--once", cwd=work)
+    assert once.returncode == 0, once.stdout[-2000:] + once.stderr[-2000:]
+    sandbox.wait_for_messages("alice", 1)
+    assert len(receipts(sandbox, "alice")) == 1

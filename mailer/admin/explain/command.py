@@ -21,8 +21,8 @@ from jinja2 import TemplateSyntaxError
 from mailer.admin.explain.trace import Explanation, Rendered, explain_message
 from mailer.config import templates
 from mailer.core.reading.parse import parse_message
+from mailer.core.writing.readdress import readdressed
 from mailer.settings import Settings
-from sandbox.mail import prepare_acceptance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
     to = args.recipient or settings.service.address
     if not args.as_is and not any(settings.service.is_own(a.key) for a in msg.recipients):
         # A file saved from elsewhere: judge it as a colleague's mail to the service.
-        sender, raw = prepare_acceptance(raw, to)
+        sender, raw = readdressed(raw, to)
         raw = with_envelope(raw, args.sender or sender, None)
         notes.append(f"To/Cc did not name the service: judged as sent to {to} (see --as-is)")
     else:

@@ -1,1 +1,1 @@
-"""TODO"""
+"""``mailer init``: a new config, rules file and templates written into a directory."""

@@ -1,1 +1,1 @@
-"""TODO"""
+"""``mailer rules replay PATH``: the rules run over past mail, with a report."""

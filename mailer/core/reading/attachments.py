@@ -11,7 +11,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 
 from mailer.core.reading import parts
-from mailer.core.writing.mime import File
+from mailer.model import File
 
 
 def attached_files(raw: bytes, *, max_total: int) -> tuple[tuple[File, ...], int]:

@@ -12,24 +12,15 @@ import base64
 import quopri
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr
 from urllib.parse import quote
 
 from mailer.core.writing.thread_headers import clean_header_text
+from mailer.model import File
 
 MAX_LINE = 78
 _CTYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
-
-
-@dataclass(frozen=True)
-class File:
-    """An attachment we forward: a staff answer's files to the requester, and so on."""
-
-    filename: str
-    content_type: str  # lower-cased type/subtype
-    data: bytes
 
 
 def address(name: str, addr: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import jinja2
 
-from mailer.core.writing import mime, thread_headers
+from mailer.core.writing import thread_headers
 from mailer.core.writing.render import (
     NO_SUBJECT,
     Envelope,
@@ -23,7 +23,7 @@ from mailer.core.writing.render import (
     greeting_name,
     render_pair,
 )
-from mailer.model import Address, Attachment, Classification, ParsedMessage, ThreadInfo
+from mailer.model import Address, Attachment, Classification, File, ParsedMessage, ThreadInfo
 from mailer.settings import Settings
 
 # Subject words of the mail to staff; a language without an entry uses English.
@@ -135,7 +135,7 @@ def compose(
     parent: Parent | None,
     envelope: Envelope,
     subject: str,
-    files: Sequence[mime.File] = (),
+    files: Sequence[File] = (),
     staff: bool = False,
 ) -> Outgoing:
     """Render ``template`` and build the mail; staff mail gets Reply-To: the shared address."""

@@ -15,7 +15,7 @@ from email.utils import format_datetime
 import jinja2
 
 from mailer.core.writing import mime, thread_headers
-from mailer.model import Address, ParsedMessage
+from mailer.model import Address, File, ParsedMessage
 from mailer.settings import ServiceSettings
 
 LOOP_HEADER = "X-Mailer-Loop"
@@ -164,7 +164,7 @@ def build_mail(
     html: str | None,
     auto_submitted: str,
     reply_to: bool = False,
-    attachments: Sequence[mime.File] = (),
+    attachments: Sequence[File] = (),
 ) -> Outgoing:
     """Any mail we send: From the shared address, our loop and auto-reply marks, threaded
     under ``parent`` when there is one. ``reply_to`` adds Reply-To: the shared address."""

@@ -22,7 +22,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from mailer.errors import MailboxUnavailable, MailerError
 from mailer.model import MailboxRef
 from mailer.settings import ImapSettings
-from mailer.transport import oauth
+from mailer.transport import idle, oauth
 
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -160,7 +160,9 @@ class Mailbox:
 
     def uids_after(self, last_uid: int) -> list[int]:
         """UIDs greater than ``last_uid``; ``N:*`` always returns the highest, so filter."""
-        found = self._client().search(["UID", f"{last_uid + 1}:*"])
+        client = self._client()
+        idle.take_news(client)  # what this search sees needs no second look
+        found = client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(int(u) for u in found if int(u) > last_uid)
 
     def fetch(self, uids: list[int], max_size: int) -> Iterator[Fetched]:
@@ -203,29 +205,7 @@ class Mailbox:
             while time.monotonic() < deadline and not should_stop():
                 time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
             return False
-        client.idle()
-        news = False
-        empty_wakeups = 0
-        try:
-            while time.monotonic() < deadline and not should_stop():
-                step = min(1.0, deadline - time.monotonic())
-                started = time.monotonic()
-                responses = client.idle_check(timeout=step)
-                if any(_is_bye(r) for r in responses):
-                    raise MailboxUnavailable("the IMAP server closed the connection (BYE)")
-                if any(_is_news(r) for r in responses):
-                    news = True
-                    break
-                # imapclient swallows EOF inside idle_check: a socket that is "readable"
-                # at once but yields nothing, twice in a row, is a closed connection.
-                quick = not responses and time.monotonic() - started < step / 2
-                empty_wakeups = empty_wakeups + 1 if quick else 0
-                if empty_wakeups >= 2:
-                    raise MailboxUnavailable("the IMAP connection was closed by the server")
-        finally:
-            with contextlib.suppress(*NETWORK_ERRORS):
-                client.idle_done()
-        return news
+        return idle.wait_for_news(client, deadline, should_stop)
 
     def noop(self) -> None:
         self._client().noop()
@@ -281,22 +261,6 @@ def _refusals() -> Iterator[None]:
         raise
     except IMAPClientError as exc:
         raise RefusedByServer(str(exc)) from exc
-
-
-def _is_bye(response: Any) -> bool:
-    return isinstance(response, tuple) and len(response) >= 1 and response[0] == b"BYE"
-
-
-def _is_news(response: Any) -> bool:
-    return (
-        isinstance(response, tuple)
-        and len(response) >= 2
-        and response[1]
-        in (
-            b"EXISTS",
-            b"RECENT",
-        )
-    )
 
 
 def _epoch(value: Any) -> float:

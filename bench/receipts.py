@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.receipts latency [--count 60]
     .venv/bin/python -m bench.receipts idle [--seconds 30]
     .venv/bin/python -m bench.receipts memory [--count 20000]
+    .venv/bin/python -m bench.receipts ceiling [--count 2000] [--rounds 3] [--script PATH]
 
 throughput: N requests (distinct senders) waiting in the mailbox, then ``mailer run --once``;
 receipts per second from start to the last receipt saved in a requester's mailbox.
@@ -11,6 +12,8 @@ latency: ``mailer run`` on IDLE; one request every 0.25 s; for each, the time fr
 in the shared mailbox to its receipt's save in the requester's (Dovecot's µs log).
 idle: CPU used by an idle daemon (IDLE, nothing arriving), in % of one core.
 memory: peak and final RSS of ``mailer run --once`` over an N-message backlog.
+ceiling: ``mailer run --once`` beside the bare fetch-parse-reply loop, alternating on the same
+freshly seeded mailbox; both rates and their ratio (bench/ceiling.py).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench import ceiling
 from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, request, write_config
 
@@ -158,9 +162,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=["throughput", "latency", "idle", "memory", "all"])
+    parser.add_argument(
+        "what", choices=["throughput", "latency", "idle", "memory", "ceiling", "all"]
+    )
     parser.add_argument("--count", type=int)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--script", type=Path, default=ceiling.DEFAULT_SCRIPT)
     args = parser.parse_args()
     jobs = ["throughput", "latency", "idle", "memory"] if args.what == "all" else [args.what]
     for job in jobs:
@@ -170,6 +178,8 @@ def main() -> int:
                 throughput(sandbox, directory, args.count or 2000)
             elif job == "latency":
                 latency(sandbox, directory, args.count or 60)
+            elif job == "ceiling":
+                ceiling.compare(sandbox, directory, args.count or 2000, args.rounds, args.script)
             elif job == "idle":
                 idle(sandbox, directory, args.seconds)
             else:

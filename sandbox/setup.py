@@ -275,17 +275,18 @@ def empty_mailboxes(client: IMAPClient) -> None:
 
 
 def postfix_trouble(lay: Layout) -> list[str]:
-    """Postfix's last rejections and failed deliveries: why awaited mail did not arrive."""
+    """Postfix's last rejections and failed deliveries, and what its queues still hold: why
+    awaited mail did not arrive."""
     try:
         text = lay.postfix_log.read_text(errors="replace")
     except OSError:
         return []
-    bad = [
-        ln
-        for ln in text.splitlines()
-        if "reject" in ln or ("status=" in ln and "status=sent" not in ln)
-    ]
-    return bad[-8:]
+    lines = text.splitlines()
+    bad = [ln for ln in lines if "reject" in ln or ("status=" in ln and "status=sent" not in ln)]
+    held = {q: sum(len(f) for _, _, f in os.walk(lay.pf_spool / q)) for q in _QUEUES}
+    sent = sum("status=sent" in ln for ln in lines)
+    queues = ", ".join(f"{q} {n}" for q, n in held.items())
+    return [*bad[-8:], f"queues: {queues}; {sent} deliveries logged as sent"]
 
 
 def drop_stale_pidfiles(lay: Layout) -> None:

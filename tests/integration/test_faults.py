@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sandbox.servers import MailSandbox
+from sandbox.servers import MailSandbox, SandboxTimeoutError
 from tests.integration.helpers import (
     SHARED,
     mailer,
@@ -50,6 +50,12 @@ def test_sigkill_during_batches_loses_nothing_and_sends_nothing_twice(
     try:
         sandbox.wait_for_messages("alice", 150, timeout=60)
         time.sleep(2)
+    except SandboxTimeoutError as exc:  # say where the receipts stopped: daemon, Postfix or Dovecot
+        sent = mailer(config, "outbox", "--status", "sent", "--json").stdout.count('"id"')
+        log = config.with_suffix(".log").read_text(errors="replace").splitlines()[-15:]
+        raise AssertionError(
+            f"{exc}\n{sent} receipts marked sent; daemon log:\n" + "\n".join(log)
+        ) from exc
     finally:
         code, _ = stop_daemon(daemon)
     assert kills == 5 and code == 0

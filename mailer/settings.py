@@ -7,6 +7,7 @@ documents the same keys for admins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 from typing import Literal
 
@@ -177,10 +178,41 @@ class WorkflowSettings:
 
 
 @dataclass(frozen=True)
+class ClosedSpan:
+    """A closed day (``start`` and ``end`` None) or part of one, in the calendar's local time."""
+
+    day: date
+    start: time | None = None  # closed from (None: from the start of the day)
+    end: time | None = None  # closed until (None: to the end of the day)
+
+
+@dataclass(frozen=True)
+class CalendarSettings:
+    """``[calendars.NAME]``: when a team works. ``hours[0]`` is Monday's intervals."""
+
+    name: str
+    timezone: str = "UTC"
+    hours: tuple[tuple[tuple[time, time], ...], ...] = ((),) * 7
+    holidays: str | None = None  # the holidays package's country code, optionally -subdivision
+    closed: tuple[ClosedSpan, ...] = ()
+
+
+@dataclass(frozen=True)
+class Targets:
+    """``first_response`` and ``resolution`` in working time ("4h", "2d"); None: no promise."""
+
+    first_response: str | None = None
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
 class Team:
     key: str
     name: str
     address: str | None = None
+    calendar: str | None = None  # [teams.X] calendar: overrides [service] calendar
+    targets: Targets = Targets()
+    escalate_to: tuple[str, ...] = ()  # who hears of a missed due time (a lead)
 
 
 @dataclass(frozen=True)
@@ -208,6 +240,7 @@ class Rule:
     expectation: str | None = None  # in the default language, or the only text given
     line: int | None = None  # where the rule starts in its file, for messages
     expectations: tuple[tuple[str, str], ...] = ()  # (language, text) when given per language
+    targets: Targets = Targets()  # the most specific promise: rule, then priority, team, default
 
 
 @dataclass(frozen=True)
@@ -222,11 +255,21 @@ class Settings:
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     teams: tuple[Team, ...] = ()
     rules: tuple[Rule, ...] = ()
+    calendars: tuple[CalendarSettings, ...] = ()
+    default_calendar: str | None = None  # [service] calendar
+    targets: Targets = Targets()  # [targets]: the defaults
+    priority_targets: tuple[tuple[str, Targets], ...] = ()  # [targets.PRIORITY]
     default_expectation: str | None = None
     default_expectations: tuple[tuple[str, str], ...] = ()  # (language, text), per language
     templates_dir: Path | None = None  # admin's overrides; shipped templates are the fallback
     config_path: Path | None = None
     rules_path: Path | None = None
+
+    def calendar(self, name: str | None) -> CalendarSettings | None:
+        for calendar in self.calendars:
+            if calendar.name == name:
+                return calendar
+        return None
 
     def team(self, key: str | None) -> Team | None:
         for team in self.teams:

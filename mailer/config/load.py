@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mailer.config.calendars import read_promises
 from mailer.config.lines import locate_keys
 from mailer.config.rules import Defined, read_rules, read_teams
 from mailer.config.sections import (
@@ -56,7 +57,7 @@ _SYNTAX_HINTS = {
     "Unclosed array": "a missing ']' or ','?",
     "Unclosed inline table": "inline tables { ... } must fit on one line",
 }
-TOP_KEYS = (*SECTION_KEYS, "teams", "rules")
+TOP_KEYS = (*SECTION_KEYS, "teams", "rules", "calendars", "targets")
 RULES_FILE_KEYS = ("rules", "teams")
 _AT_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)$")
 log = logging.getLogger(__name__)
@@ -145,12 +146,14 @@ def check_settings(
         message = 'no [[rules]]: every request gets the built-in default rule ("general", no team)'
         rules_report.add(("rules",), "rules", None, message, warning=True)
 
+    promises = read_promises(report, data, extras.calendar, teams)
     problems = _sorted(report) + (_sorted(rules_report) if rules_report is not report else [])
     if any(not p.warning for p in problems) or None in parts.values():
         return None, problems
     settings = Settings(
         **parts,
         teams=tuple(d.team for d in teams.values()),
+        **promises,
         default_expectation=extras.expectation,
         default_expectations=extras.expectations,
         templates_dir=extras.templates_dir,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mailer.config import values as v
+from mailer.config.calendars import read_targets
 from mailer.config.lines import KeyPath, line_of
 from mailer.config.tables import Report, Table, did_you_mean
 from mailer.config.values import Convert, Invalid
@@ -20,7 +21,7 @@ from mailer.core.deciding import rules as matching
 from mailer.core.deciding.text_match import compile_regex, compile_words, normalise
 from mailer.settings import Condition, Rule, Team
 
-TEAM_KEYS = ("name", "address")
+TEAM_KEYS = ("name", "address", "calendar", "escalate_to", "first_response", "resolution")
 RULE_KEYS = (
     "name",
     "category",
@@ -30,6 +31,8 @@ RULE_KEYS = (
     "receipt",
     "template",
     "expectation",
+    "first_response",
+    "resolution",
     "match",
 )
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -107,7 +110,14 @@ def read_teams(report: Report, raw: object, known: dict[str, Defined]) -> None:
             report.add(keypath, "teams", key, str(message))
             continue
         table = Table(report, keypath, data, f"teams.{key}", TEAM_KEYS)
-        team = Team(key, table.get("name", v.string, key), table.get("address", v.address, None))
+        team = Team(
+            key,
+            table.get("name", v.string, key),
+            table.get("address", v.address, None),
+            calendar=table.get("calendar", v.string, None),
+            targets=read_targets(table),
+            escalate_to=table.get("escalate_to", v.listing(v.address), ()),
+        )
         if key in known:
             first = known[key]
             table.problem(None, f"team '{key}' is already defined at {first.path}:{first.line}")
@@ -225,6 +235,7 @@ def _read_rule(
         expectation=texts[0],
         line=line,
         expectations=texts[1],
+        targets=read_targets(table),
     )
 
 

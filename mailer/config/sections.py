@@ -72,7 +72,15 @@ LIMITS_FIELDS: dict[str, Convert[Any]] = {
     "max_attempts": v.integer(1),
 }
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "service": ("name", "address", *SERVICE_FIELDS, "rules_file", "templates_dir", "expectation"),
+    "service": (
+        "name",
+        "address",
+        *SERVICE_FIELDS,
+        "rules_file",
+        "templates_dir",
+        "expectation",
+        "calendar",
+    ),
     "imap": (*CONNECTION_KEYS, *IMAP_FIELDS),
     "smtp": (*CONNECTION_KEYS, *SMTP_FIELDS),
     "store": ("path", "retention_days"),
@@ -96,6 +104,7 @@ class ServiceExtras:
     # The languages in effect even when [service] has errors, to check rules against them.
     languages: tuple[str, ...] = default(ServiceSettings, "languages")
     default_language: str = default(ServiceSettings, "default_language")
+    calendar: str | None = None
 
 
 def _fill(table: Table, out: dict[str, Any], converters: Mapping[str, Convert[Any]]) -> None:
@@ -121,7 +130,14 @@ def read_service(table: Table, base: Path) -> tuple[ServiceSettings | None, Serv
         table.problem("templates_dir", f"directory {templates} does not exist")
     main = out.get("default_language", default(ServiceSettings, "default_language"))
     texts: v.Texts = table.get("expectation", v.expectation(languages, main), v.NO_TEXTS)
-    extras = ServiceExtras(table.path("rules_file", base), templates, *texts, languages, main)
+    extras = ServiceExtras(
+        table.path("rules_file", base),
+        templates,
+        *texts,
+        languages,
+        main,
+        table.get("calendar", v.string, None),
+    )
     return (ServiceSettings(**out) if table.ok else None), extras
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from mailer.admin.init import texts
+from mailer.admin.init import rules_file, texts
 from mailer.admin.init.texts import Answers, Secret, Server
 from mailer.config import values as v
 from mailer.config.transport import DEFAULT_PORTS, is_loopback
@@ -81,7 +81,7 @@ def run(args: Namespace) -> int:
             if secret and secret.content and not _kept(target, secret):
                 files[secret.value] = (secret.content.encode(), SECRET_MODE)
         files["mailer.toml"] = (texts.config_text(answers).encode(), FILE_MODE)
-        files["rules.toml"] = (texts.rules_text(answers).encode(), FILE_MODE)
+        files["rules.toml"] = (rules_file.rules_text(answers).encode(), FILE_MODE)
         _refuse_existing(target, files, args.force)
         for kept in write_tree(target, files):
             print(f"the previous version is kept as {kept}")

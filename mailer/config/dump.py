@@ -11,7 +11,8 @@ Two views. ``defaults=False`` (``postconf -n``): the keys the admin wrote (in th
 rules file) and those mailer cannot do without; ``defaults=True``: every key, defaults filled
 in. A key whose default is "none" (``admin``, ``move_to``, ``retention_days``…) has no TOML
 value and stays out. Which keys were written is read from the raw TOML (``tomllib``), since
-``Settings`` holds values, not their origin.
+``Settings`` holds values, not their origin. An ``oauth`` table always shows the token_url and
+scope in force (``tenant`` is only a way to write the token_url).
 
 Secrets: an inline ``password`` is written as ``MASK``; ``password_file`` (made absolute) and
 ``password_env`` name where the password is, so they stay, and the password is never read

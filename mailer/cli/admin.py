@@ -1,4 +1,4 @@
-"""The admin's commands: init, rules …, templates …, doctor, purge and backup.
+"""The admin's commands: init, config, rules …, templates …, doctor, purge and backup.
 
 Each command's module adds its own arguments and sets ``handler``, called as
 ``handler(args, config_path) -> exit code``; modules are imported when the parser is built,
@@ -12,8 +12,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    """Add ``init``, ``rules`` and ``templates`` to the top-level subcommands."""
-    from mailer.admin import preview, purge
+    """Add ``init``, ``config``, ``rules`` and ``templates`` to the top-level subcommands."""
+    from mailer.admin import preview, purge, show_config
     from mailer.admin.explain import command as explain_cmd
     from mailer.admin.init import command as init_cmd
     from mailer.admin.replay import command as replay
@@ -25,6 +25,12 @@ def register(sub: Any) -> None:
     )
     init_cmd.add_arguments(init)
     init.set_defaults(handler=lambda args, path: init_cmd.run(args))
+
+    config = sub.add_parser(
+        "config", help="print the configuration in force as TOML, passwords masked"
+    )
+    show_config.add_arguments(config)
+    config.set_defaults(handler=show_config.run)
 
     rules = sub.add_parser("rules", help="test, replay and edit the rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")

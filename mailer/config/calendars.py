@@ -27,7 +27,7 @@ import holidays
 from mailer.config.tables import Report, Table
 from mailer.config.values import Invalid, expected, string
 from mailer.core.timing.durations import parse_worktime
-from mailer.settings import CalendarSettings, ClosedSpan, Targets
+from mailer.settings import CalendarSettings, ClosedSpan, Settings, Targets
 
 CALENDAR_KEYS = ("timezone", "hours", "holidays", "closed")
 TARGET_KEYS = ("first_response", "resolution")
@@ -229,3 +229,59 @@ def _names(raw: object) -> list[str]:
 def _unknown(name: str, names: set[str]) -> str:
     known = ", ".join(sorted(names)) or "none is defined"
     return f"unknown calendar {name!r} (calendars: {known}); define [calendars.{name}]"
+
+
+def promises(settings: Settings) -> dict[str, Any]:
+    """[calendars.*] and [targets] as TOML values again (for ``mailer config``)."""
+    out: dict[str, Any] = {}
+    if settings.calendars:
+        out["calendars"] = {c.name: _calendar_table(c) for c in settings.calendars}
+    targets = {k: v for k, v in vars(settings.targets).items() if v is not None}
+    for priority, own in settings.priority_targets:
+        targets[priority] = {k: v for k, v in vars(own).items() if v is not None}
+    if targets:
+        out["targets"] = targets
+    return out
+
+
+def _calendar_table(calendar: CalendarSettings) -> dict[str, Any]:
+    table: dict[str, Any] = {"timezone": calendar.timezone, "hours": _hours_text(calendar.hours)}
+    if calendar.holidays:
+        table["holidays"] = calendar.holidays
+    if calendar.closed:
+        table["closed"] = [_closed_text(span) for span in calendar.closed]
+    return table
+
+
+def _hours_text(hours: tuple[tuple[tuple[time, time], ...], ...]) -> list[str]:
+    """Each interval once, with the days that have it: ["mon-fri 08:30-12:30", ...]."""
+    order: list[tuple[time, time]] = []
+    for day in hours:
+        order.extend(span for span in day if span not in order)
+    lines = []
+    for start, end in order:
+        days = [i for i, day in enumerate(hours) if (start, end) in day]
+        lines.append(f"{_day_ranges(days)} {_clock_text(start)}-{_clock_text(end)}")
+    return lines
+
+
+def _day_ranges(days: list[int]) -> str:
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ",".join(DAYS[r[0]] + (f"-{DAYS[r[-1]]}" if len(r) > 1 else "") for r in runs)
+
+
+def _clock_text(at: time) -> str:
+    return "24:00" if at == time.max else f"{at:%H:%M}"
+
+
+def _closed_text(span: ClosedSpan) -> str:
+    if span.start is None and span.end is None:
+        return span.day.isoformat()
+    start = _clock_text(span.start) if span.start else ""
+    end = _clock_text(span.end) if span.end else ""
+    return f"{span.day.isoformat()} {start}-{end}"

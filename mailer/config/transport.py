@@ -18,6 +18,7 @@ from mailer.config import values as v
 from mailer.config.tables import Table, default
 
 SECRET_KEYS = ("password", "password_file", "password_env")
+MASK = "********"  # how ``mailer config`` shows a password written in the config
 CONNECTION_KEYS = (
     "host",
     "port",
@@ -116,7 +117,11 @@ def read_secret(
             )
         return None
     if given[0] == "password":
-        return table.get("password", v.text, None)
+        password = table.get("password", v.text, None)
+        if password == MASK:
+            message = f'is "{MASK}", the mask `mailer config` prints: put the real one back'
+            table.problem("password", message, warning=True)
+        return password
     if not reach:
         return ""
     if given[0] == "password_env":

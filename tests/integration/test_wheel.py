@@ -140,6 +140,14 @@ def test_the_wheel_installs_alone_and_renders_its_templates(
                   "--lang", "it", cwd=work)  # fmt: skip
     assert preview.returncode == 0, preview.stderr
     assert "it/receipt.txt.j2" in preview.stdout and "Gentile" in preview.stdout
+    shown = run(bin_ / "mailer", "--config", config, "config", cwd=work)  # tomli-w is there
+    assert shown.returncode == 0 and 'password = "********"' in shown.stdout, shown.stderr
+    (work / "printed.toml").write_text(shown.stdout, encoding="utf-8")
+    check = run(bin_ / "mailer", "--config", work / "printed.toml", "check", cwd=work)
+    assert check.returncode == 0 and "OK (1 rules)" in check.stdout, check.stdout + check.stderr
+    psl = "from mailer.core.reading.authres import *; print(organisational_domain('x.b.co.uk'))"
+    found = run(bin_ / "python", "-c", psl, cwd=work)  # the Public Suffix List came along
+    assert found.stdout == "b.co.uk\n", found.stderr
 
     # The test and demo mail servers are not part of the product.
     for module in ("sandbox", "sandbox.servers", "mailer.sandbox"):

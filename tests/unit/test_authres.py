@@ -12,6 +12,7 @@ from mailer.core.reading.authres import (
     AuthResults,
     Verdict,
     authenticate,
+    organisational_domain,
     parse_authentication_results,
 )
 from mailer.core.reading.parse import parse_message
@@ -415,10 +416,23 @@ def test_lower_field_of_our_own_inner_hop_is_not_read() -> None:
         ("other.test", "example.test", False),
         ("evilexample.test", "example.test", False),  # a suffix, not a subdomain
         ("example.test.evil.test", "example.test", False),
-        ("a.example.test", "b.example.test", False),  # siblings: our approximation is strict
+        ("a.example.test", "b.example.test", True),  # siblings: one organisational domain
+        ("mail.example.co.uk", "staff.example.co.uk", True),
+        ("example.com.au", "help.example.com.au", True),
+        ("mail.example.it", "example.it", True),
+        ("example.co.uk", "other.co.uk", False),
+        ("example.com.au", "other.com.au", False),
         ("co.uk", "example.co.uk", False),  # public suffix
-        ("github.io", "staff.github.io", False),  # shared hosting suffix
+        ("com.au", "example.com.au", False),
+        ("it", "example.it", False),
+        ("github.io", "staff.github.io", False),  # shared hosting suffix (private section)
+        ("alice.github.io", "bob.github.io", False),
+        ("a.blogspot.com", "b.blogspot.com", False),
+        ("bucket.s3.amazonaws.com", "other.s3.amazonaws.com", False),
+        ("x.city.kawasaki.jp", "city.kawasaki.jp", True),  # !city.kawasaki.jp: an exception
+        ("a.kawasaki.jp", "b.kawasaki.jp", False),  # *.kawasaki.jp: a wildcard
         ("test", "example.test", False),  # a single label
+        ("a..example.test", "example.test", False),  # an empty label
     ],
 )
 def test_dkim_pass_counts_only_when_aligned(signer: str, domain: str, aligned: bool) -> None:
@@ -426,6 +440,27 @@ def test_dkim_pass_counts_only_when_aligned(signer: str, domain: str, aligned: b
     assert verdict.passed is aligned
     if not aligned:
         assert verdict.reason == f"dkim=pass for d={signer}, not aligned with {domain}"
+
+
+@pytest.mark.parametrize(
+    ("domain", "org"),
+    [
+        ("example.co.uk", "example.co.uk"),
+        ("a.b.example.co.uk", "example.co.uk"),
+        ("Staff.Example.COM.AU", "example.com.au"),
+        ("help.example.it", "example.it"),
+        ("mail.corp.internal", "corp.internal"),  # unknown to the list: a one-label suffix
+        ("staff.github.io", "staff.github.io"),  # private section: each owner has a name
+        ("www.staff.github.io", "staff.github.io"),
+        ("co.uk", None),
+        ("github.io", None),
+        ("it", None),
+        ("", None),
+        ("a..example.it", None),
+    ],
+)
+def test_organisational_domain_follows_the_public_suffix_list(domain: str, org: str | None) -> None:
+    assert organisational_domain(domain) == org
 
 
 def test_dkim_identity_falls_back_to_header_i() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 
+from mailer.config.dump import effective_toml
 from mailer.config.load import check_settings
 from mailer.settings import Targets
 from tests.unit.test_config import SERVICE, config_text, errors, marked_line, write
@@ -91,3 +92,20 @@ def test_an_unknown_time_zone_or_holiday_region_is_an_error(tmp_path: Path) -> N
     assert "unknown time zone 'Europe/Milano'" in check(tmp_path, extra)[0]
     extra = OFFICE.replace('"IT-MI"', '"IT-XX"  # <-')
     assert "IT has no subdivision 'XX'" in check(tmp_path, extra)[0]
+
+
+def test_mailer_config_prints_calendars_and_targets_that_load_the_same(tmp_path: Path) -> None:
+    text = config_text(service=SERVICE + '\ncalendar = "office"', extra=OFFICE)
+    settings, _ = check_settings(write(tmp_path, text))
+    assert settings is not None
+    for defaults in (False, True):
+        printed = effective_toml(settings, defaults=defaults).replace('"********"', '"secret"')
+        again, problems = check_settings(tmp_path / "printed.toml", config_text=printed)
+        assert errors(problems) == [] and again is not None, problems
+        assert again.calendars == settings.calendars
+        assert (again.targets, again.priority_targets) == (
+            settings.targets,
+            settings.priority_targets,
+        )
+        assert again.teams == settings.teams and again.default_calendar == "office"
+        assert [r.targets for r in again.rules] == [r.targets for r in settings.rules]

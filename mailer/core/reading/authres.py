@@ -22,10 +22,15 @@ What passes, in that field (unknown methods and results are ignored):
   ``allow_bestguesspass``: the domain publishes no policy, Microsoft's guess is unspecified
   (standards rule 129). ``compauth`` is ignored: it mixes in reputation heuristics.
 
-Relaxed alignment without a public-suffix list: equal, or one is a subdomain of the other and
-the shorter has two labels or more and is not in ``_SHARED_SUFFIXES``. Siblings (a.example.com,
-b.example.com) do not align: too strict at worst. Domains are compared lower-cased, with no
-IDNA mapping (``ß`` must not fold into ``ss``).
+Relaxed alignment (RFC 7489 §3.2): the two domains are equal, or have the same organisational
+domain: the public suffix plus one label, by the Public Suffix List that ``publicsuffixlist``
+bundles (read once, on first use; never fetched). Its private section counts too, so
+``a.github.io`` and ``b.github.io`` belong to different owners; siblings such as
+``a.example.co.uk`` and ``b.example.co.uk`` align, as a DMARC evaluator has them. A name the
+list does not know ends in a one-label suffix (``corp.internal``). A domain that is itself a
+public suffix aligns only with itself. ``onmicrosoft.com`` is not on the list, so two Microsoft
+tenants' names align, as they do for every DMARC evaluator using it. Domains are compared
+lower-cased, with no IDNA mapping (``ß`` must not fold into ``ss``).
 
 ``authserv_id = "microsoft365"``: Exchange Online writes A-R without an authserv-id, so the
 topmost A-R must have none (one with an id was written by someone else). Mail sent inside the
@@ -41,9 +46,12 @@ send only as addresses they hold) or an OnPremises connector trusting a whole re
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from publicsuffixlist import PublicSuffixList
 
 __all__ = [
     "MICROSOFT365",
@@ -51,6 +59,7 @@ __all__ = [
     "AuthResults",
     "Verdict",
     "authenticate",
+    "organisational_domain",
     "parse_authentication_results",
 ]
 
@@ -58,13 +67,6 @@ MICROSOFT365 = "microsoft365"
 
 _METHODS = "arc auth bimi compauth dkim dkim-adsp dkim-atps dmarc dnswl domainkeys iprev rrvs"
 _KNOWN_METHODS = frozenset([*_METHODS.split(), "sender-id", "smime", "spf", "vbr"])
-_SUFFIXES = """co.uk org.uk ac.uk gov.uk me.uk ltd.uk plc.uk net.uk com.au net.au org.au edu.au
-gov.au co.nz org.nz net.nz co.jp ne.jp or.jp ac.jp go.jp co.kr or.kr com.br net.br org.br com.cn
-net.cn org.cn com.mx com.ar com.tr co.in co.za co.il com.sg com.hk com.tw co.id com.my github.io
-gitlab.io herokuapp.com blogspot.com appspot.com azurewebsites.net cloudfront.net amazonaws.com
-onmicrosoft.com firebaseapp.com netlify.app vercel.app pages.dev workers.dev"""
-# Suffixes below which unrelated owners hold names: never an organisational domain.
-_SHARED_SUFFIXES = frozenset(_SUFFIXES.split())
 _METHOD = re.compile(r"([a-z0-9][a-z0-9_-]*)(?:/[0-9]+)?")  # dkim, dkim/1
 _RESULT = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _HOST = re.compile(r"[A-Za-z0-9.-]+")
@@ -208,12 +210,24 @@ def _domain(value: str | None) -> str:
     return "" if any(c.isspace() for c in text) else text
 
 
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    """The bundled Public Suffix List, parsed once (some 30 ms) when first needed."""
+    return PublicSuffixList()
+
+
+def organisational_domain(domain: str) -> str | None:
+    """The public suffix plus one label (``staff.example.co.uk`` → ``example.co.uk``); None
+    for a public suffix itself or a name with an empty label."""
+    return _public_suffixes().privatesuffix(domain.lower())
+
+
 def _aligned(a: str, b: str) -> bool:
-    """Relaxed alignment, approximated as the module docstring says."""
+    """Relaxed alignment, as the module docstring says."""
     if a == b:
         return True
-    short, long = sorted((a, b), key=len)
-    return long.endswith("." + short) and "." in short and short not in _SHARED_SUFFIXES
+    org = organisational_domain(a)
+    return org is not None and org == organisational_domain(b)
 
 
 def _clip(value: str) -> str:

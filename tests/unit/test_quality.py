@@ -42,11 +42,15 @@ def imports(path: Path) -> set[str]:
 def test_pure_core_modules_do_no_io_and_read_no_clock(path: Path) -> None:
     found = imports(path)
     assert not found & IO_MODULES
-    assert not {name for name in found if name.startswith("mailer.")} - {
-        "mailer.model",
-        "mailer.settings",
-        "mailer.errors",
-    } - {name for name in found if name.startswith("mailer.core")}
+    assert (
+        not {name for name in found if name.startswith("mailer.")}
+        - {
+            "mailer.model",
+            "mailer.settings",
+            "mailer.errors",
+        }
+        - {name for name in found if name.startswith("mailer.core")}
+    )
 
 
 def test_modules_stay_small() -> None:

@@ -19,7 +19,7 @@ from mailer.core.writing.receipt import compose_receipt
 from mailer.core.writing.render import Envelope, Outgoing, Parent
 from mailer.model import Address, Classification, ParsedMessage, ThreadInfo
 from mailer.settings import Settings
-from mailer.store.sqlite import Store
+from mailer.store import Store
 from mailer.transport.imap import Fetched
 
 
@@ -203,7 +203,6 @@ class MailQueue:
             recipient=out.recipient.lower(),
             envelope_sender=out.envelope_sender,
             raw=out.raw,
-            status="pending",
             next_attempt=now,
             created_at=now,
         )
@@ -214,7 +213,7 @@ class MailQueue:
             sender=self.settings.service.address.lower(),
             subject=out.subject,
             at=now,
-            automatic=1,
+            automatic=True,
             decision=kind,
             reason=kind,
             rule=rule,

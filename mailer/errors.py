@@ -36,8 +36,37 @@ class ConfigError(MailerError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class StoreLocked(MailerError):
-    """Another mailer process holds the store."""
+class StoreError(MailerError):
+    """The store failed; the message is the database's own words (the cause is chained)."""
+
+
+class StoreLocked(StoreError):
+    """Another mailer process holds the store (its lock file): stop it, or use another path."""
+
+
+class StoreOutdated(StoreError):
+    """The store's schema is not the one this mailer knows: newer, or not yet upgraded."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be used right now: busy, a full disk, an I/O error, read-only, or it
+    cannot be opened. Nothing was written; the same work can be retried once the cause goes."""
+
+
+class StoreBusy(StoreUnavailable):
+    """Another connection held the write lock longer than the busy timeout."""
+
+
+class StoreFull(StoreUnavailable):
+    """The disk (or the file size limit) has no room for what the store had to write."""
+
+
+class StoreReadOnly(StoreUnavailable):
+    """The store file, or its directory, cannot be written by this user."""
+
+
+class StoreCorrupt(StoreError):
+    """Not a database, or a damaged one: an admin must restore it (``mailer backup``)."""
 
 
 class TemporaryDelivery(MailerError):

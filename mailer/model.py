@@ -22,6 +22,20 @@ class Status(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Event:
+    """One stored step of a request's timeline (the time is added by the caller)."""
+
+    kind: str  # "status", "owner", "note", "rating", "opened", "reply"
+    actor: str
+    keyword: str | None = None
+    from_status: Status | None = None
+    to_status: Status | None = None
+    owner: str | None = None
+    note: str | None = None
+    internal: bool = False
+
+
+@dataclass(frozen=True)
 class MailboxRef:
     """One immutable IMAP message: (mailbox, UIDVALIDITY, UID) never names another."""
 

@@ -3,7 +3,8 @@
 Both are safe while the daemon runs, and neither takes the daemon's lock file: the purge is
 one ``BEGIN IMMEDIATE`` transaction that waits its turn (busy timeout) between the daemon's
 batches; the backup uses SQLite's online backup API, which copies one consistent snapshot
-of a WAL store without stopping writers. What the purge removes is in ``store_retention``.
+of a WAL store without stopping writers. What the purge removes is in ``store/retention.py``,
+how the copy is made in ``store/backup.py``.
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import sqlite3
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailer.store.retention import Cutoffs, PurgeCounts
+from mailer.errors import StoreError
+from mailer.store.rows import Cutoffs, PurgeCounts
 
 if TYPE_CHECKING:
-    from mailer.store.sqlite import Store
+    from mailer.store import Store
 
 DAY = 86400.0
 LABELS = {
@@ -72,7 +73,7 @@ def report(counts: PurgeCounts, *, dry_run: bool) -> list[str]:
 
 def run(args: argparse.Namespace, config_path: Path) -> int:
     from mailer.config.load import load_settings
-    from mailer.store.sqlite import Store
+    from mailer.store import open_store
 
     settings = load_settings(config_path, reach_secrets=False)
     days = args.days or settings.store.retention_days
@@ -91,14 +92,14 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
     print(f"retention {days} days: closed requests and mail before {_day(limits.closed)},")
     print(f"resolved requests before {_day(limits.resolved)}")
     try:
-        store = Store(path)  # no lock file: the daemon may be running
-    except sqlite3.Error as exc:
+        store = open_store(path)  # no lock file: the daemon may be running
+    except StoreError as exc:
         print(f"mailer: the store {path}: {exc}", file=sys.stderr)
         return 1
     try:
         try:
             counts = store.purge(limits, dry_run=args.dry_run)
-        except sqlite3.Error as exc:  # e.g. locked longer than the busy timeout
+        except StoreError as exc:  # e.g. locked longer than the busy timeout
             print(f"mailer: the store {path}: {exc}; nothing was changed", file=sys.stderr)
             return 1
         print("\n".join(report(counts, dry_run=args.dry_run)))
@@ -114,21 +115,13 @@ def _compact(store: Store, path: Path) -> str:
     before = _size(path)
     try:
         truncated = store.compact()
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         return f"not compacted ({exc}): the removed bytes are zeroed; the file keeps its size"
     wal = "" if truncated else "; the WAL was in use and is reset at its next checkpoint"
     return f"compacted: {_mb(before)} -> {_mb(_size(path))} (VACUUM{wal})"
 
 
 # ---- backup -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Backup:
-    path: Path
-    size: int
-    seconds: float
-    problems: tuple[str, ...]  # from PRAGMA integrity_check; empty when "ok"
 
 
 def add_backup_arguments(parser: argparse.ArgumentParser) -> None:
@@ -140,6 +133,7 @@ def add_backup_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_backup(args: argparse.Namespace, config_path: Path) -> int:
     from mailer.config.load import load_settings
+    from mailer.store.backup import backup_store
 
     source = load_settings(config_path, reach_secrets=False).store.path
     if not source.exists():
@@ -158,7 +152,7 @@ def run_backup(args: argparse.Namespace, config_path: Path) -> int:
         return 1
     try:
         done = backup_store(source, dest)
-    except (sqlite3.Error, OSError) as exc:
+    except (StoreError, OSError) as exc:
         print(f"mailer: backup of {source} failed: {exc}", file=sys.stderr)
         return 1
     if done.problems:
@@ -187,35 +181,6 @@ def _is_live(source: Path, dest: Path) -> bool:
         return dest.exists() and os.path.samefile(dest, real)
     except OSError:
         return False
-
-
-def backup_store(source: Path, dest: Path) -> Backup:
-    """Copy ``source`` to ``dest`` with the online backup API, check the copy, then rename.
-
-    The copy is written next to ``dest`` as ``.partial`` (mode 0600: it holds personal
-    data), made a single self-contained file (journal_mode DELETE, no -wal beside it),
-    and only an intact copy replaces ``dest``, so a cron job never rotates a broken one in.
-    """
-    started = time.monotonic()
-    partial = dest.with_name(dest.name + ".partial")
-    partial.unlink(missing_ok=True)
-    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
-    try:
-        copy = sqlite3.connect(partial, isolation_level=None)
-        try:
-            src.backup(copy)  # one step: one read snapshot; writers go on in WAL mode
-            copy.execute("PRAGMA journal_mode=DELETE")
-            rows = [str(r[0]) for r in copy.execute("PRAGMA integrity_check")]
-        finally:
-            copy.close()
-    finally:
-        src.close()
-    problems = () if rows == ["ok"] else tuple(rows)
-    if not problems:
-        os.replace(partial, dest)
-    final = partial if problems else dest
-    return Backup(final, final.stat().st_size, time.monotonic() - started, problems)
 
 
 # ---- helpers ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from mailer.store.sqlite import Store
+from mailer.store import Store
 
 
 def _iso(at: float | None) -> str | None:
@@ -26,32 +26,32 @@ def timeline(store: Store, reference: str) -> dict[str, Any] | None:
     items: list[tuple[float, int, dict[str, Any]]] = []
     inbound: dict[str, int] = {}  # message key -> row id: a step sorts after its mail
     for m in store.thread_messages(thread.id):
-        entry = {
-            "at": _iso(m["at"]),
-            "kind": "message_in" if m["direction"] == "in" else "message_out",
-            "who": m["sender"],
-            "subject": m["subject"],
-            "what": m["reason"],
-            "message_id": m["key"],
+        entry: dict[str, Any] = {
+            "at": _iso(m.at),
+            "kind": "message_in" if m.direction == "in" else "message_out",
+            "who": m.sender,
+            "subject": m.subject,
+            "what": m.reason,
+            "message_id": m.key,
         }
-        if m["direction"] == "in":
-            inbound[m["key"]] = m["id"]
-        items.append((m["at"], 2 * m["id"], entry))
+        if m.direction == "in":
+            inbound[m.key] = m.id
+        items.append((m.at, 2 * m.id, entry))
     for e in store.events(thread.id):
         entry = {
-            "at": _iso(e["at"]),
-            "kind": e["kind"],
-            "who": e["actor"],
-            "keyword": e["keyword"],
-            "from": e["from_status"],
-            "to": e["to_status"],
-            "owner": e["owner"],
-            "note": e["note"],
-            "internal": bool(e["internal"]),
+            "at": _iso(e.at),
+            "kind": e.kind,
+            "who": e.actor,
+            "keyword": e.keyword,
+            "from": e.from_status,
+            "to": e.to_status,
+            "owner": e.owner,
+            "note": e.note,
+            "internal": e.internal,
         }
-        cause = inbound.get(e["message_key"] or "")
+        cause = inbound.get(e.message_key or "")
         order = 2 * cause + 1 if cause is not None else 1 << 40
-        items.append((e["at"], order, {k: v for k, v in entry.items() if v is not None}))
+        items.append((e.at, order, {k: v for k, v in entry.items() if v is not None}))
     items.sort(key=lambda item: (item[0], item[1]))
     return {
         "ref": thread.reference,

@@ -7,10 +7,10 @@ import asyncio
 import json
 import logging
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +18,20 @@ import structlog
 
 import mailer
 from mailer import checkout
-from mailer.errors import ConfigError, MailboxUnavailable, MailerError, StoreLocked
+from mailer.errors import (
+    ConfigError,
+    MailboxUnavailable,
+    MailerError,
+    StoreError,
+    StoreLocked,
+    StoreOutdated,
+)
 from mailer.model import Status
 from mailer.ops import logs as logsetup
 
 if TYPE_CHECKING:  # the commands import what they need when they run: a fast --help
     from mailer.settings import Settings
-    from mailer.store.sqlite import Store
+    from mailer.store import Store
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -160,9 +167,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(settings_or_none, once=args.once, backfill=args.backfill)
     # Only the daemon connects: the store commands work from an admin's shell without secrets.
     settings = load_settings(path, reach_secrets=False)
-    from mailer.store.sqlite import Store
+    from mailer.store import open_store
 
-    store = Store(settings.store.path)
+    store = open_store(settings.store)
     try:
         if args.command == "requeue":
             return _requeue(store, args.uid, settings.imap.mailbox)
@@ -214,11 +221,13 @@ def _check(path: Path) -> int:
 
 def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
     from mailer.daemon.service import Service
-    from mailer.store.sqlite import Store
+    from mailer.store import open_store
 
     try:
-        store = Store(settings.store.path, lock=True)
-    except (sqlite3.Error, OSError) as exc:
+        store = open_store(settings.store, lock=True)
+    except (StoreLocked, StoreOutdated):
+        raise  # another daemon has it (exit 2), or another mailer version wrote it
+    except (StoreError, OSError) as exc:
         raise MailerError(
             f"cannot open the store {settings.store.path}: {exc} (a full disk, or a directory "
             "mailer cannot write?); nothing was taken from the mailbox, so no mail is lost"
@@ -304,17 +313,22 @@ def _requeue(store: Store, uid: int, mailbox: str) -> int:
     return EXIT_OK
 
 
-def _print_rows(rows: list[dict[str, object]], *, as_json: bool, columns: tuple[str, ...]) -> int:
+def _print_rows(rows: Sequence[Any], *, as_json: bool, columns: tuple[str, ...]) -> int:
+    """The store's rows (frozen dataclasses) as a table of ``columns``, or every field as JSON."""
     if as_json:
-        print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        plain = [  # flags as the store's 0/1, as scripts have always seen them
+            {k: int(v) if isinstance(v, bool) else v for k, v in asdict(r).items()} for r in rows
+        ]
+        print(json.dumps(plain, default=str, ensure_ascii=False, indent=2))
         return EXIT_OK
     if not rows:
         print("(none)")
         return EXIT_OK
-    widths = {c: min(40, max(len(c), *(len(str(r.get(c) or "")) for r in rows))) for c in columns}
+    cells = [{c: str(getattr(r, c) or "") for c in columns} for r in rows]
+    widths = {c: min(40, max(len(c), *(len(cell[c]) for cell in cells))) for c in columns}
     print("  ".join(c.upper().ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row.get(c) or "")[: widths[c]].ljust(widths[c]) for c in columns))
+    for cell in cells:
+        print("  ".join(cell[c][: widths[c]].ljust(widths[c]) for c in columns))
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ from mailer.daemon.mail_queue import MailQueue
 from mailer.errors import Problem
 from mailer.model import Address
 from mailer.settings import Settings
-from mailer.store.sqlite import Store
+from mailer.store import Store
 
 TEMPLATE = "admin_alert"
 # The subject's words; a language without an entry uses English.
@@ -146,7 +146,6 @@ def queue_alert(
             recipient=out.recipient.lower(),
             envelope_sender=out.envelope_sender,
             raw=out.raw,
-            status="pending",
             next_attempt=now,
             created_at=now,
         )
@@ -157,7 +156,7 @@ def queue_alert(
             sender=settings.service.address.lower(),
             subject=out.subject,
             at=now,
-            automatic=1,
+            automatic=True,
             decision="admin",
             reason="reload refused",
         )

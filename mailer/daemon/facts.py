@@ -12,7 +12,7 @@ from mailer.core.writing import thread_headers
 from mailer.core.writing.render import LOOP_HEADER
 from mailer.model import ParsedMessage, ThreadInfo
 from mailer.settings import Settings
-from mailer.store.sqlite import Store
+from mailer.store import Store
 
 DAY = 86400.0
 # Robots that return a message: the Message-ID inside them may be one of ours.

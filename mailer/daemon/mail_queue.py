@@ -18,7 +18,7 @@ from mailer.core.writing.receipt import compose_receipt
 from mailer.core.writing.render import Envelope, Outgoing, Parent
 from mailer.model import Address, Classification, File, ParsedMessage, ThreadInfo
 from mailer.settings import Settings
-from mailer.store.sqlite import Store
+from mailer.store import Store
 from mailer.transport.imap import Fetched
 
 
@@ -202,7 +202,6 @@ class MailQueue:
             recipient=out.recipient.lower(),
             envelope_sender=out.envelope_sender,
             raw=out.raw,
-            status="pending",
             next_attempt=now,
             created_at=now,
         )
@@ -213,7 +212,7 @@ class MailQueue:
             sender=self.settings.service.address.lower(),
             subject=out.subject,
             at=now,
-            automatic=1,
+            automatic=True,
             decision=kind,
             reason=kind,
             rule=rule,

@@ -15,7 +15,7 @@ import structlog
 
 from mailer.errors import PermanentDelivery, ServerUnreachable, TemporaryDelivery
 from mailer.settings import SmtpSettings
-from mailer.store.sqlite import OutboxRow, Store
+from mailer.store import OutboxRow, Store
 from mailer.transport.smtp import Sender
 
 log = structlog.get_logger("mailer.outbox")

@@ -19,7 +19,6 @@ import structlog
 from mailer.config import templates
 from mailer.core.deciding import rules
 from mailer.core.deciding.decide import Decision, Facts, decide, receipt_address
-from mailer.core.deciding.workflow import Event
 from mailer.core.reading import language as lang
 from mailer.core.reading import robots
 from mailer.core.reading.parse import parse_message
@@ -27,9 +26,9 @@ from mailer.core.writing.receipt import request_subject
 from mailer.daemon.facts import gather_facts
 from mailer.daemon.mail_queue import MailQueue
 from mailer.daemon.steps import Conversations, Handled
-from mailer.model import Classification, ParsedMessage, Status, ThreadInfo
+from mailer.model import Classification, Event, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
-from mailer.store.sqlite import MailboxState, Store
+from mailer.store import MailboxState, Store
 from mailer.transport.imap import Fetched
 
 log = structlog.get_logger("mailer.intake")
@@ -80,32 +79,29 @@ class Pipeline:
         self, item: Fetched, state: MailboxState, now: float, *, backfill: bool
     ) -> Outcome:
         """The fault boundary: any error is counted and the message retried, then quarantined."""
-        db = self.store.db
-        db.execute("SAVEPOINT message")
-        try:
-            outcome = self._one(item, state, now, backfill=backfill)
-        except Exception as exc:
-            db.execute("ROLLBACK TO message")
-            db.execute("RELEASE message")
-            ref = item.ref
-            error = f"{type(exc).__name__}: {exc}"
-            quarantined = self.store.record_failure(
-                ref.mailbox,
-                ref.uidvalidity,
-                ref.uid,
-                error,
-                now,
-                self.settings.limits.max_attempts,
-            )
-            log.error(
-                "message.failed",
-                uid=ref.uid,
-                error=error,
-                quarantined=quarantined,
-                traceback=traceback.format_exc(limit=6),
-            )
-            return Outcome(ref.uid, "quarantined" if quarantined else "failed")
-        db.execute("RELEASE message")
+        with self.store.savepoint() as savepoint:
+            try:
+                outcome = self._one(item, state, now, backfill=backfill)
+            except Exception as exc:
+                savepoint.rollback()
+                ref = item.ref
+                error = f"{type(exc).__name__}: {exc}"
+                quarantined = self.store.record_failure(
+                    ref.mailbox,
+                    ref.uidvalidity,
+                    ref.uid,
+                    error,
+                    now,
+                    self.settings.limits.max_attempts,
+                )
+                log.error(
+                    "message.failed",
+                    uid=ref.uid,
+                    error=error,
+                    quarantined=quarantined,
+                    traceback=traceback.format_exc(limit=6),
+                )
+                return Outcome(ref.uid, "quarantined" if quarantined else "failed")
         self.store.clear_failure(item.ref.mailbox, item.ref.uidvalidity, item.ref.uid)
         return outcome
 
@@ -192,10 +188,7 @@ class Pipeline:
         if thread is None:
             return None, 0
         if decision.action == "follow-up":
-            fields: dict[str, object] = {"updated_at": now}
-            if decision.block_thread:
-                fields["auto_blocked"] = 1
-            self.store.update_thread(thread.id, **fields)
+            self.store.update_thread(thread.id, updated_at=now, auto_blocked=decision.block_thread)
             if facts.bounced_thread is not None:
                 for mid in robots.bounce_message_ids(msg):
                     self.store.mark_bounced(mid, f"bounced: {decision.reason}")
@@ -231,7 +224,7 @@ class Pipeline:
             priority=classification.priority,
             rule=classification.rule,
             language=language,
-            status=status.value,
+            status=status,
             root_message_id=msg.message_id,
             root_references=" ".join(msg.references) or None,
             root_thread_index=msg.thread_index,
@@ -267,7 +260,7 @@ class Pipeline:
             subject=msg.subject[:500],
             at=now,
             internaldate=item.internaldate,
-            automatic=int(decision.automatic),
+            automatic=decision.automatic,
             decision=decision.action,
             reason=decision.reason,
             rule=classification.rule,

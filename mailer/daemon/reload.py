@@ -23,7 +23,7 @@ from mailer.config.validate import check_all
 from mailer.daemon.alerts import problems_key, queue_alert
 from mailer.errors import Problem
 from mailer.settings import Settings
-from mailer.store.sqlite import Store
+from mailer.store import Store
 
 log = structlog.get_logger("mailer.reload")
 CHECK_INTERVAL = 2.0  # seconds between looks at the files; a change waits one more look

@@ -12,7 +12,6 @@ import contextlib
 import os
 import random
 import signal
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -23,18 +22,18 @@ from mailer.config import templates
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
 from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
-from mailer.errors import MailboxUnavailable
+from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
 from mailer.ops.systemd import SystemdLink
 from mailer.settings import Settings
-from mailer.store.sqlite import MailboxState, Store
+from mailer.store import MailboxState, Store
 from mailer.transport.imap import NETWORK_ERRORS, Fetched, Mailbox, RefusedByServer, Selected
 
 log = structlog.get_logger("mailer.service")
-# sqlite3.OperationalError: "database is locked" while a CLI command writes, disk hiccups.
+# StoreUnavailable: "database is locked" while a CLI command writes, disk hiccups.
 REFUSED = RefusedByServer
 RECOVERABLE: tuple[type[BaseException], ...] = (
     MailboxUnavailable,
-    sqlite3.OperationalError,
+    StoreUnavailable,
     *NETWORK_ERRORS,
 )
 SHUTDOWN_BUDGET = 4.0  # seconds for the last sends after SIGTERM; exit within 5 s
@@ -170,7 +169,7 @@ class Service:
                 failures += 1
                 delay = backoff(failures)
                 log.warning(
-                    "store.error" if isinstance(exc, sqlite3.Error) else "imap.error",
+                    "store.error" if isinstance(exc, StoreError) else "imap.error",
                     error=f"{type(exc).__name__}: {exc}",
                     retry_in=round(delay, 1),
                     failures=failures,

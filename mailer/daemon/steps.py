@@ -21,7 +21,7 @@ from mailer.core.writing import thread_headers
 from mailer.daemon.mail_queue import MailQueue
 from mailer.model import Address, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
-from mailer.store.sqlite import Store
+from mailer.store import Store
 from mailer.transport.imap import Fetched
 
 log = structlog.get_logger("mailer.intake")
@@ -130,21 +130,19 @@ class Conversations:
     def _apply(
         self, thread: ThreadInfo, step: core.Step, msg: ParsedMessage, item: Fetched, now: float
     ) -> int:
-        fields: dict[str, object] = {"updated_at": now}
-        if step.status is not None:
-            fields["status"] = step.status.value
+        first_response = step.first_response and thread.first_response_at is None
+        self.store.update_thread(
+            thread.id,
+            updated_at=now,
+            status=step.status,
             # resolved_at starts the reopen window; a reopened request has none
-            fields["resolved_at"] = now if step.status == Status.RESOLVED else None
-        if step.owner is not None:
-            fields["owner"] = step.owner
-            fields["owner_name"] = step.owner_name
-        if step.first_response and thread.first_response_at is None:
-            fields["first_response_at"] = now
-        if step.rating is not None:
-            fields["rating"] = step.rating
-        if step.rating_thanked:
-            fields["rating_thanked"] = 1
-        self.store.update_thread(thread.id, **fields)
+            resolved_at=now if step.status == Status.RESOLVED else None,
+            owner=step.owner,
+            owner_name=step.owner_name,
+            first_response_at=now if first_response else None,
+            rating=step.rating,
+            rating_thanked=step.rating_thanked,
+        )
         for event in step.events:
             self.store.add_event(thread.id, now, event, msg.key)
         updated = self.store.thread(thread.id)

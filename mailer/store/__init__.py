@@ -1,7 +1,219 @@
-"""The store: every request, message, step and queued mail, behind one interface.
+"""The store: everything mailer remembers, behind one typed interface.
 
-SQLite by default (schema and migrations, outbox and quarantine queues, retention). This is
-the only package that speaks SQL.
+What lives here: ``Store``, the interface every caller types against (the daemon, the
+admin's commands, ops, the command line, the tests), and ``open_store``, the one way to get
+one. Behind them, the only backend so far: SQLite (``sqlite.SqliteStore`` with its query
+mixins ``threads``, ``queue`` and ``retention``; ``schema`` its migrations). Rows come back
+as frozen values (``rows``); failures as ``mailer.errors.StoreError`` and its kin, never as a
+database's own exceptions. ``backup`` (``mailer backup``) and ``probe`` (``mailer doctor``,
+the metrics gauges) look at a store from outside the daemon.
 
-May import: the shared values (``mailer.model``, ``mailer.errors``, ``mailer.settings``).
+No SQL, and no database module, outside this package. What it may import: the shared
+values only (``mailer.model``, ``mailer.errors``, ``mailer.settings``), never the core,
+config, transport, daemon, ops, admin or cli (pyproject.toml, import-linter).
+
+A second backend (PostgreSQL, say) is a class with these methods and a branch in
+``open_store``; no caller changes.
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+from mailer.model import Event, Status, ThreadInfo
+from mailer.settings import StoreSettings
+from mailer.store.rows import (
+    Cutoffs,
+    EventRow,
+    FailureRow,
+    LoggedMessage,
+    MailboxState,
+    MessageRow,
+    OutboxEntry,
+    OutboxRow,
+    PurgeCounts,
+    ThreadRow,
+)
+from mailer.store.schema import SCHEMA_VERSION
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Cutoffs",
+    "EventRow",
+    "FailureRow",
+    "LoggedMessage",
+    "MailboxState",
+    "MessageRow",
+    "OutboxEntry",
+    "OutboxRow",
+    "PurgeCounts",
+    "Savepoint",
+    "Store",
+    "ThreadRow",
+    "open_store",
+]
+
+
+class Savepoint(Protocol):
+    """The handle ``Store.savepoint()`` yields."""
+
+    def rollback(self) -> None:
+        """Undo what was written since the savepoint, and end it."""
+
+
+class Store(Protocol):
+    """Everything mailer remembers. Writes made inside ``transaction()`` commit together."""
+
+    # ---- the connection and its transactions
+    def close(self) -> None: ...
+    def transaction(self) -> AbstractContextManager[None]:
+        """All or nothing: committed at the end, rolled back on any exception."""
+
+    def savepoint(self) -> AbstractContextManager[Savepoint]:
+        """Within a transaction: a part that ``rollback()`` (or an exception) can undo alone."""
+
+    # ---- the IMAP watermark and the moves to do after commit
+    def mailbox_state(self, mailbox: str) -> MailboxState | None: ...
+    def set_mailbox_state(self, mailbox: str, state: MailboxState) -> None: ...
+    def advance(self, mailbox: str, uid: int) -> None: ...
+    def queue_move(self, mailbox: str, uidvalidity: int, uid: int) -> None: ...
+    def pending_moves(self, mailbox: str, uidvalidity: int) -> list[int]: ...
+    def moves_done(self, mailbox: str, uids: Iterable[int]) -> None: ...
+    def drop_moves(self, mailbox: str, uidvalidity: int) -> None: ...
+
+    # ---- messages in and out
+    def knows_inbound(self, key: str) -> bool: ...
+    def record_message(
+        self,
+        *,
+        key: str,
+        direction: str,
+        at: float,
+        thread_id: int | None = None,
+        mailbox: str | None = None,
+        uidvalidity: int | None = None,
+        uid: int | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+        internaldate: float | None = None,
+        automatic: bool = False,
+        decision: str | None = None,
+        reason: str | None = None,
+        rule: str | None = None,
+        language: str | None = None,
+        size: int | None = None,
+        defects: str | None = None,
+    ) -> int:
+        """One message; a (key, direction) the store has already is left as it is."""
+
+    def message_log(self, *, limit: int = 50) -> list[LoggedMessage]: ...
+    def thread_messages(self, thread_id: int) -> list[MessageRow]: ...
+    def automatic_in_a_row(self, thread_id: int, since: float) -> int: ...
+
+    # ---- requests and their timeline
+    def next_reference_number(self, start: int) -> int: ...
+    def peek_reference_number(self, start: int) -> int: ...
+    def create_thread(
+        self,
+        *,
+        reference: str,
+        requester: str,
+        requester_name: str,
+        subject: str,
+        category: str,
+        team: str | None,
+        team_address: str | None,
+        priority: str,
+        rule: str,
+        language: str,
+        status: Status,
+        root_message_id: str | None,
+        root_references: str | None,
+        root_thread_index: str | None,
+        parent_reference: str | None,
+        created_at: float,
+        updated_at: float,
+    ) -> int: ...
+    def update_thread(
+        self,
+        thread_id: int,
+        *,
+        updated_at: float,
+        status: Status | None = None,
+        resolved_at: float | None = None,
+        owner: str | None = None,
+        owner_name: str = "",
+        first_response_at: float | None = None,
+        rating: str | None = None,
+        rating_thanked: bool = False,
+        auto_blocked: bool = False,
+    ) -> None:
+        """None (False) leaves a field as it is; ``status`` writes ``resolved_at`` with it,
+        ``owner`` writes ``owner_name``."""
+
+    def thread(self, thread_id: int) -> ThreadInfo | None: ...
+    def thread_by_reference(self, reference: str) -> ThreadInfo | None: ...
+    def thread_by_message_ids(self, ids: Iterable[str]) -> ThreadInfo | None: ...
+    def threads(self, *, status: str | None = None, team: str | None = None) -> list[ThreadRow]: ...
+    def add_event(
+        self, thread_id: int, at: float, event: Event, message_key: str | None
+    ) -> None: ...
+    def last_status_change(self, thread_id: int) -> float | None: ...
+    def events(self, thread_id: int) -> list[EventRow]: ...
+
+    # ---- the outbox
+    def enqueue(
+        self,
+        *,
+        thread_id: int | None,
+        message_id: str,
+        kind: str,
+        recipient: str,
+        envelope_sender: str,
+        raw: bytes,
+        next_attempt: float,
+        created_at: float,
+    ) -> int: ...
+    def receipts_sent_to(self, recipient: str, since: float) -> int: ...
+    def due(self, now: float, *, after_id: int = 0, limit: int = 100) -> list[OutboxRow]: ...
+    def next_due(self) -> float | None: ...
+    def pending_count(self) -> int: ...
+    def mark_sent(self, row_id: int, now: float, *, copy_wanted: bool) -> None: ...
+    def mark_retry(self, row_id: int, when: float, error: str) -> None: ...
+    def mark_dead(self, row_id: int, error: str) -> None: ...
+    def mark_bounced(self, message_id: str, error: str) -> None: ...
+    def copies_pending(self, *, limit: int = 50) -> list[OutboxRow]: ...
+    def mark_copied(self, row_id: int, *, status: str = "done") -> None: ...
+    def outbox_rows(self, *, status: str | None = None) -> list[OutboxEntry]: ...
+
+    # ---- messages that failed, and quarantine
+    def record_failure(
+        self, mailbox: str, uidvalidity: int, uid: int, error: str, now: float, max_attempts: int
+    ) -> bool: ...
+    def clear_failure(self, mailbox: str, uidvalidity: int, uid: int) -> None: ...
+    def retry_candidates(self, mailbox: str, uidvalidity: int) -> list[int]: ...
+    def quarantined(self) -> list[FailureRow]: ...
+    def requeue(self, uid: int, mailbox: str | None = None) -> int: ...
+
+    # ---- retention
+    def purge(self, cutoffs: Cutoffs, *, dry_run: bool = False) -> PurgeCounts: ...
+    def compact(self) -> bool:
+        """Give the space of what was purged back; False when a reader kept part of it."""
+
+
+def open_store(
+    where: StoreSettings | Path, *, lock: bool = False, read_only: bool = False
+) -> Store:
+    """The store ``[store]`` names (or the one at a path), created and migrated if need be.
+
+    ``lock``: the daemon's exclusive hold (``StoreLocked`` when another one has it).
+    ``read_only``: look only, never create or migrate (``StoreOutdated`` on another schema).
+    Failures are ``StoreError``s (or OSError for the directory).
+    """
+    from mailer.store.sqlite import SqliteStore  # the only backend so far
+
+    path = where.path if isinstance(where, StoreSettings) else where
+    return SqliteStore(path, lock=lock, read_only=read_only)

@@ -1,47 +1,44 @@
 """Store queries for what waits: the outbox, failed messages, moves to do after commit.
 
-A mixin of ``Store``: it only needs ``self.db`` and ``self._one``.
+A mixin of ``SqliteStore``: it only needs ``self.db``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from mailer.store.base import Connected
+from mailer.store.rows import FailureRow, OutboxEntry, OutboxRow
 
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    thread_id: int | None
-    message_id: str
-    kind: str
-    recipient: str
-    envelope_sender: str
-    raw: bytes
-    attempts: int
-    created_at: float
+_ENTRY = ", ".join(OutboxEntry.__dataclass_fields__)
+_FAILURE = ", ".join(FailureRow.__dataclass_fields__)
 
 
-class QueueQueries:
-    db: sqlite3.Connection
-
-    def _one(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(sql, tuple(args)).fetchone()
-        return row
-
-    def _insert(self, table: str, fields: dict[str, Any], *, verb: str = "INSERT") -> int:
-        """One row from keyword fields (names are ours, values bound); returns its rowid."""
-        cols = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        sql = f"{verb} INTO {table}({cols}) VALUES ({marks})"
-        return int(self.db.execute(sql, tuple(fields.values())).lastrowid or 0)
-
+class QueueQueries(Connected):
     # ---- outbox --------------------------------------------------------------------------
 
-    def enqueue(self, **fields: Any) -> int:
-        return self._insert("outbox", fields)
+    def enqueue(
+        self,
+        *,
+        thread_id: int | None,
+        message_id: str,
+        kind: str,
+        recipient: str,
+        envelope_sender: str,
+        raw: bytes,
+        next_attempt: float,
+        created_at: float,
+    ) -> int:
+        """A rendered mail, pending from ``next_attempt`` on; returns its row id."""
+        cursor = self.db.execute(
+            "INSERT INTO outbox(thread_id, message_id, kind, recipient, envelope_sender, raw,"
+            " status, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (thread_id, message_id, kind, recipient, envelope_sender, raw, next_attempt,
+             created_at),
+        )  # fmt: skip
+        return int(cursor.lastrowid or 0)
 
     def receipts_sent_to(self, recipient: str, since: float) -> int:
         row = self._one(
@@ -104,14 +101,13 @@ class QueueQueries:
     def mark_copied(self, row_id: int, *, status: str = "done") -> None:
         self.db.execute("UPDATE outbox SET copy_status = ? WHERE id = ?", (status, row_id))
 
-    def outbox_rows(self, *, status: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT id, thread_id, message_id, kind, recipient, status, attempts, last_error,"
-        sql += " created_at, sent_at FROM outbox"
+    def outbox_rows(self, *, status: str | None = None) -> list[OutboxEntry]:
+        sql = f"SELECT {_ENTRY} FROM outbox"
         args: tuple[Any, ...] = ()
         if status:
             sql += " WHERE status = ?"
             args = (status,)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+        return [OutboxEntry(**r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
     # ---- failures and quarantine --------------------------------------------------------
 
@@ -153,9 +149,11 @@ class QueueQueries:
         )
         return [int(r["uid"]) for r in rows]
 
-    def quarantined(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM failures WHERE quarantined = 1 ORDER BY uid")
-        return [dict(r) for r in rows]
+    def quarantined(self) -> list[FailureRow]:
+        rows = self.db.execute(
+            f"SELECT {_FAILURE} FROM failures WHERE quarantined = 1 ORDER BY uid"
+        )
+        return [FailureRow(**{**r, "quarantined": bool(r["quarantined"])}) for r in rows]
 
     def requeue(self, uid: int, mailbox: str | None = None) -> int:
         """Give a quarantined message fresh attempts; returns how many rows changed."""

@@ -1,6 +1,6 @@
 """Store queries for retention: what ``mailer purge`` removes, and compacting the file after.
 
-A mixin of ``Store``: it only needs ``self.db``. The rules (why each one, see README "Data
+A mixin of ``SqliteStore``: it only needs ``self.db``. The rules (why each one, see README "Data
 care"): a closed request, or a resolved one past the reopen window, untouched for N days
 goes with its events, its outbox rows and its outbound message rows; its inbound messages
 stay as bare keys (no thread, sender, subject) so that a re-delivered copy is still a
@@ -13,37 +13,10 @@ copy to make), are never touched.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
 
-
-@dataclass(frozen=True)
-class Cutoffs:
-    """Times (epoch seconds): what was last touched before them is past retention."""
-
-    closed: float  # closed requests, outbox bodies, messages in no request
-    resolved: float  # resolved requests: past retention AND past the reopen window
-
-
-@dataclass(frozen=True)
-class PurgeCounts:
-    """Rows removed (or that would be) per kind; field order is the report's."""
-
-    requests: int = 0
-    request_events: int = 0
-    request_outbox_rows: int = 0
-    request_mails_out: int = 0
-    request_mails_in_kept_as_keys: int = 0
-    outbox_bodies_emptied: int = 0
-    unthreaded_messages_anonymised: int = 0
-    requests_kept_mail_waiting: int = 0  # past retention, but their mail is not out yet
-
-    @property
-    def changed(self) -> int:
-        values = [int(getattr(self, f.name)) for f in fields(self)]
-        return sum(values) - self.requests_kept_mail_waiting
-
+from mailer.store.base import Connected
+from mailer.store.rows import Cutoffs, PurgeCounts
 
 _IDLE = (
     "t.status IN ('closed', 'resolved') AND max(t.updated_at,"
@@ -89,9 +62,7 @@ _STEPS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-class RetentionQueries:
-    db: sqlite3.Connection
-
+class RetentionQueries(Connected):
     def purge(self, cutoffs: Cutoffs, *, dry_run: bool = False) -> PurgeCounts:
         """Remove what is past retention in ONE write transaction, or only count it.
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from mailer.errors import StoreOutdated
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the receipt loop
     """
@@ -126,6 +128,9 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+SCHEMA_VERSION = len(MIGRATIONS)  # what this mailer writes and expects
+
+
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the schema up to date; returns the version reached."""
     while True:
@@ -133,7 +138,7 @@ def migrate(db: sqlite3.Connection) -> int:
         try:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             if version > len(MIGRATIONS):
-                raise RuntimeError(
+                raise StoreOutdated(
                     f"this store has schema version {version}, newer than this mailer knows "
                     f"({len(MIGRATIONS)}): upgrade mailer or point [store] path elsewhere"
                 )

@@ -3,7 +3,7 @@
 One file, WAL mode, versioned migrations, and an exclusive lock file so that a second
 daemon on the same store refuses to start. Every inbound batch is written in ONE
 transaction together with its outbox rows and the watermark: that is what makes
-processing exactly-once across crashes (see ``service.py``).
+processing exactly-once across crashes (see ``daemon/pipeline.py``).
 """
 
 from __future__ import annotations
@@ -12,34 +12,29 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mailer.core.deciding.workflow import Event
-from mailer.errors import MailerError, StoreLocked
-from mailer.model import Status, ThreadInfo
-from mailer.store.queue import OutboxRow, QueueQueries
+from mailer.errors import StoreLocked, StoreOutdated
+from mailer.store.queue import QueueQueries
 from mailer.store.retention import RetentionQueries
-from mailer.store.schema import MIGRATIONS, migrate
+from mailer.store.rows import LoggedMessage, MailboxState, MessageRow
+from mailer.store.schema import SCHEMA_VERSION, migrate
+from mailer.store.sqlerrors import speaks_store_errors, sqlite_errors
+from mailer.store.threads import ThreadQueries
 
-__all__ = ["MailboxState", "OutboxRow", "Store", "StoreOutdated"]
+__all__ = ["SqliteStore"]
 
-
-class StoreOutdated(MailerError):
-    """A read-only look at a store another mailer version wrote."""
-
-
-@dataclass(frozen=True)
-class MailboxState:
-    uidvalidity: int
-    last_uid: int
-    first_seen: float
+_MESSAGE = ", ".join(MessageRow.__dataclass_fields__)
 
 
-class Store(QueueQueries, RetentionQueries):
-    """The only place that speaks SQL (with ``store_queue``); callers get values back."""
+@speaks_store_errors
+class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries):
+    """``Store`` on one SQLite file: the only place that speaks SQL (with its mixins).
+
+    Build it with ``mailer.store.open_store``; every SQLite error leaves it as a store error.
+    """
 
     def __init__(self, path: Path, *, lock: bool = False, read_only: bool = False) -> None:
         self.path = path
@@ -48,11 +43,11 @@ class Store(QueueQueries, RetentionQueries):
             self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
             self.db.row_factory = sqlite3.Row
             version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-            if version != len(MIGRATIONS):
+            if version != SCHEMA_VERSION:
                 self.db.close()
                 raise StoreOutdated(
                     f"the store {path} has schema version {version}, this mailer expects "
-                    f"{len(MIGRATIONS)}: start the daemon once to upgrade it"
+                    f"{SCHEMA_VERSION}: start the daemon once to upgrade it"
                 )
             return
         if lock:
@@ -92,13 +87,35 @@ class Store(QueueQueries, RetentionQueries):
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-        self.db.execute("BEGIN IMMEDIATE")
+        with sqlite_errors():
+            self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with sqlite_errors():
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        with sqlite_errors():
+            self.db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[_Savepoint]:
+        """SAVEPOINT ... RELEASE inside a transaction. ``rollback()`` in the block undoes what
+        the block wrote so far and ends the savepoint; an exception out of the block undoes
+        it too (unless already done) and goes on."""
+        savepoint = _Savepoint(self.db)
+        with sqlite_errors():
+            self.db.execute("SAVEPOINT message")
+        try:
+            yield savepoint
+        except BaseException:
+            if savepoint.active:
+                savepoint.rollback()
+            raise
+        if savepoint.active:
+            with sqlite_errors():
+                self.db.execute("RELEASE message")
+            savepoint.active = False
 
     # ---- mailbox watermark -------------------------------------------------------------
 
@@ -129,107 +146,50 @@ class Store(QueueQueries, RetentionQueries):
             is not None
         )
 
-    def record_message(self, **fields: Any) -> int:
-        return self._insert("messages", fields, verb="INSERT OR IGNORE")
+    def record_message(
+        self,
+        *,
+        key: str,
+        direction: str,
+        at: float,
+        thread_id: int | None = None,
+        mailbox: str | None = None,
+        uidvalidity: int | None = None,
+        uid: int | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+        internaldate: float | None = None,
+        automatic: bool = False,
+        decision: str | None = None,
+        reason: str | None = None,
+        rule: str | None = None,
+        language: str | None = None,
+        size: int | None = None,
+        defects: str | None = None,
+    ) -> int:
+        """One message in or out; a (key, direction) already there is left as it is (0)."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO messages(key, direction, thread_id, mailbox, uidvalidity, uid,"
+            " sender, subject, at, internaldate, automatic, decision, reason, rule, language,"
+            " size, defects) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, direction, thread_id, mailbox, uidvalidity, uid, sender, subject, at,
+             internaldate, int(automatic), decision, reason, rule, language, size, defects),
+        )  # fmt: skip
+        return int(cursor.lastrowid or 0)
 
-    def message_log(self, *, limit: int = 50) -> list[dict[str, Any]]:
+    def message_log(self, *, limit: int = 50) -> list[LoggedMessage]:
         """The newest inbound messages with what was decided, oldest first."""
+        columns = ", ".join(f"m.{name}" for name in MessageRow.__dataclass_fields__)
         rows = self.db.execute(
-            "SELECT m.*, t.reference FROM messages m LEFT JOIN threads t ON t.id = m.thread_id"
-            " WHERE m.direction = 'in' ORDER BY m.id DESC LIMIT ?",
+            f"SELECT {columns}, t.reference FROM messages m LEFT JOIN threads t"
+            " ON t.id = m.thread_id WHERE m.direction = 'in' ORDER BY m.id DESC LIMIT ?",
             (limit,),
         )
-        return [dict(r) for r in rows][::-1]
+        return [LoggedMessage(**_message(r)) for r in rows][::-1]
 
-    # ---- threads -------------------------------------------------------------------------
-
-    def next_reference_number(self, start: int) -> int:
-        row = self._one("SELECT value FROM meta WHERE key = 'next_reference'")
-        number = max(int(row["value"]) if row else start, start)
-        self.db.execute(
-            "INSERT INTO meta(key, value) VALUES ('next_reference', ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (str(number + 1),),
-        )
-        return number
-
-    def create_thread(self, **fields: Any) -> int:
-        return self._insert("threads", fields)
-
-    def update_thread(self, thread_id: int, **fields: Any) -> None:
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        self.db.execute(f"UPDATE threads SET {sets} WHERE id = ?", (*fields.values(), thread_id))
-
-    def thread(self, thread_id: int) -> ThreadInfo | None:
-        row = self._one("SELECT * FROM threads WHERE id = ?", (thread_id,))
-        return _thread(row) if row else None
-
-    def thread_by_reference(self, reference: str) -> ThreadInfo | None:
-        row = self._one("SELECT * FROM threads WHERE reference = ? COLLATE NOCASE", (reference,))
-        return _thread(row) if row else None
-
-    def thread_by_message_ids(self, ids: Iterable[str]) -> ThreadInfo | None:
-        """The thread of the newest known message among ``ids`` (ours or theirs)."""
-        ids = [i for i in ids if i][-50:]
-        if not ids:
-            return None
-        marks = ",".join("?" for _ in ids)
-        row = self._one(
-            f"SELECT thread_id FROM messages WHERE key IN ({marks}) AND thread_id IS NOT NULL"
-            " ORDER BY id DESC LIMIT 1",
-            ids,
-        )
-        if row is None:
-            return None
-        return self.thread(row["thread_id"])
-
-    def threads(
-        self, *, status: str | None = None, team: str | None = None
-    ) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM threads WHERE 1=1"
-        args: list[Any] = []
-        if status:
-            sql += " AND status = ?"
-            args.append(status)
-        if team:
-            sql += " AND team = ?"
-            args.append(team)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
-
-    def add_event(self, thread_id: int, at: float, event: Event, message_key: str | None) -> None:
-        self._insert(
-            "events",
-            {
-                "thread_id": thread_id,
-                "at": at,
-                "actor": event.actor,
-                "kind": event.kind,
-                "keyword": event.keyword,
-                "from_status": event.from_status.value if event.from_status else None,
-                "to_status": event.to_status.value if event.to_status else None,
-                "owner": event.owner,
-                "note": event.note,
-                "internal": int(event.internal),
-                "message_key": message_key,
-            },
-        )
-
-    def last_status_change(self, thread_id: int) -> float | None:
-        row = self._one(
-            "SELECT max(at) AS at FROM events WHERE thread_id = ? AND kind IN ('status', 'opened')",
-            (thread_id,),
-        )
-        return float(row["at"]) if row and row["at"] is not None else None
-
-    def events(self, thread_id: int) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM events WHERE thread_id = ? ORDER BY id", (thread_id,))
-        return [dict(r) for r in rows]
-
-    def thread_messages(self, thread_id: int) -> list[dict[str, Any]]:
-        rows = self.db.execute(
-            "SELECT * FROM messages WHERE thread_id = ? ORDER BY at, id", (thread_id,)
-        )
-        return [dict(r) for r in rows]
+    def thread_messages(self, thread_id: int) -> list[MessageRow]:
+        sql = f"SELECT {_MESSAGE} FROM messages WHERE thread_id = ? ORDER BY at, id"
+        return [MessageRow(**_message(r)) for r in self.db.execute(sql, (thread_id,))]
 
     def automatic_in_a_row(self, thread_id: int, since: float) -> int:
         """Inbound automatic messages in the thread since ``since`` with no human one after them."""
@@ -247,29 +207,20 @@ class Store(QueueQueries, RetentionQueries):
         return int(row["n"]) if row else 0
 
 
-def _thread(row: sqlite3.Row) -> ThreadInfo:
-    return ThreadInfo(
-        id=row["id"],
-        reference=row["reference"],
-        requester=row["requester"],
-        requester_name=row["requester_name"] or "",
-        subject=row["subject"] or "",
-        category=row["category"] or "general",
-        team=row["team"],
-        status=Status(row["status"]),
-        language=row["language"] or "en",
-        rule=row["rule"] or "default",
-        root_message_id=row["root_message_id"],
-        created_at=row["created_at"],
-        owner=row["owner"],
-        owner_name=row["owner_name"] or "",
-        team_address=row["team_address"],
-        priority=row["priority"] or "normal",
-        resolved_at=row["resolved_at"],
-        first_response_at=row["first_response_at"],
-        rating=row["rating"],
-        rating_thanked=bool(row["rating_thanked"]),
-        parent_reference=row["parent_reference"],
-        root_references=tuple((row["root_references"] or "").split()),
-        root_thread_index=row["root_thread_index"],
-    )
+class _Savepoint:
+    """The handle ``SqliteStore.savepoint`` yields."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.active = True
+
+    def rollback(self) -> None:
+        """Undo what was written since the savepoint, and end it."""
+        self.active = False
+        with sqlite_errors():
+            self.db.execute("ROLLBACK TO message")
+            self.db.execute("RELEASE message")
+
+
+def _message(row: sqlite3.Row) -> dict[str, Any]:
+    return {**row, "automatic": bool(row["automatic"])}

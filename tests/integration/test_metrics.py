@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mailer.config.load import load_settings
 from mailer.daemon.service import Service
 from mailer.ops.metrics import server as metrics
-from mailer.store.sqlite import Store
+from mailer.store import open_store
 from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, request, write_config
 
@@ -56,7 +56,7 @@ def test_a_run_moves_the_counters_and_the_store_gauges(
     sandbox.send(oof, mail_from="bob@example.test", rcpt_to=[SHARED])
     sandbox.wait_for_messages("helpdesk", 3)
 
-    store = Store(settings.store.path, lock=True)
+    store = open_store(settings.store, lock=True)
     service = Service(settings, store)
     served = metrics.start(
         "127.0.0.1:0",

@@ -16,7 +16,7 @@ from mailer.core.writing.samples import SAMPLE_CONTEXTS
 from mailer.daemon.pipeline import Pipeline
 from mailer.model import MailboxRef
 from mailer.settings import Condition, Rule, StaffSettings, Team, WorkflowSettings
-from mailer.store.sqlite import MailboxState, Store
+from mailer.store import MailboxState, ThreadRow, open_store
 from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
@@ -38,7 +38,7 @@ class Desk:
             staff=StaffSettings(addresses=(STAFF,)),
             workflow=WorkflowSettings(**workflow),
         )
-        self.store = Store(tmp_path / "s.sqlite3")
+        self.store = open_store(tmp_path / "s.sqlite3")
         with self.store.transaction():
             self.store.set_mailbox_state("INBOX", MailboxState(7, 0, NOW))
         env = templates.make_environment(self.settings)
@@ -60,7 +60,7 @@ class Desk:
         self.seen += len(rows)
         return [(r.kind, r.recipient, _parse(r.raw)) for r in rows]
 
-    def thread(self) -> dict[str, Any]:
+    def thread(self) -> ThreadRow:
         return self.store.threads()[-1]
 
 
@@ -145,8 +145,8 @@ def test_take_and_in_progress_send_one_progress_mail_with_the_note(
     assert progress["In-Reply-To"] == "<m1@example.org>"
     assert progress["Auto-Submitted"] == "auto-generated"
     row = desk.thread()
-    assert (row["status"], row["owner"]) == ("in_progress", STAFF)
-    assert row["first_response_at"] == NOW
+    assert (row.status, row.owner) == ("in_progress", STAFF)
+    assert row.first_response_at == NOW
 
 
 def test_resolved_mail_says_how_to_reopen_and_asks_for_a_rating(
@@ -156,7 +156,7 @@ def test_resolved_mail_says_how_to_reopen_and_asks_for_a_rating(
     [(kind, _, resolved)] = desk.new_mail()
     body = text(resolved)
     assert kind == "progress" and "Fatto." in body and "14" in body and "5" in body
-    assert desk.thread()["status"] == "resolved"
+    assert desk.thread().status == "resolved"
 
 
 def test_a_rating_is_stored_and_thanked_once_and_reopens_nothing(
@@ -169,7 +169,7 @@ def test_a_rating_is_stored_and_thanked_once_and_reopens_nothing(
     assert desk.deliver(mail(4, "grazie!", reply_to=resolved["Message-ID"])) == "rating"
     assert desk.new_mail() == []
     row = desk.thread()
-    assert (row["status"], row["rating"]) == ("resolved", "grazie!")
+    assert (row.status, row.rating) == ("resolved", "grazie!")
 
 
 def test_a_reply_to_a_resolved_request_reopens_it_and_tells_the_team(
@@ -185,7 +185,7 @@ def test_a_reply_to_a_resolved_request_reopens_it_and_tells_the_team(
         ("forward", STAFF),
     ]
     assert "Still broken." in text(mails[1][2])
-    assert desk.thread()["status"] == "in_progress"
+    assert desk.thread().status == "in_progress"
 
 
 def test_a_late_reply_opens_a_new_request_that_refers_to_the_old(
@@ -196,8 +196,8 @@ def test_a_late_reply_opens_a_new_request_that_refers_to_the_old(
     late = mail(3, "It broke again.", reply_to=resolved["Message-ID"])
     assert desk.deliver(late, NOW + 30 * DAY) == "receipt"
     old, new = desk.store.threads()
-    assert old["status"] == "resolved"
-    assert (new["reference"], new["parent_reference"]) == ("REQ-1001", "REQ-1000")
+    assert old.status == "resolved"
+    assert (new.reference, new.parent_reference) == ("REQ-1001", "REQ-1000")
     receipt = next(m for k, _, m in desk.new_mail() if k == "receipt")
     assert "REQ-1000" in text(receipt)
 
@@ -209,7 +209,7 @@ def test_unknown_keyword_changes_nothing_and_answers_the_staff_member(
     [(kind, to, result)] = desk.new_mail()
     assert (kind, to) == ("feedback", STAFF)
     assert "#resolved" in text(result)
-    assert desk.thread()["status"] == "acknowledged"
+    assert desk.thread().status == "acknowledged"
 
 
 def test_a_refused_move_is_explained_to_the_staff_member(
@@ -220,7 +220,7 @@ def test_a_refused_move_is_explained_to_the_staff_member(
     desk.deliver(staff(3, "#waiting", notified))
     [(kind, to, result)] = desk.new_mail()
     assert (kind, to) == ("feedback", STAFF) and "reopen" in text(result)
-    assert desk.thread()["status"] == "closed"
+    assert desk.thread().status == "closed"
 
 
 def test_keywords_without_a_request_get_a_result_mail_and_open_nothing(desk: Desk) -> None:
@@ -236,7 +236,7 @@ def test_staff_can_name_the_request_in_the_subject(
     desk: Desk, notified: email.message.EmailMessage
 ) -> None:
     desk.deliver(mail(5, "#waiting", sender=f"Sam <{STAFF}>", subject="about [REQ-1000]"))
-    assert desk.thread()["status"] == "waiting"
+    assert desk.thread().status == "waiting"
 
 
 def test_non_staff_keywords_are_ignored_and_passed_to_the_team(
@@ -246,7 +246,7 @@ def test_non_staff_keywords_are_ignored_and_passed_to_the_team(
     assert "keywords ignored" in desk.deliver(bob)
     [(kind, to, forward)] = desk.new_mail()
     assert (kind, to) == ("forward", TEAM) and "bob@example.org" in text(forward)
-    assert desk.thread()["status"] == "acknowledged"
+    assert desk.thread().status == "acknowledged"
 
 
 def test_an_answer_without_keywords_is_relayed_with_its_attachment(
@@ -266,7 +266,7 @@ def test_an_answer_without_keywords_is_relayed_with_its_attachment(
     assert (kind, to) == ("answer", "maria@example.org")
     assert "Here is the VPN profile." in text(answer)
     assert [p.get_filename() for p in answer.iter_attachments()] == ["vpn.ovpn"]
-    assert desk.thread()["first_response_at"] == NOW
+    assert desk.thread().first_response_at == NOW
 
 
 def test_an_answer_the_requester_got_directly_is_not_repeated(
@@ -275,7 +275,7 @@ def test_an_answer_the_requester_got_directly_is_not_repeated(
     raw = staff(2, "Done, see you.", notified, extra="Cc: maria@example.org\r\n")
     assert desk.deliver(raw) == "staff: answer (requester in copy)"
     assert desk.new_mail() == []
-    assert desk.thread()["first_response_at"] == NOW
+    assert desk.thread().first_response_at == NOW
 
 
 def test_internal_note_reaches_nobody(desk: Desk, notified: email.message.EmailMessage) -> None:
@@ -293,7 +293,7 @@ def test_requester_answer_while_waiting_puts_it_back_in_progress(
     )
     [(kind, to, _)] = desk.new_mail()
     assert (kind, to) == ("forward", TEAM)
-    assert desk.thread()["status"] == "in_progress"
+    assert desk.thread().status == "in_progress"
 
 
 def test_requester_status_and_close_keywords(
@@ -304,7 +304,7 @@ def test_requester_status_and_close_keywords(
     assert (kind, to) == ("status", "maria@example.org")
     assert desk.deliver(mail(3, "#chiudi", reply_to="<m1@example.org>")) == "requester: #close"
     assert [k for k, _, _ in desk.new_mail()] == ["progress", "forward"]
-    assert desk.thread()["status"] == "closed"
+    assert desk.thread().status == "closed"
 
 
 def test_every_mail_gets_exactly_the_variables_its_template_expects(
@@ -337,19 +337,19 @@ def test_every_transition_is_stored_with_who_when_keyword_and_note(
     desk: Desk, notified: email.message.EmailMessage
 ) -> None:
     desk.deliver(staff(2, "#take #in-progress\nOn my way.", notified), NOW + 60)
-    events = desk.store.events(desk.thread()["id"])
-    status = [e for e in events if e["kind"] == "status"]
-    assert [(e["actor"], e["at"], e["keyword"], e["from_status"], e["to_status"], e["note"])
+    events = desk.store.events(desk.thread().id)
+    status = [e for e in events if e.kind == "status"]
+    assert [(e.actor, e.at, e.keyword, e.from_status, e.to_status, e.note)
             for e in status] == [(STAFF, NOW + 60, "#in-progress", "acknowledged",
                                   "in_progress", "On my way.")]  # fmt: skip
-    assert [e["kind"] for e in events] == ["opened", "owner", "status"]
+    assert [e.kind for e in events] == ["opened", "owner", "status"]
 
 
 def test_a_requester_cannot_use_staff_keywords(
     desk: Desk, notified: email.message.EmailMessage
 ) -> None:
     assert desk.deliver(mail(2, "#closed\n#resolved", reply_to="<m1@example.org>")) == "follow-up"
-    assert desk.thread()["status"] == "acknowledged"
+    assert desk.thread().status == "acknowledged"
     assert [(k, to) for k, to, _ in desk.new_mail()] == [("forward", TEAM)]
 
 
@@ -368,7 +368,7 @@ def test_html_only_outlook_reply_runs_the_top_keyword_not_the_quoted_one(
     [(_, _, resolved)] = desk.new_mail()
     assert "Sostituito il toner." in text(resolved) and "#closed" not in text(resolved)
     row = desk.thread()
-    assert (row["status"], row["owner"]) == ("resolved", None)
+    assert (row.status, row.owner) == ("resolved", None)
 
 
 def test_utf7_text_with_a_lone_surrogate_is_acknowledged_not_quarantined(desk: Desk) -> None:
@@ -391,9 +391,9 @@ def test_assign_only_to_staff_or_a_team_never_the_shared_address(
         desk.deliver(staff(hash(target) % 1000 + 10, f"#assign {target}", notified))
         [(kind, to, result)] = desk.new_mail()
         assert (kind, to) == ("feedback", STAFF) and "refused" in text(result)
-        assert desk.thread()["owner"] is None
+        assert desk.thread().owner is None
     desk.deliver(staff(3, f"#assign {TEAM}", notified))
-    assert desk.thread()["owner"] == TEAM
+    assert desk.thread().owner == TEAM
 
 
 def test_a_refused_move_keeps_its_note_back(
@@ -431,7 +431,7 @@ def test_a_late_reply_does_not_carry_the_old_reference(
     desk.deliver(late, NOW + 30 * DAY)
     receipt = next(m for k, _, m in desk.new_mail() if k == "receipt")
     assert receipt["Subject"] == "Re: VPN down [REQ-1001]"
-    assert desk.thread()["subject"] == "VPN down"
+    assert desk.thread().subject == "VPN down"
 
 
 def test_a_staff_members_own_request_keeps_hashtags_and_takes_staff_keywords(
@@ -441,7 +441,7 @@ def test_a_staff_members_own_request_keeps_hashtags_and_takes_staff_keywords(
     assert desk.deliver(own) == "receipt"
     desk.new_mail()
     assert desk.deliver(mail(2, "#resolved", sender=f"Sam <{STAFF}>", reply_to="<m1@example.org>"))
-    assert desk.thread()["status"] == "resolved"
+    assert desk.thread().status == "resolved"
 
 
 def test_a_listed_but_unauthenticated_staff_mail_is_passed_on_as_such(tmp_path: Path) -> None:

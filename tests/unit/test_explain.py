@@ -116,11 +116,11 @@ def test_a_reply_in_a_known_request_names_the_thread_and_writes_nothing(
     from mailer.config.templates import make_environment
     from mailer.daemon.pipeline import Pipeline
     from mailer.model import MailboxRef
-    from mailer.store.sqlite import MailboxState, Store
+    from mailer.store import MailboxState, open_store
     from mailer.transport.imap import Fetched
 
     settings = load_settings(config)
-    store = Store(settings.store.path)
+    store = open_store(settings.store)
     with store.transaction():
         store.set_mailbox_state("INBOX", MailboxState(1, 0, 0.0))
     raw = CASES["italian_leave_request_for_hr"].read_bytes()

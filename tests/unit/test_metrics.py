@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mailer.ops.metrics import server as metrics
 from mailer.ops.metrics.events import EVENTS, count_events, outcome_of
 from mailer.settings import ImapSettings
-from mailer.store.sqlite import Store
+from mailer.store import open_store
 
 
 def value(name: str, **labels: str) -> float:
@@ -169,15 +169,21 @@ def test_bad_listen_addresses_say_what_is_expected(listen: str) -> None:
 def store_path(tmp_path: Path) -> Path:
     """A real store with two pending mails (the older from 2 minutes ago) and a dead one."""
     path = tmp_path / "mailer.sqlite3"
-    store = Store(path)
+    store = open_store(path)
     now = time.time()
     for n, (status, age) in enumerate([("pending", 120), ("pending", 5), ("dead", 600)]):
-        store.db.execute(
-            "INSERT INTO outbox(message_id, kind, recipient, envelope_sender, raw, status,"
-            " next_attempt, created_at) VALUES (?, 'receipt', 'alice@example.test',"
-            " 'helpdesk@example.test', x'00', ?, ?, ?)",
-            (f"<m{n}@example.test>", status, now, now - age),
+        row_id = store.enqueue(
+            thread_id=None,
+            message_id=f"<m{n}@example.test>",
+            kind="receipt",
+            recipient="alice@example.test",
+            envelope_sender="helpdesk@example.test",
+            raw=b"\x00",
+            next_attempt=now,
+            created_at=now - age,
         )
+        if status == "dead":
+            store.mark_dead(row_id, "550 5.1.1 no such user")
     store.close()
     return path
 

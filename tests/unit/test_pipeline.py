@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from mailer.config import templates
 from mailer.daemon.pipeline import Pipeline
 from mailer.model import MailboxRef
-from mailer.store.sqlite import MailboxState, Store
+from mailer.store import MailboxState, Store, open_store
 from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
@@ -39,7 +40,7 @@ def fetched(uid: int, data: bytes, internaldate: float = NOW) -> Fetched:
 
 @pytest.fixture(name="store")
 def _store(tmp_path: Path) -> Store:
-    store = Store(tmp_path / "s.sqlite3")
+    store = open_store(tmp_path / "s.sqlite3")
     with store.transaction():
         store.set_mailbox_state("INBOX", MailboxState(7, 0, NOW))
     return store
@@ -64,7 +65,7 @@ def test_a_request_opens_a_thread_and_queues_one_receipt(pipeline: Pipeline, sto
     assert row.recipient == "maria@example.org"
     assert row.envelope_sender == "helpdesk@example.test"
     assert state(store).last_uid == 1
-    assert store.threads()[0]["status"] == "acknowledged"
+    assert store.threads()[0].status == "acknowledged"
 
 
 def test_the_same_message_twice_is_acknowledged_once(pipeline: Pipeline, store: Store) -> None:
@@ -132,7 +133,7 @@ def test_a_message_that_keeps_failing_is_quarantined_then_requeued(
         [out] = pipeline.process_batch([fetched(5, raw(5))], state(store), NOW)
         assert out.reason == ("quarantined" if attempt == 2 else "failed")
     assert store.retry_candidates("INBOX", 7) == []
-    assert [q["uid"] for q in store.quarantined()] == [5]
+    assert [q.uid for q in store.quarantined()] == [5]
     assert store.requeue(5, "INBOX") == 1
     assert store.retry_candidates("INBOX", 7) == [5]
     monkeypatch.undo()
@@ -188,14 +189,18 @@ def dsn_for(message_id: str) -> bytes:
 
 
 def test_a_bounce_of_our_receipt_is_tied_to_its_thread_and_never_answered(
-    pipeline: Pipeline, store: Store
+    pipeline: Pipeline, store: Store, tmp_path: Path
 ) -> None:
     pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
     receipt_id = store.due(NOW)[0].message_id
     [out] = pipeline.process_batch([fetched(2, dsn_for(receipt_id))], state(store), NOW)
     assert (out.reason, out.reference, out.queued) == ("bounce of our mail", "REQ-1000", 0)
-    bounced = store.db.execute("SELECT bounced FROM outbox WHERE message_id = ?", (receipt_id,))
-    assert bounced.fetchone()[0] == 1
+    db = sqlite3.connect(tmp_path / "s.sqlite3")  # the flag is the store's own business
+    try:
+        bounced = db.execute("SELECT bounced FROM outbox WHERE message_id = ?", (receipt_id,))
+        assert bounced.fetchone()[0] == 1
+    finally:
+        db.close()
 
 
 def test_out_of_office_replies_to_a_receipt_join_the_thread_until_the_cap(
@@ -213,4 +218,4 @@ def test_out_of_office_replies_to_a_receipt_join_the_thread_until_the_cap(
         [out] = pipeline.process_batch([fetched(n, oof)], state(store), NOW + n)
         reasons.append((out.reason, out.reference, out.queued))
     assert reasons == [("follow-up: auto-submitted", "REQ-1000", 0)] * 3
-    assert store.db.execute("SELECT auto_blocked FROM threads").fetchone()[0] == 1
+    assert [t.auto_blocked for t in store.threads()] == [True]

@@ -15,8 +15,8 @@ from mailer.config import templates
 from mailer.daemon.pipeline import Pipeline
 from mailer.model import MailboxRef
 from mailer.settings import StaffSettings, WorkflowSettings
-from mailer.store.retention import PurgeCounts
-from mailer.store.sqlite import MailboxState, Store
+from mailer.store import MailboxState, PurgeCounts, open_store
+from mailer.store.sqlite import SqliteStore
 from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
@@ -53,7 +53,9 @@ class Desk:
             staff=StaffSettings(addresses=(STAFF,)),
             workflow=WorkflowSettings(reopen_days=14),
         )
-        self.store = Store(self.path)
+        store = open_store(self.path)
+        assert isinstance(store, SqliteStore)  # the tests look at its rows in SQL too
+        self.store = store
         with self.store.transaction():
             self.store.set_mailbox_state("INBOX", MailboxState(7, 0, OLD - DAY))
         env = templates.make_environment(self.settings)
@@ -72,7 +74,7 @@ class Desk:
     def request(self, n: int, body: str, at: float, sender: str) -> str:
         """A new request; its reference."""
         assert self.deliver(mail(n, body, sender, subject=body), at) == "receipt"
-        return str(self.store.threads()[-1]["reference"])
+        return self.store.threads()[-1].reference
 
     def reply(self, n: int, ref: str, body: str, sender: str, at: float) -> str:
         """A reply to the request's receipt; the pipeline's reason."""
@@ -142,7 +144,7 @@ def desk(tmp_path: Path) -> Desk:
 
 def purge(desk: Desk, *, days: int = 30, dry_run: bool = False) -> PurgeCounts:
     """What ``mailer purge`` does, from a second connection, as an admin's shell would."""
-    admin = Store(desk.path)
+    admin = open_store(desk.path)
     try:
         counts = admin.purge(purge_cmd.cutoffs(NOW, days, 14), dry_run=dry_run)
         if not dry_run:
@@ -162,7 +164,7 @@ def test_closed_and_rated_requests_past_retention_go_with_their_events_and_mail(
     gone = [desk.refs[k] for k in ("closed", "rated")]
     assert [desk.store.thread_by_reference(r) for r in gone] == [None, None]
     assert counts.requests == 2
-    left = {t["reference"] for t in desk.store.threads()}
+    left = {t.reference for t in desk.store.threads()}
     assert left == {desk.refs[k] for k in ("open", "waiting", "recent")}
     assert desk.store._one(note) is None and desk.store._one(rating) is None
     # their inbound mail stays as bare keys, for duplicate detection only
@@ -347,11 +349,11 @@ def test_backup_refuses_to_overwrite_the_live_store(tmp_path: Path) -> None:
     import argparse
 
     from mailer.admin import purge as purge_cmd
-    from mailer.store.sqlite import Store
+    from mailer.store import open_store
     from tests.unit.test_config import config_text, write
 
     config = write(tmp_path, config_text())
-    Store(tmp_path / "mailer.sqlite3").close()
+    open_store(tmp_path / "mailer.sqlite3").close()
     before = (tmp_path / "mailer.sqlite3").read_bytes()
     for dest in ("mailer.sqlite3", "mailer.sqlite3-wal"):
         args = argparse.Namespace(dest=str(tmp_path / dest), force=True)
@@ -363,12 +365,12 @@ def test_backup_refuses_the_live_store_behind_a_symlink(tmp_path: Path) -> None:
     import argparse
 
     from mailer.admin import purge as purge_cmd
-    from mailer.store.sqlite import Store
+    from mailer.store import open_store
     from tests.unit.test_config import config_text, write
 
     config = write(tmp_path, config_text())
     (tmp_path / "data").mkdir()
-    Store(tmp_path / "data" / "real.db").close()
+    open_store(tmp_path / "data" / "real.db").close()
     (tmp_path / "mailer.sqlite3").symlink_to(tmp_path / "data" / "real.db")
     for dest in ("mailer.sqlite3", "data/real.db", "data/real.db-wal"):
         args = argparse.Namespace(dest=str(tmp_path / dest), force=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import sqlite3
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from mailer.daemon.alerts import alert_subject, problems_key
 from mailer.daemon.reload import ChangeDetector, LiveReload, Targets
 from mailer.errors import Problem
 from mailer.settings import Settings
-from mailer.store.sqlite import Store
+from mailer.store import Store, open_store
 
 CONFIG = """[service]
 name = "IT Help Desk"
@@ -86,13 +87,13 @@ def _config(tmp_path: Path) -> Path:
 
 @pytest.fixture(name="store")
 def _store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "mailer.sqlite3")
+    return open_store(tmp_path / "mailer.sqlite3")
 
 
 def alerts(store: Store) -> list[EmailMessage]:
-    rows = store.db.execute("SELECT raw, kind, thread_id FROM outbox ORDER BY id").fetchall()
-    assert all(r["kind"] == "admin" and r["thread_id"] is None for r in rows)
-    parsed = [email.message_from_bytes(r["raw"], policy=email.policy.default) for r in rows]
+    rows = store.due(float("inf"), limit=1000)  # nothing is sent here: all of them
+    assert all(r.kind == "admin" and r.thread_id is None for r in rows)
+    parsed = [email.message_from_bytes(r.raw, policy=email.policy.default) for r in rows]
     return [m for m in parsed if isinstance(m, EmailMessage)]
 
 
@@ -236,7 +237,11 @@ def test_a_broken_rules_file_is_refused_and_the_admin_gets_one_mail_per_version(
     write(rules, UNKNOWN_TEAM)  # fixed, then broken the same way again: a new mail
     assert daemon.reload() is False
     assert len(alerts(store)) == 3
-    recorded = store.db.execute("SELECT direction, decision FROM messages").fetchall()
+    db = sqlite3.connect(config.parent / "mailer.sqlite3")
+    try:
+        recorded = db.execute("SELECT direction, decision FROM messages").fetchall()
+    finally:
+        db.close()
     assert [tuple(r) for r in recorded] == [("out", "admin")] * 3
 
 

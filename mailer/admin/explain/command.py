@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from mailer.admin.explain.trace import Explanation, Rendered, explain_message
 from mailer.config import templates
 from mailer.core.reading.parse import parse_message
 from mailer.core.writing.readdress import readdressed
+from mailer.errors import StoreError
 from mailer.settings import Settings
 
 
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config_path: Path) -> int:
     from mailer.config.load import load_settings
-    from mailer.store.sqlite import Store, StoreOutdated
+    from mailer.store import open_store
 
     settings = load_settings(config_path, reach_secrets=False)
     try:
@@ -65,8 +65,8 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
     store = None
     if settings.store.path.exists():
         try:
-            store = Store(settings.store.path, read_only=True)
-        except (StoreOutdated, sqlite3.Error) as exc:
+            store = open_store(settings.store, read_only=True)
+        except StoreError as exc:
             notes.append(f"the store could not be read ({exc}): thread lookup skipped")
     try:
         result = explain_message(settings, env, msg, store, time.time(), _languages(env, settings))
@@ -76,12 +76,12 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
         )
         print(f"mailer: {where}a template failed: {exc}; run 'mailer check'", file=sys.stderr)
         return 1
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         print(f"mailer: the store {settings.store.path} could not be read: {exc}", file=sys.stderr)
         return 1
     finally:
         if store is not None:
-            store.db.close()
+            store.close()
     result = dataclasses.replace(result, notes=(*notes, *result.notes))
     print(
         json.dumps(as_json(result), ensure_ascii=False, indent=2) if args.json else as_text(result)

@@ -29,7 +29,7 @@ from mailer.core.writing.render import LOOP_HEADER, Envelope, Outgoing, Parent
 from mailer.daemon.facts import gather_facts
 from mailer.model import Address, Classification, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
-from mailer.store.sqlite import Store
+from mailer.store import Store
 
 
 @dataclass(frozen=True)
@@ -225,8 +225,7 @@ def _next_number(s: Settings, store: Store | None) -> int:
     start = s.service.reference_start
     if store is None:
         return start
-    row = store.db.execute("SELECT value FROM meta WHERE key = 'next_reference'").fetchone()
-    return max(int(row["value"]), start) if row else start
+    return store.peek_reference_number(start)
 
 
 def _envelope(s: Settings, to: Address, reference: str, now: float) -> Envelope:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from mailer.core.deciding.commands import Commands
 from mailer.core.deciding.rating import read_rating
-from mailer.core.deciding.workflow import OPEN, Event, apply_staff, is_reopening
-from mailer.model import Status, ThreadInfo
+from mailer.core.deciding.workflow import OPEN, apply_staff, is_reopening
+from mailer.model import Event, Status, ThreadInfo
 
 DAY = 86400.0
 MAX_NOTE = 20_000  # characters of a note relayed and stored; the mail itself stays in IMAP

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailer.core.deciding.commands import Command
-from mailer.model import Status
+from mailer.model import Event, Status
 
 NEW, ACK, WORKING, WAITING, RESOLVED, CLOSED = (
     Status.NEW,
@@ -50,20 +50,6 @@ def allowed(current: Status, target: Status) -> bool:
 
 def is_reopening(current: Status, target: Status) -> bool:
     return current in (RESOLVED, CLOSED) and target in OPEN
-
-
-@dataclass(frozen=True)
-class Event:
-    """One stored step of a request's timeline (the time is added by the caller)."""
-
-    kind: str  # "status", "owner", "note", "rating", "opened", "reply"
-    actor: str
-    keyword: str | None = None
-    from_status: Status | None = None
-    to_status: Status | None = None
-    owner: str | None = None
-    note: str | None = None
-    internal: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,14 @@ back. The daemon's lock file is never taken and a missing store is not created.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sqlite3
-import tempfile
 from pathlib import Path
 
 from mailer.config.validate import check_templates
+from mailer.errors import StoreBusy, StoreError, StoreReadOnly, StoreUnavailable
 from mailer.ops.doctor.checklist import Check, Outcome, Step, fail, ok, run_chain, warn
 from mailer.settings import Settings
-from mailer.store.schema import MIGRATIONS
+from mailer.store import SCHEMA_VERSION
+from mailer.store.probe import probe_directory, probe_file
 
 BUSY_TIMEOUT = 2.0  # seconds: a daemon writing a batch holds the write lock this long at most
 _OWNERSHIP = (
@@ -67,27 +65,14 @@ def _directory(path: Path) -> Outcome:
 def _try_sqlite(directory: Path) -> Outcome:
     """Create, write (WAL) and remove a throw-away database in ``directory``."""
     try:
-        fd, name = tempfile.mkstemp(prefix=".mailer-doctor-", suffix=".sqlite3", dir=directory)
-        os.close(fd)
+        mode = probe_directory(directory)
     except OSError as exc:
         return fail(f"cannot create a file in {directory}: {exc.strerror or exc}", _OWNERSHIP)
-    try:
-        db = sqlite3.connect(name, isolation_level=None)
-        try:
-            mode = str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
-            db.execute("CREATE TABLE probe (x)")
-            db.execute("INSERT INTO probe VALUES (1)")
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         return fail(
             f"SQLite cannot write in {directory}: {exc}",
             "a read-only or network file system? put the store on a local disk",
         )
-    finally:
-        for leftover in (name, f"{name}-wal", f"{name}-shm", f"{name}-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(leftover)
     if mode.lower() != "wal":
         return warn(
             f"the file system of {directory} does not support SQLite's WAL mode",
@@ -101,26 +86,19 @@ def _database(path: Path) -> Outcome:
         return ok("does not exist yet: the daemon creates it at its first start")
     if not path.is_file():
         return fail(f"{path} is not a file", "set [store] path to the SQLite file")
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT)
-    except sqlite3.Error as exc:
-        return fail(f"cannot open it: {exc}", _OWNERSHIP)
-    try:
-        version = int(db.execute("PRAGMA user_version").fetchone()[0])
-        db.execute("BEGIN IMMEDIATE")  # takes the write lock, changes nothing
-        db.execute("ROLLBACK")
-    except sqlite3.OperationalError as exc:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
-            return warn(f"busy for {BUSY_TIMEOUT:g} s: the daemon is writing", "try again")
-        if "readonly" in text:
-            return fail(f"{path} is read-only", f"{_OWNERSHIP} (also its -wal and -shm files)")
-        return fail(f"SQLite: {text}", _OWNERSHIP)
-    except sqlite3.DatabaseError as exc:
-        return fail(f"not a SQLite database ({exc})", "[store] path names some other file")
-    finally:
-        db.close()
-    expected = len(MIGRATIONS)
+    found = probe_file(path, timeout=BUSY_TIMEOUT)
+    error = found.error
+    if not found.opened:
+        return fail(f"cannot open it: {error}", _OWNERSHIP)
+    if isinstance(error, StoreBusy):
+        return warn(f"busy for {BUSY_TIMEOUT:g} s: the daemon is writing", "try again")
+    if isinstance(error, StoreReadOnly):
+        return fail(f"{path} is read-only", f"{_OWNERSHIP} (also its -wal and -shm files)")
+    if isinstance(error, StoreUnavailable):
+        return fail(f"SQLite: {error}", _OWNERSHIP)
+    if error is not None or found.version is None:
+        return fail(f"not a SQLite database ({error})", "[store] path names some other file")
+    version, expected = found.version, SCHEMA_VERSION
     if version > expected:
         return fail(
             f"schema version {version} is from a newer mailer (this one knows {expected})",

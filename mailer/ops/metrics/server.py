@@ -7,7 +7,6 @@ connection per scrape, so a scrape never waits for the daemon and never sees sta
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,8 +21,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from mailer.errors import StoreError
 from mailer.ops.metrics.events import EVENTS, LIVE, count_events
 from mailer.settings import ImapSettings
+from mailer.store.probe import read_gauges
 
 __all__ = ["Metrics", "MetricsSettings", "count_events", "parse_listen", "stale_after", "start"]
 
@@ -118,36 +119,26 @@ class _StoreCollector:
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            pending, oldest, dead, quarantined = self._read()
-        except sqlite3.Error:
+            gauges = read_gauges(self.path, timeout=2.0)
+        except StoreError:
             yield GaugeMetricFamily("mailer_store_readable", "1 if the store could be read.", 0)
             return
         yield GaugeMetricFamily("mailer_store_readable", "1 if the store could be read.", 1)
+        pending, oldest = gauges.pending, gauges.oldest_pending
         yield GaugeMetricFamily("mailer_outbox_pending", "Mails waiting to be sent.", pending)
         yield GaugeMetricFamily(
             "mailer_outbox_oldest_pending_age_seconds",
             "Age of the oldest mail waiting to be sent (0 when none).",
             0.0 if oldest is None else max(0.0, time.time() - oldest),
         )
-        yield GaugeMetricFamily("mailer_outbox_dead", "Dead letters kept in the outbox.", dead)
         yield GaugeMetricFamily(
-            "mailer_quarantined_messages", "Inbound messages that failed too often.", quarantined
+            "mailer_outbox_dead", "Dead letters kept in the outbox.", gauges.dead
         )
-
-    def _read(self) -> tuple[int, float | None, int, int]:
-        uri = f"{self.path.resolve().as_uri()}?mode=ro"
-        db = sqlite3.connect(uri, uri=True, timeout=2.0)
-        try:
-            pending, oldest = db.execute(
-                "SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'"
-            ).fetchone()
-            (dead,) = db.execute("SELECT count(*) FROM outbox WHERE status = 'dead'").fetchone()
-            (quarantined,) = db.execute(
-                "SELECT count(*) FROM failures WHERE quarantined = 1"
-            ).fetchone()
-        finally:
-            db.close()
-        return int(pending), None if oldest is None else float(oldest), int(dead), int(quarantined)
+        yield GaugeMetricFamily(
+            "mailer_quarantined_messages",
+            "Inbound messages that failed too often.",
+            gauges.quarantined,
+        )
 
 
 def health(state: State, max_age: float, now: float | None = None) -> str | None:

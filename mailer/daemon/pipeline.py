@@ -27,10 +27,9 @@ from mailer.core.writing.receipt import request_subject
 from mailer.daemon.facts import gather_facts
 from mailer.daemon.mail_queue import MailQueue
 from mailer.daemon.steps import Conversations, Handled
-from mailer.model import Classification, ParsedMessage, Status, ThreadInfo
+from mailer.model import Classification, InboundMail, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
 from mailer.store.sqlite import MailboxState, Store
-from mailer.transport.imap import Fetched
 
 log = structlog.get_logger("mailer.intake")
 
@@ -57,7 +56,7 @@ class Pipeline:
 
     def process_batch(
         self,
-        batch: Iterable[Fetched],
+        batch: Iterable[InboundMail],
         state: MailboxState,
         now: float,
         *,
@@ -77,7 +76,7 @@ class Pipeline:
         return outcomes
 
     def _one_safely(
-        self, item: Fetched, state: MailboxState, now: float, *, backfill: bool
+        self, item: InboundMail, state: MailboxState, now: float, *, backfill: bool
     ) -> Outcome:
         """The fault boundary: any error is counted and the message retried, then quarantined."""
         db = self.store.db
@@ -111,7 +110,9 @@ class Pipeline:
 
     # ---- one message ---------------------------------------------------------------------
 
-    def _one(self, item: Fetched, state: MailboxState, now: float, *, backfill: bool) -> Outcome:
+    def _one(
+        self, item: InboundMail, state: MailboxState, now: float, *, backfill: bool
+    ) -> Outcome:
         s = self.settings
         msg = parse_message(item.raw, max_size=s.limits.max_message_size)
         if item.size > len(item.raw):
@@ -156,7 +157,7 @@ class Pipeline:
     def _handled(
         self,
         msg: ParsedMessage,
-        item: Fetched,
+        item: InboundMail,
         handled: Handled,
         classification: Classification,
         language: str,
@@ -174,7 +175,7 @@ class Pipeline:
     def _apply(
         self,
         msg: ParsedMessage,
-        item: Fetched,
+        item: InboundMail,
         decision: Decision,
         facts: Facts,
         classification: Classification,
@@ -248,7 +249,7 @@ class Pipeline:
     def _record(
         self,
         msg: ParsedMessage,
-        item: Fetched,
+        item: InboundMail,
         decision: Decision,
         classification: Classification,
         thread: ThreadInfo | None,
@@ -282,7 +283,7 @@ def _with_defect(msg: ParsedMessage, defect: str) -> ParsedMessage:
 
 
 def _log_decision(
-    item: Fetched,
+    item: InboundMail,
     msg: ParsedMessage,
     decision: Decision,
     classification: Classification,

@@ -19,10 +19,9 @@ from mailer.core.reading.staff_auth import check_staff
 from mailer.core.reading.visible import visible_text
 from mailer.core.writing import thread_headers
 from mailer.daemon.mail_queue import MailQueue
-from mailer.model import Address, ParsedMessage, Status, ThreadInfo
+from mailer.model import Address, InboundMail, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
 from mailer.store.sqlite import Store
-from mailer.transport.imap import Fetched
 
 log = structlog.get_logger("mailer.intake")
 
@@ -105,7 +104,7 @@ class Conversations:
             )
         return Handled(core.other_step(commands, listed=listed, team_saw=team_saw), thread)
 
-    def apply(self, handled: Handled, msg: ParsedMessage, item: Fetched, now: float) -> int:
+    def apply(self, handled: Handled, msg: ParsedMessage, item: InboundMail, now: float) -> int:
         """Store the step and queue its mail (after the inbound mail was recorded)."""
         if handled.thread is None:
             return self._queue_all(None, handled.step, msg, item, now)
@@ -128,7 +127,7 @@ class Conversations:
         return target is not None and target.lower() in {a.key for a in msg.recipients}
 
     def _apply(
-        self, thread: ThreadInfo, step: core.Step, msg: ParsedMessage, item: Fetched, now: float
+        self, thread: ThreadInfo, step: core.Step, msg: ParsedMessage, item: InboundMail, now: float
     ) -> int:
         fields: dict[str, object] = {"updated_at": now}
         if step.status is not None:
@@ -156,7 +155,7 @@ class Conversations:
         thread: ThreadInfo | None,
         step: core.Step,
         msg: ParsedMessage,
-        item: Fetched,
+        item: InboundMail,
         now: float,
     ) -> int:
         queued = 0

@@ -115,9 +115,8 @@ def test_a_reply_in_a_known_request_names_the_thread_and_writes_nothing(
     from mailer.config.load import load_settings
     from mailer.config.templates import make_environment
     from mailer.daemon.pipeline import Pipeline
-    from mailer.model import MailboxRef
+    from mailer.model import InboundMail, MailboxRef
     from mailer.store.sqlite import MailboxState, Store
-    from mailer.transport.imap import Fetched
 
     settings = load_settings(config)
     store = Store(settings.store.path)
@@ -125,7 +124,7 @@ def test_a_reply_in_a_known_request_names_the_thread_and_writes_nothing(
         store.set_mailbox_state("INBOX", MailboxState(1, 0, 0.0))
     raw = CASES["italian_leave_request_for_hr"].read_bytes()
     Pipeline(settings, store, make_environment(settings)).process_batch(
-        [Fetched(MailboxRef("INBOX", 1, 1), 1.8e9, raw, len(raw))],
+        [InboundMail(MailboxRef("INBOX", 1, 1), 1.8e9, raw, len(raw))],
         MailboxState(1, 0, 0.0),
         1.8e9,
     )

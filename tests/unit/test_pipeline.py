@@ -9,9 +9,8 @@ import pytest
 
 from mailer.config import templates
 from mailer.daemon.pipeline import Pipeline
-from mailer.model import MailboxRef
+from mailer.model import InboundMail, MailboxRef
 from mailer.store.sqlite import MailboxState, Store
-from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
 NOW = 1_800_000_000.0
@@ -33,8 +32,8 @@ def raw(
     ).encode()
 
 
-def fetched(uid: int, data: bytes, internaldate: float = NOW) -> Fetched:
-    return Fetched(MailboxRef("INBOX", 7, uid), internaldate, data, len(data))
+def fetched(uid: int, data: bytes, internaldate: float = NOW) -> InboundMail:
+    return InboundMail(MailboxRef("INBOX", 7, uid), internaldate, data, len(data))
 
 
 @pytest.fixture(name="store")

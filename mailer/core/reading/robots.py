@@ -16,6 +16,7 @@ from mailer.core.reading.parse import is_valid_addr, message_ids
 from mailer.model import LOOP_HEADER, ParsedMessage
 
 __all__ = [
+    "BOUNCE_REASONS",
     "CHECKS",
     "DEFAULT_NO_REPLY",
     "Inbound",
@@ -24,6 +25,8 @@ __all__ = [
     "robot_reason",
 ]
 
+# Robots that return a message: the Message-ID inside them may be one of ours.
+BOUNCE_REASONS = frozenset({"dsn", "bounce", "report"})
 DEFAULT_NO_REPLY = (
     r"^(postmaster|mailer-daemon|abuse|root|noreply|no-reply.*|donotreply|do-not-reply)@",
 )

@@ -9,6 +9,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+# The header every mail we send carries (naming the service): on inbound mail it means our
+# own mail came back. Written by ``core.writing.render``, read by ``core.reading.robots``.
+LOOP_HEADER = "X-Mailer-Loop"
+
 
 class Status(enum.StrEnum):
     """Where a request stands; the allowed moves live in the workflow table."""
@@ -42,6 +46,20 @@ class MailboxRef:
     mailbox: str
     uidvalidity: int
     uid: int
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    """One message as the mailbox handed it over, before anything read it.
+
+    The IMAP edge produces it; the daemon parses, judges and records it. ``raw`` may be cut
+    at the configured size cap; ``size`` is always the full size the server announced.
+    """
+
+    ref: MailboxRef
+    internaldate: float  # epoch seconds, from the server, never from the Date header
+    raw: bytes
+    size: int  # RFC822.SIZE: the full size even when ``raw`` was cut at the cap
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ from mailer.core.reading.visible import visible_text
 from mailer.core.writing import outgoing, thread_headers
 from mailer.core.writing.receipt import compose_receipt
 from mailer.core.writing.render import Envelope, Outgoing, Parent
-from mailer.model import Address, Classification, File, ParsedMessage, ThreadInfo
+from mailer.model import Address, Classification, File, InboundMail, ParsedMessage, ThreadInfo
 from mailer.settings import Settings
 from mailer.store import Store
-from mailer.transport.imap import Fetched
 
 
 def envelope_sender(settings: Settings) -> str:
@@ -77,7 +76,7 @@ class MailQueue:
         self,
         thread: ThreadInfo,
         msg: ParsedMessage,
-        item: Fetched,
+        item: InboundMail,
         classification: Classification,
         now: float,
     ) -> int:
@@ -101,7 +100,7 @@ class MailQueue:
         mail: Mail,
         to: Address,
         msg: ParsedMessage,
-        item: Fetched,
+        item: InboundMail,
         now: float,
     ) -> None:
         """One mail of a step; files of ``msg`` go along when the mail asks for them."""
@@ -154,12 +153,12 @@ class MailQueue:
         )
         self._enqueue(thread, mail.kind, out, now)
 
-    def _files(self, item: Fetched) -> tuple[File, ...]:
+    def _files(self, item: InboundMail) -> tuple[File, ...]:
         files, _ = attached_files(item.raw, max_total=self.settings.limits.max_message_size)
         return files
 
     def _extra(
-        self, mail: Mail, msg: ParsedMessage, item: Fetched, *, attached: bool
+        self, mail: Mail, msg: ParsedMessage, item: InboundMail, *, attached: bool
     ) -> dict[str, object]:
         """The values of one kind of mail that the core cannot know (names, texts, files)."""
         sender = msg.sender

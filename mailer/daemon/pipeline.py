@@ -1,4 +1,8 @@
-"""Process fetched mail: parse -> match thread -> classify -> decide -> render -> store.
+"""Process fetched mail, one straight line per message: parse -> look up -> judge -> act.
+
+Parse (``core.reading.parse``), look up every store read judging needs (``lookup``), judge
+(``core.deciding.judge``, pure: the same function ``rules test`` and ``rules replay`` call),
+then act: record the message, open or update the request, render and queue its mail.
 
 This is the one place where a decision becomes effects, and all of them (thread, message
 rows, outbox rows, the IMAP watermark, moves to do) are written in ONE SQLite transaction
@@ -8,7 +12,6 @@ A crash before COMMIT replays the batch; nothing has been sent yet, so nothing i
 
 from __future__ import annotations
 
-import dataclasses
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,19 +20,16 @@ import jinja2
 import structlog
 
 from mailer.config import templates
-from mailer.core.deciding import rules
-from mailer.core.deciding.decide import Decision, Facts, decide, receipt_address
-from mailer.core.reading import language as lang
-from mailer.core.reading import robots
-from mailer.core.reading.parse import parse_message
+from mailer.core.deciding.decide import receipt_address
+from mailer.core.deciding.judge import Handled, Judgement, judge
+from mailer.core.reading.parse import parse_inbound
 from mailer.core.writing.receipt import request_subject
-from mailer.daemon.facts import gather_facts
+from mailer.daemon.lookup import look_up
 from mailer.daemon.mail_queue import MailQueue
-from mailer.daemon.steps import Conversations, Handled
-from mailer.model import Classification, Event, ParsedMessage, Status, ThreadInfo
+from mailer.daemon.steps import Conversations
+from mailer.model import Event, InboundMail, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
-from mailer.transport.imap import Fetched
 
 log = structlog.get_logger("mailer.intake")
 
@@ -56,7 +56,7 @@ class Pipeline:
 
     def process_batch(
         self,
-        batch: Iterable[Fetched],
+        batch: Iterable[InboundMail],
         state: MailboxState,
         now: float,
         *,
@@ -76,7 +76,7 @@ class Pipeline:
         return outcomes
 
     def _one_safely(
-        self, item: Fetched, state: MailboxState, now: float, *, backfill: bool
+        self, item: InboundMail, state: MailboxState, now: float, *, backfill: bool
     ) -> Outcome:
         """The fault boundary: any error is counted and the message retried, then quarantined."""
         with self.store.savepoint() as savepoint:
@@ -105,114 +105,64 @@ class Pipeline:
         self.store.clear_failure(item.ref.mailbox, item.ref.uidvalidity, item.ref.uid)
         return outcome
 
-    # ---- one message ---------------------------------------------------------------------
+    # ---- one message: parse -> look up -> judge -> act -----------------------------------
 
-    def _one(self, item: Fetched, state: MailboxState, now: float, *, backfill: bool) -> Outcome:
-        s = self.settings
-        msg = parse_message(item.raw, max_size=s.limits.max_message_size)
-        if item.size > len(item.raw):
-            msg = _with_defect(msg, f"message of {item.size} bytes cut at {len(item.raw)}")
-        detected = lang.detect_language(
-            f"{msg.subject}\n{msg.text[:2000]}", self.languages, self.words
-        )
-        classification = rules.classify(
-            msg,
-            s.rules,
-            s.teams,
-            language=detected,
-            default_expectation=s.default_expectation,
-            default_expectations=dict(s.default_expectations),
-        )
-        facts = gather_facts(
-            s,
-            self.store,
-            msg,
-            now,
-            backlog=not backfill and item.internaldate < state.first_seen - s.imap.backlog,
-        )
-        language = classification.language or detected or s.service.default_language
-        if language not in self.languages:
-            language = s.service.default_language
-        previous = None
-        person = facts.robot is None and facts.bounced_thread is None
-        if person and not facts.duplicate and not facts.backlog:
-            handled = self.conversations.step(msg, facts, now)
-            if handled is not None and not handled.step.open_new:
-                return self._handled(msg, item, handled, classification, language, now)
-            if handled is not None and handled.thread is not None:  # too late to reopen it
-                previous = handled.thread.reference
-                facts = dataclasses.replace(facts, thread=None)
-        decision = decide(msg, classification, facts, s.limits)
-        reference, queued = self._apply(
-            msg, item, decision, facts, classification, language, now, previous
-        )
-        _log_decision(item, msg, decision, classification, reference, language)
-        return Outcome(item.ref.uid, decision.reason, reference, queued)
-
-    def _handled(
-        self,
-        msg: ParsedMessage,
-        item: Fetched,
-        handled: Handled,
-        classification: Classification,
-        language: str,
-        now: float,
+    def _one(
+        self, item: InboundMail, state: MailboxState, now: float, *, backfill: bool
     ) -> Outcome:
-        """Record a mail the conversation took (staff keywords, requester replies, others)."""
-        decision = Decision("follow-up", handled.step.reason)
-        thread = handled.thread
-        self._record(msg, item, decision, classification, thread, language, now)
-        queued = self.conversations.apply(handled, msg, item, now)
-        reference = thread.reference if thread else None
-        _log_decision(item, msg, decision, classification, reference, language)
-        return Outcome(item.ref.uid, decision.reason, reference, queued)
+        s = self.settings
+        msg = parse_inbound(item, max_size=s.limits.max_message_size)
+        backlog = not backfill and item.internaldate < state.first_seen - s.imap.backlog
+        known = look_up(s, self.store, msg, now, backlog=backlog)
+        judgement = judge(msg, known, s, languages=self.languages, words=self.words, now=now)
+        return self._act(msg, item, judgement, now)
+
+    def _act(self, msg: ParsedMessage, item: InboundMail, j: Judgement, now: float) -> Outcome:
+        """Record the judgement and queue its mail, in the caller's transaction."""
+        _log_person(msg, j.handled)
+        if j.handled is not None and j.taken:  # staff keywords, requester replies, others
+            thread = j.handled.thread
+            self._record(msg, item, j, thread, now)
+            queued = self.conversations.apply(j.handled, msg, item, now)
+            reference = thread.reference if thread else None
+        else:
+            reference, queued = self._apply(msg, item, j, now)
+        _log_decision(item, msg, j, reference)
+        return Outcome(item.ref.uid, j.decision.reason, reference, queued)
 
     def _apply(
-        self,
-        msg: ParsedMessage,
-        item: Fetched,
-        decision: Decision,
-        facts: Facts,
-        classification: Classification,
-        language: str,
-        now: float,
-        previous: str | None = None,
+        self, msg: ParsedMessage, item: InboundMail, j: Judgement, now: float
     ) -> tuple[str | None, int]:
-        thread = facts.bounced_thread or facts.thread
+        """The decision table's outcome: open a request (receipt, team notice), add the mail
+        to the one it joins, or only record it. Returns the reference and the mails queued."""
+        decision = j.decision
+        thread = j.thread
         notified = 0
         if decision.action == "open":
-            thread = self._open_thread(msg, decision, classification, language, now, previous)
-        self._record(msg, item, decision, classification, thread, language, now)
+            thread = self._open_thread(msg, j, now)
+        self._record(msg, item, j, thread, now)
         if decision.action == "open" and thread is not None:
-            notified = self.mail.notify_team(thread, msg, item, classification, now)
+            notified = self.mail.notify_team(thread, msg, item, j.classification, now)
         if thread is None:
             return None, 0
         if decision.action == "follow-up":
             self.store.update_thread(thread.id, updated_at=now, auto_blocked=decision.block_thread)
-            if facts.bounced_thread is not None:
-                for mid in robots.bounce_message_ids(msg):
-                    self.store.mark_bounced(mid, f"bounced: {decision.reason}")
+            for mid in j.bounced_ids:
+                self.store.mark_bounced(mid, f"bounced: {decision.reason}")
             return thread.reference, 0
         if decision.receipt_to is None:
             return thread.reference, notified
         to = decision.receipt_to
-        self.mail.receipt(thread, msg, to, classification, language, now, previous)
+        self.mail.receipt(thread, msg, to, j.classification, j.language, now, j.previous)
         return thread.reference, notified + 1
 
-    def _open_thread(
-        self,
-        msg: ParsedMessage,
-        decision: Decision,
-        classification: Classification,
-        language: str,
-        now: float,
-        previous: str | None,
-    ) -> ThreadInfo:
+    def _open_thread(self, msg: ParsedMessage, j: Judgement, now: float) -> ThreadInfo:
         s = self.settings
+        classification, previous = j.classification, j.previous
         number = self.store.next_reference_number(s.service.reference_start)
         reference = f"{s.service.reference_prefix}-{number}"
         requester = receipt_address(msg) or msg.sender  # receipt_to, when there is one
-        status = Status.ACKNOWLEDGED if decision.receipt_to else Status.NEW
+        status = Status.ACKNOWLEDGED if j.decision.receipt_to else Status.NEW
         thread_id = self.store.create_thread(
             reference=reference,
             requester=requester.key if requester else (msg.return_path or "").lower(),
@@ -223,7 +173,7 @@ class Pipeline:
             team_address=classification.team_address,
             priority=classification.priority,
             rule=classification.rule,
-            language=language,
+            language=j.language,
             status=status,
             root_message_id=msg.message_id,
             root_references=" ".join(msg.references) or None,
@@ -241,14 +191,12 @@ class Pipeline:
     def _record(
         self,
         msg: ParsedMessage,
-        item: Fetched,
-        decision: Decision,
-        classification: Classification,
+        item: InboundMail,
+        j: Judgement,
         thread: ThreadInfo | None,
-        language: str,
         now: float,
     ) -> None:
-        sender = msg.sender
+        sender, decision = msg.sender, j.decision
         self.store.record_message(
             key=msg.key,
             direction="in",
@@ -263,32 +211,40 @@ class Pipeline:
             automatic=decision.automatic,
             decision=decision.action,
             reason=decision.reason,
-            rule=classification.rule,
-            language=language,
+            rule=j.classification.rule,
+            language=j.language,
             size=item.size,
             defects="; ".join(msg.defects)[:2000] or None,
         )
 
 
-def _with_defect(msg: ParsedMessage, defect: str) -> ParsedMessage:
-    return dataclasses.replace(msg, truncated=True, defects=(*msg.defects, defect))
+def _log_person(msg: ParsedMessage, handled: Handled | None) -> None:
+    """What the judging said about a person's mail in a request that the log should know."""
+    if handled is None or handled.thread is None:
+        return
+    check = handled.check
+    if handled.staff and check is not None and msg.sender is not None:
+        log.info("staff.mail", sender=msg.sender.key, auth=check.reason, step=handled.step.reason)
+    if handled.ignored:
+        log.warning(
+            "staff.command_ignored",
+            sender=msg.sender.key if msg.sender else msg.return_path,
+            reference=handled.thread.reference,
+            why=check.reason if check else "no [staff] configured",
+        )
 
 
 def _log_decision(
-    item: Fetched,
-    msg: ParsedMessage,
-    decision: Decision,
-    classification: Classification,
-    reference: str | None,
-    language: str,
+    item: InboundMail, msg: ParsedMessage, j: Judgement, reference: str | None
 ) -> None:
+    decision = j.decision
     fields = {
         "uid": item.ref.uid,
         "message_id": msg.message_id,
         "reference": reference,
-        "rule": classification.rule,
+        "rule": j.classification.rule,
         "decision": decision.reason,
-        "language": language,
+        "language": j.language,
         "internaldate": item.internaldate,  # receipt latency in the metrics
     }
     if msg.defects:

@@ -23,10 +23,11 @@ from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
 from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
 from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
+from mailer.model import InboundMail
 from mailer.ops.systemd import SystemdLink
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
-from mailer.transport.imap import NETWORK_ERRORS, Fetched, Mailbox, RefusedByServer, Selected
+from mailer.transport.imap import NETWORK_ERRORS, Mailbox, RefusedByServer, Selected
 
 log = structlog.get_logger("mailer.service")
 # StoreUnavailable: "database is locked" while a CLI command writes, disk hiccups.
@@ -243,7 +244,7 @@ class Service:
         self.last_check = time.time()  # the mailbox was read: metrics and /healthz
         return len(uids)
 
-    def _fetch(self, uids: list[int]) -> list[Fetched]:
+    def _fetch(self, uids: list[int]) -> list[InboundMail]:
         self.sd.beat(f"processing {len(uids)} new messages")
         return list(self.mailbox.fetch(uids, self.settings.limits.max_message_size))
 

@@ -1,8 +1,9 @@
 """IMAP edge: connect, select, fetch new mail in UID batches, wait with IDLE, move, append.
 
 imapclient is blocking; the service runs these calls in a worker thread. Nothing here
-decides anything: it hands (MailboxRef, INTERNALDATE, bytes) to the service and moves or
-appends only what the service tells it to, after the store has committed.
+decides anything: it hands ``model.InboundMail`` values (MailboxRef, INTERNALDATE, bytes) to
+the service and moves or appends only what the service tells it to, after the store has
+committed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from mailer.errors import MailboxUnavailable, MailerError
-from mailer.model import MailboxRef
+from mailer.model import InboundMail, MailboxRef
 from mailer.settings import ImapSettings
 from mailer.transport import idle, oauth
 
@@ -40,14 +41,6 @@ XOAUTH2_HINT = (
 
 class RefusedByServer(MailerError):
     """The server answered NO or BAD to a write (quota, rights): retrying will not help."""
-
-
-@dataclass(frozen=True)
-class Fetched:
-    ref: MailboxRef
-    internaldate: float  # epoch seconds, from the server, never from the Date header
-    raw: bytes
-    size: int  # RFC822.SIZE: the full size even when ``raw`` was cut at the cap
 
 
 @dataclass(frozen=True)
@@ -165,7 +158,7 @@ class Mailbox:
         found = client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(int(u) for u in found if int(u) > last_uid)
 
-    def fetch(self, uids: list[int], max_size: int) -> Iterator[Fetched]:
+    def fetch(self, uids: list[int], max_size: int) -> Iterator[InboundMail]:
         """BODY.PEEK (never sets \\Seen); messages over ``max_size`` are fetched cut."""
         if not uids or self.selected is None:
             return
@@ -184,7 +177,7 @@ class Mailbox:
             if uid not in sizes:
                 continue  # expunged meanwhile: nothing to process
             meta = sizes[uid]
-            yield Fetched(
+            yield InboundMail(
                 ref=MailboxRef(self.settings.mailbox, self.selected.uidvalidity, uid),
                 internaldate=_epoch(meta.get(b"INTERNALDATE")),
                 raw=bodies.get(uid, b""),

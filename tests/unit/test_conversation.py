@@ -14,10 +14,9 @@ from mailer.config import templates
 from mailer.core.writing import outgoing
 from mailer.core.writing.samples import SAMPLE_CONTEXTS
 from mailer.daemon.pipeline import Pipeline
-from mailer.model import MailboxRef
+from mailer.model import InboundMail, MailboxRef
 from mailer.settings import Condition, Rule, StaffSettings, Team, WorkflowSettings
 from mailer.store import MailboxState, ThreadRow, open_store
-from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
 NOW = 1_800_000_000.0
@@ -48,7 +47,7 @@ class Desk:
 
     def deliver(self, raw: bytes, at: float = NOW) -> str:
         self.uid += 1
-        item = Fetched(MailboxRef("INBOX", 7, self.uid), at, raw, len(raw))
+        item = InboundMail(MailboxRef("INBOX", 7, self.uid), at, raw, len(raw))
         state = self.store.mailbox_state("INBOX")
         assert state is not None
         [out] = self.pipeline.process_batch([item], state, at)

@@ -115,9 +115,8 @@ def test_a_reply_in_a_known_request_names_the_thread_and_writes_nothing(
     from mailer.config.load import load_settings
     from mailer.config.templates import make_environment
     from mailer.daemon.pipeline import Pipeline
-    from mailer.model import MailboxRef
+    from mailer.model import InboundMail, MailboxRef
     from mailer.store import MailboxState, open_store
-    from mailer.transport.imap import Fetched
 
     settings = load_settings(config)
     store = open_store(settings.store)
@@ -125,7 +124,7 @@ def test_a_reply_in_a_known_request_names_the_thread_and_writes_nothing(
         store.set_mailbox_state("INBOX", MailboxState(1, 0, 0.0))
     raw = CASES["italian_leave_request_for_hr"].read_bytes()
     Pipeline(settings, store, make_environment(settings)).process_batch(
-        [Fetched(MailboxRef("INBOX", 1, 1), 1.8e9, raw, len(raw))],
+        [InboundMail(MailboxRef("INBOX", 1, 1), 1.8e9, raw, len(raw))],
         MailboxState(1, 0, 0.0),
         1.8e9,
     )
@@ -143,3 +142,50 @@ def test_a_reply_in_a_known_request_names_the_thread_and_writes_nothing(
     assert "thread: IT-1000 (acknowledged)" in out
     assert "in the request: follow-up" in out
     assert settings.store.path.stat().st_size == size
+
+
+def test_rules_test_says_what_the_daemon_records_for_a_staff_mail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One judging path: the staff step, not a receipt, in ``rules test`` as in the daemon."""
+    from mailer.config.load import load_settings
+    from mailer.config.templates import make_environment
+    from mailer.daemon.pipeline import Pipeline
+    from mailer.model import InboundMail, MailboxRef
+    from mailer.store import MailboxState, open_store
+
+    shutil.copy(EXAMPLES / "rules.example.toml", tmp_path / "rules.toml")
+    service = (
+        'name = "IT Help Desk"\naddress = "helpdesk@example.test"\nreference_prefix = "IT"\n'
+        'rules_file = "rules.toml"\n'
+    )
+    staff = '[staff]\naddresses = ["sam@example.test"]\n'
+    config = write(tmp_path, config_text(service=service, extra=staff))
+    settings = load_settings(config)
+    store = open_store(settings.store)
+    with store.transaction():
+        store.set_mailbox_state("INBOX", MailboxState(1, 0, 0.0))
+    pipeline = Pipeline(settings, store, make_environment(settings))
+    request = CASES["italian_leave_request_for_hr"].read_bytes()
+    pipeline.process_batch(
+        [InboundMail(MailboxRef("INBOX", 1, 1), 1.8e9, request, len(request))],
+        MailboxState(1, 0, 0.0),
+        1.8e9,
+    )
+    capsys.readouterr()
+    staff_mail = (
+        b"From: Sam <sam@example.test>\r\nTo: helpdesk@example.test\r\n"
+        b"Subject: Re: Richiesta ferie per agosto [IT-1000]\r\n"
+        b"In-Reply-To: <ferie-agosto@example.test>\r\n\r\n#take\r\nI am on it.\r\n"
+    )
+    (tmp_path / "staff.eml").write_bytes(staff_mail)
+    out = explain(config, tmp_path / "staff.eml", capsys=capsys)
+    assert out.startswith("receipt: suppressed (staff: #take: joins IT-1000")
+    assert "in the request: staff: #take (progress to requester)" in out
+    [outcome] = pipeline.process_batch(
+        [InboundMail(MailboxRef("INBOX", 1, 2), 1.8e9, staff_mail, len(staff_mail))],
+        MailboxState(1, 0, 0.0),
+        1.8e9,
+    )
+    store.close()
+    assert (outcome.reason, outcome.reference) == ("staff: #take", "IT-1000")

@@ -10,9 +10,8 @@ import pytest
 
 from mailer.config import templates
 from mailer.daemon.pipeline import Pipeline
-from mailer.model import MailboxRef
+from mailer.model import InboundMail, MailboxRef
 from mailer.store import MailboxState, Store, open_store
-from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
 NOW = 1_800_000_000.0
@@ -34,8 +33,8 @@ def raw(
     ).encode()
 
 
-def fetched(uid: int, data: bytes, internaldate: float = NOW) -> Fetched:
-    return Fetched(MailboxRef("INBOX", 7, uid), internaldate, data, len(data))
+def fetched(uid: int, data: bytes, internaldate: float = NOW) -> InboundMail:
+    return InboundMail(MailboxRef("INBOX", 7, uid), internaldate, data, len(data))
 
 
 @pytest.fixture(name="store")
@@ -128,7 +127,7 @@ def test_a_message_that_keeps_failing_is_quarantined_then_requeued(
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("mailer.daemon.pipeline.decide", boom)
+    monkeypatch.setattr("mailer.daemon.pipeline.judge", boom)
     for attempt in range(3):
         [out] = pipeline.process_batch([fetched(5, raw(5))], state(store), NOW)
         assert out.reason == ("quarantined" if attempt == 2 else "failed")
@@ -147,14 +146,14 @@ def test_one_bad_message_does_not_undo_the_rest_of_the_batch(
 ) -> None:
     import mailer.daemon.pipeline as module
 
-    real = module.parse_message
+    real = module.parse_inbound
 
-    def picky(data: bytes, *, max_size: int):  # type: ignore[no-untyped-def]
-        if b"req2@" in data:
+    def picky(item: InboundMail, *, max_size: int):  # type: ignore[no-untyped-def]
+        if b"req2@" in item.raw:
             raise ValueError("cannot parse")
-        return real(data, max_size=max_size)
+        return real(item, max_size=max_size)
 
-    monkeypatch.setattr(module, "parse_message", picky)
+    monkeypatch.setattr(module, "parse_inbound", picky)
     outs = pipeline.process_batch([fetched(i, raw(i)) for i in (1, 2, 3)], state(store), NOW)
     assert [o.reason for o in outs] == ["receipt", "failed", "receipt"]
     assert state(store).last_uid == 3

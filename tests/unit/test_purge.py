@@ -13,11 +13,10 @@ import pytest
 from mailer.admin import purge as purge_cmd
 from mailer.config import templates
 from mailer.daemon.pipeline import Pipeline
-from mailer.model import MailboxRef
+from mailer.model import InboundMail, MailboxRef
 from mailer.settings import StaffSettings, WorkflowSettings
 from mailer.store import MailboxState, PurgeCounts, open_store
 from mailer.store.sqlite import SqliteStore
-from mailer.transport.imap import Fetched
 from tests.factories import settings as make_settings
 
 NOW = 1_800_000_000.0
@@ -65,7 +64,7 @@ class Desk:
 
     def deliver(self, raw: bytes, at: float) -> str:
         self.uid += 1
-        item = Fetched(MailboxRef("INBOX", 7, self.uid), at, raw, len(raw))
+        item = InboundMail(MailboxRef("INBOX", 7, self.uid), at, raw, len(raw))
         state = self.store.mailbox_state("INBOX")
         assert state is not None
         [out] = self.pipeline.process_batch([item], state, at)

@@ -1,13 +1,13 @@
 """Explain one message: what mailer would do with it, and why (``mailer rules test``).
 
-The same stages as the pipeline (parse → robots → thread → rules → decide → render) with
-nothing sent and nothing written: the store, when there is one, is only read to find the
-thread a reply would join. The result is a value the command prints as text or JSON.
+The pipeline's own line (parse → look up → judge, then render what acting would send) with
+nothing sent and nothing written: the store, when there is one, is read through the same
+``look_up`` as the daemon's, and the same ``judge`` decides. The result is a value the
+command prints as text or JSON.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import email
 import email.policy
 import secrets
@@ -19,14 +19,13 @@ import jinja2
 from mailer.config import templates
 from mailer.core.deciding import rules
 from mailer.core.deciding.commands import Keywords, parse_commands
-from mailer.core.deciding.decide import Decision, Facts, decide, receipt_address
-from mailer.core.reading import language as lang
-from mailer.core.reading import robots
+from mailer.core.deciding.decide import Decision, receipt_address
+from mailer.core.deciding.judge import NOTHING_KNOWN, Handled, Judgement, judge
 from mailer.core.reading.visible import visible_text
 from mailer.core.writing import outgoing, thread_headers
 from mailer.core.writing.receipt import compose_receipt
-from mailer.core.writing.render import LOOP_HEADER, Envelope, Outgoing, Parent
-from mailer.daemon.facts import gather_facts
+from mailer.core.writing.render import Envelope, Outgoing, Parent
+from mailer.daemon.lookup import look_up
 from mailer.model import Address, Classification, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
 from mailer.store import Store
@@ -72,88 +71,46 @@ def explain_message(
     languages: tuple[str, ...],
 ) -> Explanation:
     s = settings
-    detected = lang.detect_language(
-        f"{msg.subject}\n{msg.text[:2000]}", languages, templates.language_words(env)
-    )
-    classification = rules.classify(
-        msg,
-        s.rules,
-        s.teams,
-        language=detected,
-        default_expectation=s.default_expectation,
-        default_expectations=dict(s.default_expectations),
-    )
     notes: list[str] = []
-    facts = _facts(s, store, msg, now, notes)
-    step, reopen_as_new = _step(s, env, store, msg, facts, now)
-    if reopen_as_new:  # too late to reopen: a new request, as the pipeline does
-        facts = dataclasses.replace(facts, thread=None)
-    decision = decide(msg, classification, facts, s.limits)
-    language = classification.language or detected or s.service.default_language
-    language = language if language in languages else s.service.default_language
+    if store is not None:
+        known = look_up(s, store, msg, now, backlog=False)
+    else:
+        notes.append("no store yet: thread, duplicate and per-sender counts not looked up")
+        known = NOTHING_KNOWN
+    words = templates.language_words(env)
+    j = judge(msg, known, s, languages=languages, words=words, now=now)
     keywords = Keywords(s.workflow.keywords, s.workflow.status_headers)
     found = parse_commands(visible_text(msg.text), keywords)
     explanation = Explanation(
-        receipt="would be sent" if decision.receipt_to else "suppressed",
-        reason=_reason(decision, facts),
-        rule=classification,
-        trials=_trials(msg, s, detected, classification.rule),
-        thread=facts.bounced_thread or facts.thread,
-        language=language,
-        detected=detected,
+        receipt="would be sent" if j.decision.receipt_to else "suppressed",
+        reason=_reason(j),
+        rule=j.classification,
+        trials=_trials(msg, s, j.detected, j.classification.rule),
+        thread=j.thread,
+        language=j.language,
+        detected=j.detected,
         keywords=tuple(c.word for c in found.commands),
-        step=step,
+        step=_step(j.handled),
         notes=tuple(notes),
     )
-    if decision.action != "open":
+    if j.decision.action != "open":
         return explanation
-    return _with_mail(explanation, s, env, msg, decision, store, now)
+    return _with_mail(explanation, s, env, msg, j.decision, store, now)
 
 
-def _facts(
-    s: Settings, store: Store | None, msg: ParsedMessage, now: float, notes: list[str]
-) -> Facts:
-    if store is not None:
-        return gather_facts(s, store, msg, now, backlog=False)
-    notes.append("no store yet: thread, duplicate and per-sender counts not looked up")
-    robot = robots.robot_reason(
-        msg,
-        own_addresses=s.service.own_addresses,
-        own_domain=s.service.domain,
-        loop_header=LOOP_HEADER,
-        no_reply_patterns=s.service.no_reply_senders,
-        require_addressed=s.service.require_addressed,
-    )
-    return Facts(robot, None, False, False, 0, 0)
-
-
-def _step(
-    s: Settings,
-    env: jinja2.Environment,
-    store: Store | None,
-    msg: ParsedMessage,
-    facts: Facts,
-    now: float,
-) -> tuple[str | None, bool]:
-    """The conversation's step for a person's mail in a request (it only reads the store),
-    and whether it is a late reply that opens a new request."""
-    if store is None or facts.duplicate or facts.robot is not None or facts.bounced_thread:
-        return None, False
-    from mailer.daemon.mail_queue import MailQueue
-    from mailer.daemon.steps import Conversations
-
-    handled = Conversations(s, store, MailQueue(s, store, env)).step(msg, facts, now)
+def _step(handled: Handled | None) -> str | None:
+    """What the mail does to the request it joins (staff keywords, a reply, a late reply)."""
     if handled is None:
-        return None, False
+        return None
     mails = ", ".join(f"{m.kind} to {m.to}" for m in handled.step.mails) or "no mail"
-    return f"{handled.step.reason} ({mails})", handled.step.open_new
+    return f"{handled.step.reason} ({mails})"
 
 
-def _reason(decision: Decision, facts: Facts) -> str:
-    thread = facts.bounced_thread or facts.thread
-    if decision.action == "follow-up" and thread is not None:
-        return f"{decision.reason}: joins {thread.reference}, which already had its receipt"
-    return decision.reason
+def _reason(j: Judgement) -> str:
+    thread = j.thread
+    if j.decision.action == "follow-up" and thread is not None:
+        return f"{j.decision.reason}: joins {thread.reference}, which already had its receipt"
+    return j.decision.reason
 
 
 def _trials(

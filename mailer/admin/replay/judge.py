@@ -1,8 +1,8 @@
 """Judge one past message the way the pipeline would if it arrived now, as a new message.
 
-Pure: the same stages as ``pipeline._one`` (parse → language → classify → robots → decide)
-with the store's facts fixed to "nothing known" (no thread, no duplicate, no backlog, no
-caps), so a replay shows what the rules and the robot checks alone decide.
+Pure: the pipeline's own ``core.deciding.judge`` on the parsed message, with what the store
+knows fixed to ``NOTHING_KNOWN`` (no thread, no duplicate, no backlog, no caps), so a replay
+shows what the rules and the robot checks alone decide.
 """
 
 from __future__ import annotations
@@ -10,12 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from mailer.core.deciding import rules
-from mailer.core.deciding.decide import Facts, decide
-from mailer.core.reading import language as lang
-from mailer.core.reading import robots
+from mailer.core.deciding.judge import NOTHING_KNOWN, Judgement, judge
 from mailer.core.reading.parse import parse_message
-from mailer.core.writing.render import LOOP_HEADER
 from mailer.model import Address, ParsedMessage
 from mailer.settings import Settings
 
@@ -40,7 +36,7 @@ class Verdict:
     @property
     def request(self) -> bool:
         """Whether the message would open a request (with or without a receipt)."""
-        return not self.suppressed and self.outcome != UNREADABLE
+        return self.outcome == "receipt" or self.outcome.startswith("no receipt")
 
 
 @dataclass(frozen=True)
@@ -70,38 +66,26 @@ class Judge:
     words: tuple[tuple[str, frozenset[str]], ...] = ()  # the admin's <lang>/words.txt
 
     def verdict(self, msg: ParsedMessage) -> Verdict:
+        return verdict_of(self.judgement(msg))
+
+    def judgement(self, msg: ParsedMessage) -> Judgement:
+        """The daemon's own judging, with nothing known: every message arrives as new."""
         s = self.settings
         if self.addressed:
             service = Address("", s.service.address)
             msg = dataclasses.replace(msg, recipients=(*msg.recipients, service))
-        text = f"{msg.subject}\n{msg.text[:2000]}"
-        detected = lang.detect_language(text, self.languages, dict(self.words))
-        found = rules.classify(
-            msg,
-            s.rules,
-            s.teams,
-            language=detected,
-            default_expectation=s.default_expectation,
-            default_expectations=dict(s.default_expectations),
-        )
-        robot = robots.robot_reason(
-            msg,
-            own_addresses=s.service.own_addresses,
-            own_domain=s.service.domain,
-            loop_header=LOOP_HEADER,
-            no_reply_patterns=s.service.no_reply_senders,
-            require_addressed=s.service.require_addressed,
-        )
-        nothing_known = Facts(robot, thread=None, backlog=False, duplicate=False,
-                              receipts_to_sender=0, automatic_in_thread=0)  # fmt: skip
-        decision = decide(msg, found, nothing_known, s.limits)
-        outcome = decision.reason
-        if decision.action == "open" and not found.receipt:  # decide says "no receipt: rule R"
-            outcome = f"no receipt (rule {found.rule})"
-        language = found.language or detected or s.service.default_language
-        if language not in self.languages:
-            language = s.service.default_language
-        return Verdict(outcome, found.rule, found.category, found.team or "", language)
+        words = dict(self.words)
+        # No request is known, so the clock (a request's reopen window) never matters.
+        return judge(msg, NOTHING_KNOWN, s, languages=self.languages, words=words, now=0.0)
+
+
+def verdict_of(j: Judgement) -> Verdict:
+    """A replay's row of a judgement: the outcome and the rule behind it."""
+    found = j.classification
+    outcome = j.decision.reason
+    if j.decision.action == "open" and not found.receipt:  # decide says "no receipt: rule R"
+        outcome = f"no receipt (rule {found.rule})"
+    return Verdict(outcome, found.rule, found.category, found.team or "", j.language)
 
 
 def unreadable_why(msg: ParsedMessage) -> str | None:

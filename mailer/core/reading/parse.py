@@ -8,6 +8,7 @@ would let an encoded ``<evil@x>`` in a display name become an address).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from email.message import Message
@@ -17,9 +18,9 @@ from email.utils import getaddresses
 
 from mailer.core.reading.parts import body_text, embedded_ids, find_attachments, find_report, walk
 from mailer.core.reading.text import decode_words, one_line, raw_header_text
-from mailer.model import Address, ParsedMessage
+from mailer.model import Address, InboundMail, ParsedMessage
 
-__all__ = ["base_subject", "is_valid_addr", "message_ids", "parse_message"]
+__all__ = ["base_subject", "is_valid_addr", "message_ids", "parse_inbound", "parse_message"]
 
 MAX_HEADER_VALUE = 64 * 1024  # per decoded header value; the rest is cut and noted
 MAX_IDS = 200  # Message-IDs kept per References/In-Reply-To header
@@ -198,6 +199,15 @@ def parse_message(raw: bytes, *, max_size: int) -> ParsedMessage:
         return _parse(raw, max_size)
     except Exception as exc:  # last line of defence: a message must never stop the run
         return _empty(raw, f"parse failed: {type(exc).__name__}: {exc}"[:300])
+
+
+def parse_inbound(mail: InboundMail, *, max_size: int) -> ParsedMessage:
+    """Parse a message from the mailbox; one the server handed over cut says so in a defect."""
+    msg = parse_message(mail.raw, max_size=max_size)
+    if mail.size <= len(mail.raw):
+        return msg
+    defect = f"message of {mail.size} bytes cut at {len(mail.raw)}"
+    return dataclasses.replace(msg, truncated=True, defects=(*msg.defects, defect))
 
 
 def _parse(raw: bytes, max_size: int) -> ParsedMessage:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from mailer.core.reading import signals as sig
 from mailer.core.reading.parse import is_valid_addr, message_ids
-from mailer.model import ParsedMessage
+from mailer.model import LOOP_HEADER, ParsedMessage
 
 __all__ = [
+    "BOUNCE_REASONS",
     "CHECKS",
     "DEFAULT_NO_REPLY",
     "Inbound",
@@ -24,6 +25,8 @@ __all__ = [
     "robot_reason",
 ]
 
+# Robots that return a message: the Message-ID inside them may be one of ours.
+BOUNCE_REASONS = frozenset({"dsn", "bounce", "report"})
 DEFAULT_NO_REPLY = (
     r"^(postmaster|mailer-daemon|abuse|root|noreply|no-reply.*|donotreply|do-not-reply)@",
 )
@@ -92,7 +95,7 @@ class Inbound:
         return _base_addr(addr) in {_base_addr(a) for a in self.own_addresses}
 
 
-def is_own_mail(msg: ParsedMessage, own_domain: str, loop_header: str = "X-Mailer-Loop") -> bool:
+def is_own_mail(msg: ParsedMessage, own_domain: str, loop_header: str = LOOP_HEADER) -> bool:
     """Our own mail came back: our loop header, or a Message-ID in the format we generate."""
     if msg.header(loop_header) is not None:
         return True
@@ -262,7 +265,7 @@ def robot_reason(
     *,
     own_addresses: frozenset[str],
     own_domain: str,
-    loop_header: str = "X-Mailer-Loop",
+    loop_header: str = LOOP_HEADER,
     no_reply_patterns: tuple[str, ...] = DEFAULT_NO_REPLY,
     require_addressed: bool = False,
 ) -> str | None:

@@ -15,10 +15,10 @@ from email.utils import format_datetime
 import jinja2
 
 from mailer.core.writing import mime, thread_headers
+from mailer.model import LOOP_HEADER as LOOP_HEADER  # re-exported: doctor's test mail
 from mailer.model import Address, File, ParsedMessage
 from mailer.settings import ServiceSettings
 
-LOOP_HEADER = "X-Mailer-Loop"
 NO_SUBJECT = {"en": "your request", "it": "la tua richiesta"}
 _QUOTE_START = re.compile(
     r"^(>|-{2,}\s*(original message|messaggio originale)|_{5,}|on .+ wrote:$|il .+ ha scritto:$"

@@ -1,0 +1,51 @@
+"""Look up what the store knows about an inbound message: every read judging needs, at once.
+
+The one place between parsing and judging that reads the store (``core.deciding.judge`` is
+pure): duplicate?, which request?, the one a [REF] names, a bounce's request, how many
+receipts this sender got today, how many automatic messages in a row. ``mailer rules test``
+reads a read-only store through the same function.
+"""
+
+from __future__ import annotations
+
+from mailer.core.deciding.decide import receipt_address
+from mailer.core.deciding.judge import Known
+from mailer.core.reading import robots
+from mailer.core.writing import thread_headers
+from mailer.model import ParsedMessage, ThreadInfo
+from mailer.settings import Settings
+from mailer.store import Store
+
+DAY = 86400.0
+
+
+def look_up(s: Settings, store: Store, msg: ParsedMessage, now: float, *, backlog: bool) -> Known:
+    """Read everything judging ``msg`` may need; ``backlog`` comes from the mailbox state."""
+    named = None
+    thread = store.thread_by_message_ids((*msg.references, *msg.in_reply_to))
+    ref = thread_headers.find_reference(msg.subject, s.service.reference_prefix)
+    if thread is None and ref is not None:
+        named = store.thread_by_reference(ref)
+        thread = named if _from_requester(msg, named) else None
+    returned_ids = robots.bounce_message_ids(msg)  # they count only if it is a bounce
+    to = receipt_address(msg)
+    window = now - s.limits.auto_per_thread_window
+    return Known(
+        duplicate=store.knows_inbound(msg.key),
+        backlog=backlog,
+        thread=thread,
+        named=named,
+        returned=store.thread_by_message_ids(returned_ids),
+        returned_ids=returned_ids,
+        receipts_to_sender=store.receipts_sent_to(to.key, now - DAY) if to else 0,
+        automatic_in_thread=store.automatic_in_a_row(thread.id, window) if thread else 0,
+    )
+
+
+def _from_requester(msg: ParsedMessage, thread: ThreadInfo | None) -> bool:
+    """A [REF] in the subject counts only from the requester (standards D101): a reference
+    quoted by somebody else does not put their mail into another person's request."""
+    sender = receipt_address(msg)
+    if thread is None or sender is None:
+        return False
+    return thread.requester in {sender.key, *(a.key for a in msg.from_)}

@@ -25,6 +25,9 @@ class Status(enum.StrEnum):
     CLOSED = "closed"
 
 
+OPEN_STATUSES = (Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.WAITING)
+
+
 @dataclass(frozen=True)
 class Event:
     """One stored step of a request's timeline (the time is added by the caller)."""
@@ -173,6 +176,25 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class Promise:
+    """The targets and due times of one request (epoch seconds; None: nothing promised)."""
+
+    calendar: str | None = None
+    first_response_target: str | None = None
+    resolution_target: str | None = None
+    first_response_due: float | None = None
+    resolution_due: float | None = None
+    paused_at: float | None = None  # the resolution clock stopped (waiting for the requester)
+
+    @property
+    def any(self) -> bool:
+        return self.first_response_due is not None or self.resolution_due is not None
+
+
+NO_PROMISE = Promise()
+
+
+@dataclass(frozen=True)
 class ThreadInfo:
     """A request as the store knows it, enough for deciding and rendering."""
 
@@ -199,6 +221,7 @@ class ThreadInfo:
     rating_thanked: bool = False
     parent_reference: str | None = None  # the earlier request this one continues
     root_references: tuple[str, ...] = ()  # the request's own References, to thread under it
+    promise: Promise = NO_PROMISE  # its targets and due times
     root_thread_index: str | None = None  # its Thread-Index, for Outlook's conversation view
 
 

@@ -49,6 +49,12 @@ class ThreadRow:
     parent_reference: str | None
     root_references: str | None  # the request's own References, space-separated
     root_thread_index: str | None
+    calendar: str | None = None
+    first_response_target: str | None = None
+    resolution_target: str | None = None
+    first_response_due: float | None = None
+    resolution_due: float | None = None
+    paused_at: float | None = None
 
 
 @dataclass(frozen=True)

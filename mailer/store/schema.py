@@ -125,6 +125,29 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_thread ON events(thread_id, id);
     """,
+    # 3: promises: due times in working time, reminders and escalations sent once
+    """
+    ALTER TABLE threads ADD COLUMN calendar TEXT;
+    ALTER TABLE threads ADD COLUMN first_response_target TEXT;
+    ALTER TABLE threads ADD COLUMN resolution_target TEXT;
+    ALTER TABLE threads ADD COLUMN first_response_due REAL;
+    ALTER TABLE threads ADD COLUMN resolution_due REAL;
+    ALTER TABLE threads ADD COLUMN paused_at REAL;
+    CREATE TABLE notices(
+        thread_id INTEGER NOT NULL REFERENCES threads(id),
+        kind TEXT NOT NULL,
+        due REAL NOT NULL,
+        recipient TEXT NOT NULL,
+        queued_at REAL NOT NULL,
+        PRIMARY KEY (thread_id, kind, due, recipient)
+    );
+    CREATE TABLE digests(
+        recipient TEXT NOT NULL,
+        day TEXT NOT NULL,
+        queued_at REAL NOT NULL,
+        PRIMARY KEY (recipient, day)
+    );
+    """,
 )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mailer.errors import StoreLocked, StoreOutdated
+from mailer.store.promises import PromiseQueries
 from mailer.store.queue import QueueQueries
 from mailer.store.retention import RetentionQueries
 from mailer.store.rows import LoggedMessage, MailboxState, MessageRow
@@ -30,7 +31,7 @@ _MESSAGE = ", ".join(MessageRow.__dataclass_fields__)
 
 
 @speaks_store_errors
-class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries):
+class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries):
     """``Store`` on one SQLite file: the only place that speaks SQL (with its mixins).
 
     Build it with ``mailer.store.open_store``; every SQLite error leaves it as a store error.

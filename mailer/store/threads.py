@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from mailer.model import Event, Status, ThreadInfo
+from mailer.model import Event, Promise, Status, ThreadInfo
 from mailer.store.base import Connected
 from mailer.store.rows import EventRow, ThreadRow
 
@@ -101,11 +101,11 @@ class ThreadQueries(Connected):
 
     def thread(self, thread_id: int) -> ThreadInfo | None:
         row = self._one("SELECT * FROM threads WHERE id = ?", (thread_id,))
-        return _thread(row) if row else None
+        return thread_info(row) if row else None
 
     def thread_by_reference(self, reference: str) -> ThreadInfo | None:
         row = self._one("SELECT * FROM threads WHERE reference = ? COLLATE NOCASE", (reference,))
-        return _thread(row) if row else None
+        return thread_info(row) if row else None
 
     def thread_by_message_ids(self, ids: Iterable[str]) -> ThreadInfo | None:
         """The thread of the newest known message among ``ids`` (ours or theirs)."""
@@ -164,7 +164,7 @@ class ThreadQueries(Connected):
         return [_event(r) for r in self.db.execute(sql, (thread_id,))]
 
 
-def _thread(row: sqlite3.Row) -> ThreadInfo:
+def thread_info(row: sqlite3.Row) -> ThreadInfo:
     return ThreadInfo(
         id=row["id"],
         reference=row["reference"],
@@ -189,6 +189,14 @@ def _thread(row: sqlite3.Row) -> ThreadInfo:
         parent_reference=row["parent_reference"],
         root_references=tuple((row["root_references"] or "").split()),
         root_thread_index=row["root_thread_index"],
+        promise=Promise(
+            calendar=row["calendar"],
+            first_response_target=row["first_response_target"],
+            resolution_target=row["resolution_target"],
+            first_response_due=row["first_response_due"],
+            resolution_due=row["resolution_due"],
+            paused_at=row["paused_at"],
+        ),
     )
 
 

@@ -11,7 +11,12 @@ from jinja2 import meta
 from mailer.config import templates
 from mailer.core.writing.receipt import receipt_context
 from mailer.core.writing.render import Envelope
-from mailer.core.writing.samples import REQUESTER_TEMPLATES, SAMPLE_CONTEXTS, STAFF_TEMPLATES
+from mailer.core.writing.samples import (
+    REQUESTER_TEMPLATES,
+    SAMPLE_CONTEXTS,
+    SAMPLE_DUE,
+    STAFF_TEMPLATES,
+)
 from mailer.errors import Problem
 from mailer.model import Address, Attachment, Classification, ParsedMessage
 from mailer.settings import Settings
@@ -95,11 +100,11 @@ def check_templates(settings: Settings) -> list[Problem]:
         SAMPLE.from_[0], settings.service.address, "<x@example.test>", 0.0, bytes(16)
     )
     for name in names:
-        for language in languages:
-            context = _receipt_sample(settings, envelope, language)
+        for language, due in ((lang, due) for lang in languages for due in (None, SAMPLE_DUE)):
+            context = _receipt_sample(settings, envelope, language, due)
             for suffix in ("txt.j2", "html.j2"):
                 problem = _render(env, f"{language}/{name}.{suffix}", context)
-                if problem:
+                if problem and problem not in problems:
                     problems.append(problem)
     problems.extend(_check_workflow(env, languages, settings.service.default_language))
     return problems
@@ -146,9 +151,14 @@ def _check_workflow(
     return problems
 
 
-def _receipt_sample(settings: Settings, envelope: Envelope, language: str) -> dict[str, object]:
+def _receipt_sample(
+    settings: Settings, envelope: Envelope, language: str, due: dict[str, object] | None
+) -> dict[str, object]:
+    """A receipt's context, without a promise and (``due``) with one made outside hours."""
     classification = Classification(rule="sample", team_name="IT")
-    return receipt_context(settings, SAMPLE, classification, envelope, "REQ-1000", language)
+    return receipt_context(
+        settings, SAMPLE, classification, envelope, "REQ-1000", language, None, due
+    )
 
 
 def _render(env: jinja2.Environment, path: str, context: dict[str, object]) -> Problem | None:

@@ -13,7 +13,9 @@ import jinja2
 from mailer.core.deciding.conversation import Mail
 from mailer.core.reading.attachments import attached_files
 from mailer.core.reading.visible import visible_text
+from mailer.core.timing.promises import calendar_named
 from mailer.core.writing import outgoing, thread_headers
+from mailer.core.writing.due import due_context
 from mailer.core.writing.receipt import compose_receipt
 from mailer.core.writing.render import Envelope, Outgoing, Parent
 from mailer.model import Address, Classification, File, InboundMail, ParsedMessage, ThreadInfo
@@ -60,6 +62,8 @@ class MailQueue:
     ) -> None:
         """The requester's receipt; ``previous``: the earlier request this one continues."""
         envelope = self.envelope(to, thread.reference, now)
+        calendar = calendar_named(self.settings, thread.promise.calendar)
+        due = due_context(thread.promise, calendar, language, thread.created_at)
         out = compose_receipt(
             self.env,
             self.settings,
@@ -69,6 +73,7 @@ class MailQueue:
             thread.reference,
             language,
             previous,
+            due=due,
         )
         self._enqueue(thread, "receipt", out, now, rule=classification.rule, language=language)
 

@@ -23,6 +23,7 @@ from mailer.config import templates
 from mailer.core.deciding.decide import receipt_address
 from mailer.core.deciding.judge import Handled, Judgement, judge
 from mailer.core.reading.parse import parse_inbound
+from mailer.core.timing.promises import promise_for
 from mailer.core.writing.receipt import request_subject
 from mailer.daemon.lookup import look_up
 from mailer.daemon.mail_queue import MailQueue
@@ -139,7 +140,7 @@ class Pipeline:
         thread = j.thread
         notified = 0
         if decision.action == "open":
-            thread = self._open_thread(msg, j, now)
+            thread = self._open_thread(msg, j, now, min(item.internaldate, now))
         self._record(msg, item, j, thread, now)
         if decision.action == "open" and thread is not None:
             notified = self.mail.notify_team(thread, msg, item, j.classification, now)
@@ -156,7 +157,10 @@ class Pipeline:
         self.mail.receipt(thread, msg, to, j.classification, j.language, now, j.previous)
         return thread.reference, notified + 1
 
-    def _open_thread(self, msg: ParsedMessage, j: Judgement, now: float) -> ThreadInfo:
+    def _open_thread(
+        self, msg: ParsedMessage, j: Judgement, now: float, arrival: float
+    ) -> ThreadInfo:
+        """A new request; its due times count from ``arrival`` (the server's INTERNALDATE)."""
         s = self.settings
         classification, previous = j.classification, j.previous
         number = self.store.next_reference_number(s.service.reference_start)
@@ -184,6 +188,10 @@ class Pipeline:
         )
         actor = requester.key if requester else ""
         self.store.add_event(thread_id, now, Event("opened", actor, to_status=status), msg.key)
+        rule = next((r for r in s.rules if r.name == classification.rule), None)
+        promise = promise_for(s, rule, classification.team, arrival)
+        if promise.any:
+            self.store.set_promise(thread_id, promise)
         thread = self.store.thread(thread_id)
         assert thread is not None
         return thread

@@ -11,6 +11,8 @@ import structlog
 
 from mailer.core.deciding import conversation as core
 from mailer.core.deciding.judge import Handled
+from mailer.core.timing.clocks import after_step
+from mailer.core.timing.promises import calendar_named
 from mailer.daemon.mail_queue import MailQueue
 from mailer.model import Address, InboundMail, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
@@ -49,9 +51,28 @@ class Conversations:
         )
         for event in step.events:
             self.store.add_event(thread.id, now, event, msg.key)
+        self._keep_time(thread, step, first_response, msg, now)
         updated = self.store.thread(thread.id)
         assert updated is not None
         return self._queue_all(updated, step, msg, item, now)
+
+    def _keep_time(
+        self, thread: ThreadInfo, step: core.Step, first: bool, msg: ParsedMessage, now: float
+    ) -> None:
+        """The promise's clocks after this step: met or missed, paused, resumed, new cycle."""
+        calendar = calendar_named(self.settings, thread.promise.calendar)
+        change = after_step(
+            thread.promise,
+            calendar,
+            before=thread.status,
+            after=step.status,
+            first_response=first,
+            now=now,
+        )
+        if change.promise != thread.promise:
+            self.store.set_promise(thread.id, change.promise)
+        for event in change.events:
+            self.store.add_event(thread.id, now, event, msg.key)
 
     def _queue_all(
         self,

@@ -26,10 +26,12 @@ def receipt_context(
     reference: str,
     language: str,
     previous_reference: str | None = None,
+    due: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """Everything a receipt template may use; ``mailer check`` renders with the same keys.
 
-    ``previous_reference``: the earlier request this one continues (a late reply to it)."""
+    ``previous_reference``: the earlier request this one continues (a late reply to it);
+    ``due``: the promise's due times as ``core.writing.due.due_context`` writes them."""
     service = settings.service
     subject = request_subject(settings, msg, previous_reference)
     return {
@@ -51,6 +53,7 @@ def receipt_context(
         "signature": service.signature or service.name,
         "language": language,
         "previous_reference": previous_reference,
+        "due": due if due is not None else dict(NOTHING_DUE),
     }
 
 
@@ -63,9 +66,11 @@ def compose_receipt(
     reference: str,
     language: str,
     previous_reference: str | None = None,
+    *,
+    due: dict[str, object] | None = None,
 ) -> Outgoing:
     context = receipt_context(
-        settings, msg, classification, envelope, reference, language, previous_reference
+        settings, msg, classification, envelope, reference, language, previous_reference, due
     )
     text, html = render_pair(env, classification.template, language, context)
     subject = thread_headers.reply_subject(
@@ -83,6 +88,18 @@ def compose_receipt(
         html=html,
         auto_submitted="auto-replied",
     )
+
+
+NOTHING_DUE: dict[str, object] = {
+    "first_response": None,
+    "first_response_iso": None,
+    "first_response_within": None,
+    "resolution": None,
+    "resolution_iso": None,
+    "resolution_within": None,
+    "back_at": None,
+    "timezone": None,
+}
 
 
 def request_subject(settings: Settings, msg: ParsedMessage, previous: str | None) -> str:

@@ -176,3 +176,15 @@ SAMPLE_CONTEXTS: dict[str, dict[str, object]] = {
         "sender": "luca.bianchi@example.test",
     },
 }
+
+# A receipt's ``due`` when the request was promised something and came in on a Friday evening.
+SAMPLE_DUE: dict[str, object] = {
+    "first_response": "Wednesday 9 December, 11:00",
+    "first_response_iso": "2026-12-09T11:00:00+01:00",
+    "first_response_within": "within 4 working hours",
+    "resolution": "Thursday 10 December, 16:00",
+    "resolution_iso": "2026-12-10T16:00:00+01:00",
+    "resolution_within": "within 2 working days",
+    "back_at": "Wednesday 9 December, 08:30",
+    "timezone": "Europe/Rome",
+}

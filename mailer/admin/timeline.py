@@ -9,6 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from mailer.core.timing.clocks import standings
+from mailer.core.timing.promises import calendar_named
+from mailer.core.writing.due import iso_local
+from mailer.model import ThreadInfo
+from mailer.settings import Settings
 from mailer.store import Store
 
 
@@ -18,8 +23,14 @@ def _iso(at: float | None) -> str | None:
     return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="seconds")
 
 
-def timeline(store: Store, reference: str) -> dict[str, Any] | None:
-    """The request as one JSON-ready object, or None when the reference is unknown."""
+def timeline(
+    store: Store, reference: str, *, settings: Settings | None = None, now: float = 0.0
+) -> dict[str, Any] | None:
+    """The request as one JSON-ready object, or None when the reference is unknown.
+
+    With ``settings``, its promise too: each target's due time in the team's time zone
+    (ISO 8601 with offset) and where it stands at ``now`` (met, missed, running, overdue,
+    paused)."""
     thread = store.thread_by_reference(reference.strip().strip("[]"))
     if thread is None:
         return None
@@ -69,8 +80,32 @@ def timeline(store: Store, reference: str) -> dict[str, Any] | None:
         "resolved": _iso(thread.resolved_at),
         "rating": thread.rating,
         "continues": thread.parent_reference,
+        "promise": _promise(thread, settings, now) if settings is not None else None,
         "events": [entry for _, _, entry in items],
     }
+
+
+def _promise(thread: ThreadInfo, settings: Settings, now: float) -> dict[str, Any] | None:
+    if not thread.promise.any:
+        return None
+    calendar = calendar_named(settings, thread.promise.calendar)
+    found = standings(
+        thread.promise,
+        status=thread.status,
+        first_response_at=thread.first_response_at,
+        resolved_at=thread.resolved_at,
+        now=now,
+    )
+    out: dict[str, Any] = {"calendar": thread.promise.calendar}
+    for key, standing in found.items():
+        out[key] = {
+            "target": standing.target,
+            "due": iso_local(standing.due, calendar),
+            "state": standing.state,
+        }
+    paused = thread.promise.paused_at
+    out["paused_since"] = iso_local(paused, calendar) if paused is not None else None
+    return out
 
 
 def render_text(story: dict[str, Any]) -> str:
@@ -85,6 +120,14 @@ def render_text(story: dict[str, Any]) -> str:
     ]
     if story["continues"]:
         lines.append(f"continues: {story['continues']}")
+    promise = story.get("promise")
+    for key in ("first_response", "resolution"):
+        if promise and promise.get(key):
+            due = promise[key]
+            label = key.replace("_", " ")
+            lines.append(f"{label}: {due['target']}, due {due['due']} ({due['state']})")
+    if promise and promise.get("paused_since"):
+        lines.append(f"paused since {promise['paused_since']} (waiting for the requester)")
     lines.append("")
     for e in story["events"]:
         lines.append(f"{e['at']}  {_describe(e)}")
@@ -111,4 +154,6 @@ def _describe(e: dict[str, Any]) -> str:
         return f"{e['who']} {e.get('keyword') or ''}: owner {e.get('owner')}"
     if kind == "opened":
         return f"opened by {e['who']} ({e.get('to')})"
+    if kind == "sla":
+        return f"promise: {e.get('keyword')}"
     return f"{e['who']}: {kind}"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ import structlog
 
 import mailer
 from mailer import checkout
+from mailer.cli import views
 from mailer.errors import (
     ConfigError,
     MailboxUnavailable,
@@ -31,7 +31,6 @@ from mailer.ops import logs as logsetup
 
 if TYPE_CHECKING:  # the commands import what they need when they run: a fast --help
     from mailer.settings import Settings
-    from mailer.store import Store
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -76,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", choices=[s.value for s in Status], help="only requests in this status"
     )
     threads.add_argument("--team", help="only this team (its key or its name)")
+    threads.add_argument(
+        "--overdue", action="store_true", help="only open requests past a due time"
+    )
+    threads.add_argument(
+        "--due-before", metavar="WHEN", help="only open requests due before WHEN (ISO date or time)"
+    )
     threads.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 
     thread = sub.add_parser("thread", help="one request's timeline: messages, steps, who, when")
@@ -171,38 +176,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     store = open_store(settings.store)
     try:
-        if args.command == "requeue":
-            return _requeue(store, args.uid, settings.imap.mailbox)
-        if args.command == "quarantine":
-            return _print_rows(
-                store.quarantined(),
-                as_json=False,
-                columns=("uid", "mailbox", "attempts", "last_error"),
-            )
-        if args.command == "threads":
-            rows = store.threads(status=args.status, team=_team_key(settings, args.team))
-            return _print_rows(
-                rows,
-                as_json=args.json,
-                columns=("reference", "status", "team", "owner", "requester", "subject"),
-            )
-        if args.command == "thread":
-            return _thread(store, args.reference, as_json=args.json)
-        if args.command == "messages":
-            return _print_rows(
-                store.message_log(limit=args.limit),
-                as_json=args.json,
-                columns=("uid", "sender", "subject", "reason", "reference", "rule"),
-            )
-        if args.command == "outbox":
-            return _print_rows(
-                store.outbox_rows(status=args.status),
-                as_json=args.json,
-                columns=("id", "kind", "status", "recipient", "attempts", "last_error"),
-            )
+        return views.show(store, settings, args, now=time.time())
     finally:
         store.close()
-    return EXIT_PROBLEMS
 
 
 def _check(path: Path) -> int:
@@ -280,56 +256,6 @@ def _serve_metrics(settings: Settings, service: Any) -> Any:
             f"cannot serve metrics on {settings.metrics.listen}: {exc.strerror or exc}; "
             "free the port or change [metrics] listen"
         ) from None
-
-
-def _team_key(settings: Settings, given: str | None) -> str | None:
-    """``--team`` takes a team's key or its name, in any case."""
-    if given is None:
-        return None
-    wanted = given.strip().casefold()
-    found = next(
-        (t.key for t in settings.teams if wanted in (t.key.casefold(), t.name.casefold())), None
-    )
-    return found or given
-
-
-def _thread(store: Store, reference: str, *, as_json: bool) -> int:
-    from mailer.admin.timeline import render_text, timeline
-
-    story = timeline(store, reference)
-    if story is None:
-        print(f"mailer: no request {reference} (see 'mailer threads')", file=sys.stderr)
-        return EXIT_PROBLEMS
-    print(json.dumps(story, ensure_ascii=False, indent=2) if as_json else render_text(story))
-    return EXIT_OK
-
-
-def _requeue(store: Store, uid: int, mailbox: str) -> int:
-    changed = store.requeue(uid, mailbox)
-    if not changed:
-        print(f"mailer: no quarantined message with UID {uid} in {mailbox}", file=sys.stderr)
-        return EXIT_PROBLEMS
-    print(f"UID {uid} will be retried by the next run")
-    return EXIT_OK
-
-
-def _print_rows(rows: Sequence[Any], *, as_json: bool, columns: tuple[str, ...]) -> int:
-    """The store's rows (frozen dataclasses) as a table of ``columns``, or every field as JSON."""
-    if as_json:
-        plain = [  # flags as the store's 0/1, as scripts have always seen them
-            {k: int(v) if isinstance(v, bool) else v for k, v in asdict(r).items()} for r in rows
-        ]
-        print(json.dumps(plain, default=str, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("(none)")
-        return EXIT_OK
-    cells = [{c: str(getattr(r, c) or "") for c in columns} for r in rows]
-    widths = {c: min(40, max(len(c), *(len(cell[c]) for cell in cells))) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
-    for cell in cells:
-        print("  ".join(cell[c][: widths[c]].ljust(widths[c]) for c in columns))
-    return EXIT_OK
 
 
 if __name__ == "__main__":

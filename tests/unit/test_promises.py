@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+import json
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -180,3 +181,64 @@ def test_reopening_starts_a_new_resolution_cycle(tmp_path: Path) -> None:
     reopened = step(promise, calendar, Status.RESOLVED, Status.IN_PROGRESS, at(2026, 12, 14, 9))
     assert reopened.promise.resolution_due == at(2026, 12, 16, 9, 0)
     assert [e.keyword for e in reopened.events] == ["new_cycle"]
+
+
+CONFIG = """
+[service]
+name = "IT Help Desk"
+address = "helpdesk@example.test"
+calendar = "office"
+[imap]
+host = "127.0.0.1"
+username = "helpdesk"
+password = "secret"
+[smtp]
+host = "127.0.0.1"
+[store]
+path = "mailer.sqlite3"
+[calendars.office]
+timezone = "Europe/Rome"
+hours = ["mon-fri 08:30-12:30", "mon-fri 13:30-17:30"]
+holidays = "IT-MI"
+[targets]
+first_response = "4h"
+resolution = "2d"
+"""
+
+
+def test_thread_and_threads_show_due_times_and_what_is_overdue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailer.cli import views
+    from mailer.cli.main import build_parser
+    from mailer.config.load import load_settings
+
+    (tmp_path / "mailer.toml").write_text(CONFIG)
+    settings = load_settings(tmp_path / "mailer.toml")
+    store = open_store(settings.store)
+    with store.transaction():
+        store.set_mailbox_state("INBOX", MailboxState(7, 0, FRIDAY_16))
+    run(Pipeline(settings, store, templates.make_environment(settings)), store, FRIDAY_16)
+    capsys.readouterr()  # the pipeline's log lines
+
+    def show(*words: str, now: float) -> str:
+        args = build_parser().parse_args(list(words))
+        assert views.show(store, settings, args, now=now) == 0
+        return capsys.readouterr().out
+
+    story = json.loads(show("thread", "REQ-1000", "--json", now=at(2026, 12, 9, 9, 0)))
+    assert story["promise"]["first_response"] == {
+        "target": "4h", "due": "2026-12-09T11:00:00+01:00", "state": "running",
+    }  # fmt: skip
+    assert story["promise"]["resolution"]["due"] == "2026-12-10T16:00:00+01:00"
+    assert show("threads", "--overdue", now=at(2026, 12, 9, 9, 0)).strip() == "(none)"
+    late = show("threads", "--overdue", "--json", now=at(2026, 12, 9, 11, 1))
+    assert [(r["reference"], r["due"]) for r in json.loads(late)] == [
+        ("REQ-1000", "2026-12-09T10:00:00+00:00")
+    ]
+    assert "REQ-1000" in show("threads", "--due-before", "2026-12-10", now=FRIDAY_16)
+    assert "REQ-1000" not in show(
+        "threads", "--due-before", "2026-12-09T10:00+01:00", now=FRIDAY_16
+    )
+    text = show("thread", "REQ-1000", now=at(2026, 12, 9, 11, 1))
+    assert "first response: 4h, due 2026-12-09T11:00:00+01:00 (overdue)" in text

@@ -86,3 +86,51 @@ def iso(epoch: float | None) -> str:
     if epoch is None:
         return "-"
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one target of a request stands at ``now``."""
+
+    target: str
+    due: float
+    state: str  # met, missed, running, overdue, paused, closed
+
+
+def standings(
+    promise: Promise,
+    *,
+    status: Status,
+    first_response_at: float | None,
+    resolved_at: float | None,
+    now: float,
+) -> dict[str, Standing]:
+    """``first_response`` and ``resolution`` (those that were promised) as of ``now``."""
+    found: dict[str, Standing] = {}
+    if promise.first_response_due is not None and promise.first_response_target:
+        due = promise.first_response_due
+        if first_response_at is not None:
+            state = "met" if first_response_at <= due else "missed"
+        else:
+            state = "overdue" if now > due else "running"
+        found["first_response"] = Standing(promise.first_response_target, due, state)
+    if promise.resolution_due is not None and promise.resolution_target:
+        due = promise.resolution_due
+        if status == Status.RESOLVED and resolved_at is not None:
+            state = "met" if resolved_at <= due else "missed"
+        elif status == Status.CLOSED:
+            state = "closed"
+        elif promise.paused_at is not None:
+            state = "paused"
+        else:
+            state = "overdue" if now > due else "running"
+        found["resolution"] = Standing(promise.resolution_target, due, state)
+    return found
+
+
+def next_due(promise: Promise, *, first_response_at: float | None) -> float | None:
+    """The earliest due time still running: the one ``--due-before`` compares."""
+    running = [promise.resolution_due if promise.paused_at is None else None]
+    if first_response_at is None:
+        running.append(promise.first_response_due)
+    return min((d for d in running if d is not None), default=None)

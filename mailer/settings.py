@@ -137,6 +137,15 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class PromiseSettings:
+    """``[promises]``: reminders before a due time, what happens when one passes, the digest."""
+
+    remind_before: str = "1h"  # working time before a due time: the owner (or team) is reminded
+    tell_requester_when_late: bool = False  # one honest mail to the requester when late
+    digest_at: time | None = None  # each working day at this local time: the team's digest
+
+
+@dataclass(frozen=True)
 class StaffSettings:
     """Who may run status keywords; see ``staffauth`` for what proves a mail is theirs."""
 
@@ -252,6 +261,7 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    promises: PromiseSettings = field(default_factory=PromiseSettings)
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     teams: tuple[Team, ...] = ()
     rules: tuple[Rule, ...] = ()

@@ -169,6 +169,14 @@ def closed_days(value: object) -> tuple[ClosedSpan, ...]:
     return tuple(spans)
 
 
+def clock_time(value: object) -> time:
+    """ "08:45": a time of day."""
+    text = string(value)
+    if not re.fullmatch(r"\d{1,2}:\d\d", text.strip()):
+        raise Invalid(f'{text!r}: write a time of day like "08:45"')
+    return _clock(text.strip(), 0)
+
+
 def _clock(text: str, index: int) -> time:
     hours, minutes = (int(part) for part in text.split(":"))
     if hours == 24 and minutes == 0:

@@ -25,6 +25,7 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,8 @@ def _value(value: Any) -> Any:
     """A TOML value: paths as text, tuples as arrays, seconds as a duration string."""
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, time):
+        return f"{value:%H:%M}"
     if isinstance(value, tuple | list):
         return [_value(v) for v in value]
     if isinstance(value, dict):

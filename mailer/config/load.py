@@ -27,6 +27,7 @@ from mailer.config.sections import (
     read_imap,
     read_limits,
     read_metrics,
+    read_promise_settings,
     read_service,
     read_smtp,
     read_store,
@@ -126,6 +127,8 @@ def check_settings(
         parts["limits"] = read_limits(tables["limits"])
     if tables["metrics"] is not None:
         parts["metrics"] = read_metrics(tables["metrics"])
+    if tables["promises"] is not None:
+        parts["promises"] = read_promise_settings(tables["promises"])
     if tables["staff"] is not None:
         parts["staff"] = read_staff(tables["staff"])
     if tables["workflow"] is not None:

@@ -26,6 +26,7 @@ from mailer.settings import (
     ImapSettings,
     LimitsSettings,
     MetricsSettings,
+    PromiseSettings,
     ServiceSettings,
     SmtpSettings,
     StoreSettings,
@@ -85,6 +86,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "smtp": (*CONNECTION_KEYS, *SMTP_FIELDS),
     "store": ("path", "retention_days"),
     "metrics": ("listen",),
+    "promises": ("remind_before", "tell_requester_when_late", "digest_at"),
     "limits": tuple(LIMITS_FIELDS),
     "staff": STAFF_KEYS,
     "workflow": WORKFLOW_KEYS,
@@ -186,6 +188,15 @@ def read_store(
     path = table.path("path", base) if "path" in table.data else Path(state) / "mailer.sqlite3"
     days = table.get("retention_days", v.integer(1, 36500), None)
     return StoreSettings(path=path, retention_days=days) if table.ok and path else None
+
+
+def read_promise_settings(table: Table) -> PromiseSettings | None:
+    from mailer.config.calendars import clock_time, worktime
+
+    out: dict[str, Any] = {}
+    _fill(table, out, {"remind_before": worktime, "digest_at": clock_time})
+    table.fill(out, "tell_requester_when_late", v.boolean)
+    return PromiseSettings(**out) if table.ok else None
 
 
 def read_metrics(table: Table) -> MetricsSettings | None:

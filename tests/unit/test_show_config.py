@@ -304,6 +304,7 @@ def test_defaults_fill_in_every_key_that_has_a_value(capsys: pytest.CaptureFixtu
         "smtp": passwords | {"username", "ca_file", "oauth", "helo"},
         "store": {"retention_days"},
         "metrics": {"listen"},
+        "promises": {"digest_at"},
         "staff": {"authserv_id"},
     }
     for section, keys in SECTION_KEYS.items():

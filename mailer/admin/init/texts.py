@@ -204,6 +204,12 @@ path = "mailer.sqlite3"
 # Prometheus metrics (/metrics) and a health check (/healthz) on this address; default: off.
 # listen = "127.0.0.1:9101"
 
+[promises]
+# Due times need [calendars.NAME] and [targets] (see the README); then:
+# remind_before = "1h"              # working time before a due time: one reminder
+# tell_requester_when_late = false  # one honest mail to the requester when a due time passes
+# digest_at = "08:45"               # each working day: due today, overdue, unowned, waiting
+
 [limits]
 # max_message_size = "25MB"         # bytes of a message parsed; the rest is cut
 # receipts_per_sender = 20          # receipts per sender address per day

@@ -1,9 +1,11 @@
 """Counters fed by the daemon's own log events (a structlog processor), so that no module
-has to know about metrics: what is logged is what is counted.
+has to know about metrics: what is logged is what is counted. The daemon that serves the
+metrics puts ``count_events`` into the log's chain (``mailer.ops.logs.configure``), which
+also carries the stdlib's records (imapclient, aiosmtplib, asyncio): their warnings count.
 
-Labels come from small fixed vocabularies (outcome, robot reason word, mail kind); anything
-unexpected becomes ``other``. Addresses, subjects, references and rule names never become
-labels: they are personal or unbounded.
+Labels come from small fixed vocabularies (outcome, robot reason word, mail kind, log level
+and writer); anything unexpected becomes ``other``. Addresses, subjects, references and rule
+names never become labels: they are personal or unbounded.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ MAIL_KINDS = (
     "admin",
     "other",
 )
+LOG_LEVELS = ("warning", "error", "critical")  # the lines worth counting
+LOG_WRITERS = ("mailer", "imapclient", "aiosmtplib", "asyncio", "other")
 RELOAD_RESULTS = {"reload.done": "done", "reload.refused": "refused", "reload.error": "error"}
 # Delivery to processing: seconds for IDLE, minutes for polling, hours for a backlog.
 LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 4 * 3600)
@@ -103,6 +107,13 @@ IGNORED = Counter(
 OUTBOX_ERRORS = Counter(
     "mailer_outbox_errors", "Unexpected errors of the outbox loop.", registry=EVENTS
 )
+LOG_LINES = Counter(
+    "mailer_log_lines",
+    "Log lines at warning and above, by level and by writer: mailer, or the library whose"
+    " stdlib logger wrote it.",
+    ["level", "logger"],
+    registry=EVENTS,
+)
 
 
 def _zero_series() -> None:
@@ -116,6 +127,9 @@ def _zero_series() -> None:
         DEAD.labels(kind)
     for result in RELOAD_RESULTS.values():
         RELOADS.labels(result)
+    for level in LOG_LEVELS:
+        for writer in LOG_WRITERS:
+            LOG_LINES.labels(level, writer)
 
 
 _zero_series()
@@ -203,17 +217,30 @@ def _count(event: str, fields: MutableMapping[str, Any], now: float) -> None:
         OUTBOX_ERRORS.inc()
 
 
+def _count_line(method_name: str, fields: MutableMapping[str, Any]) -> None:
+    """A warning or worse: by level, and by writer (a stdlib record names its logger)."""
+    level = str(fields.get("level") or method_name)
+    level = {"warn": "warning", "exception": "error", "fatal": "critical"}.get(level, level)
+    if level not in LOG_LEVELS:
+        return
+    record = fields.get("_record")  # set by ProcessorFormatter for the stdlib's records
+    writer = "mailer" if record is None else str(getattr(record, "name", "")).partition(".")[0]
+    LOG_LINES.labels(level, writer if writer in LOG_WRITERS else "other").inc()
+
+
 def count_events(
     logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: count the event, pass it on unchanged.
 
-    Goes before the renderer (it needs the fields, not the rendered line). Counting must
-    never cost a log line, so any surprise here is swallowed.
+    Goes before the renderer (it needs the fields, not the rendered line). The stdlib's
+    records count as lines only: their message is text, never one of our event names.
+    Counting must never cost a log line, so any surprise here is swallowed.
     """
     try:
+        _count_line(method_name, event_dict)
         event = event_dict.get("event")
-        if isinstance(event, str):
+        if isinstance(event, str) and "_record" not in event_dict:
             _count(event, event_dict, time.time())
     except Exception:
         pass  # metrics are best effort, logging is not

@@ -163,7 +163,7 @@ class Pipeline:
         now: float,
     ) -> Outcome:
         """Record a mail the conversation took (staff keywords, requester replies, others)."""
-        decision = Decision("follow-up", handled.step.reason)
+        decision = Decision("follow-up", handled.step.why)
         thread = handled.thread
         self._record(msg, item, decision, classification, thread, language, now)
         queued = self.conversations.apply(handled, msg, item, now)
@@ -294,7 +294,9 @@ def _log_decision(
         "message_id": msg.message_id,
         "reference": reference,
         "rule": classification.rule,
-        "decision": decision.reason,
+        "reason": decision.why.code.value,  # a fixed code, which the metrics count
+        "detail": str(decision.why.detail),  # a Robot code when suppressed
+        "decision": decision.reason,  # the text the store keeps and people read
         "language": language,
         "internaldate": item.internaldate,  # receipt latency in the metrics
     }

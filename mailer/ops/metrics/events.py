@@ -18,32 +18,15 @@ from typing import Any
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from mailer.core.reading.robots import CHECKS
+from mailer.model import SENDER_CAP, ReasonCode, Robot
 
 # *_created series would only double the output
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 EVENTS = CollectorRegistry()  # one per process: the processor has no other way to reach it
 
-OUTCOMES = (
-    "receipt",
-    "no-receipt",
-    "suppressed",
-    "duplicate",
-    "skipped",
-    "bounce",
-    "follow-up",
-    "staff",
-    "requester",
-    "failed",
-    "quarantined",
-    "other",
-)
-SUPPRESSED_REASONS = (
-    *dict.fromkeys(name for name, _ in CHECKS),
-    "sender-cap",
-    "other",
-)
+OUTCOMES = (*(code.value for code in ReasonCode), "failed", "quarantined", "other")
+SUPPRESSED_REASONS = (*(robot.value for robot in Robot), SENDER_CAP, "other")
 MAIL_KINDS = (
     "receipt",
     "notify",
@@ -158,24 +141,16 @@ class Live:
 LIVE = Live()
 
 
-def outcome_of(decision: str) -> tuple[str, str | None]:
-    """``message.processed``'s decision -> (outcome, suppressed reason or None).
+def outcome_of(reason: object, detail: object = "") -> tuple[str, str | None]:
+    """``message.processed``'s ``reason`` and ``detail`` -> (outcome, suppressed reason).
 
-    ``decision`` is the reason text of decide.py and conversation.py: "receipt",
-    "suppressed: list", "no receipt: rule printers", "staff: #take #resolved", ...
+    Both are codes (mailer.model.Reason): the reason a ReasonCode, the detail of a
+    suppressed message a Robot code or SENDER_CAP; nothing is read back from the text.
     """
-    head, _, rest = decision.partition(":")
-    head, rest = head.strip(), rest.strip()
-    if head == "suppressed":
-        word = rest.replace(" ", "-")
-        return "suppressed", word if word in SUPPRESSED_REASONS else "other"
-    if head == "no receipt":
-        return "no-receipt", None
-    if head in ("requester", "rating", "reopened"):
-        return "requester", None
-    if decision == "bounce of our mail":
-        return "bounce", None
-    return (head if head in OUTCOMES else "other"), None
+    outcome = reason if isinstance(reason, str) and reason in OUTCOMES else "other"
+    if outcome != ReasonCode.SUPPRESSED:
+        return outcome, None
+    return outcome, detail if isinstance(detail, str) and detail in SUPPRESSED_REASONS else "other"
 
 
 def _kind(value: object) -> str:
@@ -186,7 +161,7 @@ def _count(event: str, fields: MutableMapping[str, Any], now: float) -> None:
     if event in CHECK_EVENTS:
         LIVE.update(checked=now)
     if event == "message.processed":
-        outcome, reason = outcome_of(str(fields.get("decision", "")))
+        outcome, reason = outcome_of(fields.get("reason"), fields.get("detail"))
         PROCESSED.labels(outcome).inc()
         if reason is not None:
             SUPPRESSED.labels(reason).inc()

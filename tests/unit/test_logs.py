@@ -1,5 +1,7 @@
 """One log stream: the stdlib's records (mailer's own, imapclient, aiosmtplib, asyncio) go
-through structlog's chain, JSON or readable, and the metrics count them; logging stays light."""
+through structlog's chain, JSON or readable, and the metrics count them; logging stays light.
+
+Each test configures the logging globally; tests/conftest.py puts the old set-up back."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +22,6 @@ from mailer.ops import logs
 from mailer.ops.metrics.events import EVENTS, count_events
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def restored() -> Iterator[None]:
-    """Each test configures the logging globally; the old set-up comes back after."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in logs.NOISY}
-    yield
-    structlog.configure(**saved)
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    for name, was in noisy.items():
-        logging.getLogger(name).setLevel(was)
 
 
 def lines(text: str) -> list[dict[str, Any]]:

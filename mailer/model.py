@@ -42,6 +42,78 @@ class Event:
     internal: bool = False
 
 
+class Robot(enum.StrEnum):
+    """Why a message counts as a robot's (robots.CHECKS): no receipt goes to it.
+
+    The values are the words of the log, the store ("suppressed: list") and the metrics.
+    """
+
+    OWN_MAIL_LOOPED = "own-mail-looped"
+    OWN_ADDRESS = "own-address"
+    DSN = "dsn"
+    MDN = "mdn"
+    ARF = "arf"
+    REPORT = "report"
+    BOUNCE = "bounce"
+    AUTO_SUBMITTED = "auto-submitted"
+    NULL_SENDER = "null-sender"
+    SYSTEM_SENDER = "system-sender"
+    NO_VALID_SENDER = "no-valid-sender"
+    NO_REPLY_SENDER = "no-reply-sender"
+    LIST = "list"
+    PRECEDENCE = "precedence"
+    X_AUTO_RESPONSE_SUPPRESS = "x-auto-response-suppress"
+    LOOP_HEADER = "loop-header"
+    AUTO_HEADER = "auto-header"
+    SPAM = "spam"
+    OUT_OF_OFFICE = "out-of-office"
+    CHALLENGE_RESPONSE = "challenge-response"
+    CALENDAR = "calendar"
+    RECALL = "recall"
+    READ_RECEIPT = "read-receipt"
+    NOT_ADDRESSED = "not-addressed"
+
+
+class ReasonCode(enum.StrEnum):
+    """What became of an inbound message: the log's ``reason``, the metrics' outcome."""
+
+    RECEIPT = "receipt"
+    NO_RECEIPT = "no-receipt"  # a rule says no receipt; detail "rule NAME"
+    SUPPRESSED = "suppressed"  # detail: a Robot code, or SENDER_CAP
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"  # older than [imap] backlog
+    BOUNCE = "bounce"  # a bounce of our own mail, tied to its request
+    FOLLOW_UP = "follow-up"  # detail: a Robot code for automatic mail, else free words
+    STAFF = "staff"  # detail: the keywords, or what the staff mail did
+    REQUESTER = "requester"  # #status, #close, a rating, a reopening
+
+
+SENDER_CAP = "sender-cap"  # the detail of a receipt held back by [limits] receipts_per_sender
+_HEADS = {ReasonCode.NO_RECEIPT: "no receipt", ReasonCode.BOUNCE: "bounce of our mail"}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a message was handled as it was, as a value: a fixed ``code`` (logs, metrics), a
+    ``detail`` and the ``text`` people read (the store, ``mailer messages``, explain).
+
+    ``text`` defaults to "code: detail" ("suppressed: list", "no receipt: rule printers").
+    """
+
+    code: ReasonCode
+    detail: str = ""
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            head = _HEADS.get(self.code, self.code.value)
+            text = f"{head}: {self.detail}" if self.detail else head
+            object.__setattr__(self, "text", text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass(frozen=True)
 class MailboxRef:
     """One immutable IMAP message: (mailbox, UIDVALIDITY, UID) never names another."""

@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json-logs", action="store_true", default=None, help="log JSON lines even on a terminal"
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log debug lines too, and the info lines of imapclient, aiosmtplib and asyncio",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="watch the mailbox and answer (foreground, for systemd)")
@@ -114,7 +119,7 @@ class _Version(argparse.Action):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logsetup.configure(json=args.json_logs)
+    logsetup.configure(json=args.json_logs, verbose=args.verbose)
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -169,7 +174,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise ConfigError(errors or problems)
         for problem in problems:  # as load_settings reports them
             logging.getLogger("mailer.config").warning("%s", problem)
-        return _run(settings_or_none, once=args.once, backfill=args.backfill)
+        return _run(settings_or_none, args)
     # Only the daemon connects: the store commands work from an admin's shell without secrets.
     settings = load_settings(path, reach_secrets=False)
     from mailer.store import open_store
@@ -195,7 +200,7 @@ def _check(path: Path) -> int:
     return EXIT_OK
 
 
-def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     from mailer.daemon.service import Service
     from mailer.store import open_store
 
@@ -208,10 +213,10 @@ def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
             f"cannot open the store {settings.store.path}: {exc} (a full disk, or a directory "
             "mailer cannot write?); nothing was taken from the mailbox, so no mail is lost"
         ) from None
-    service = Service(settings, store, backfill=backfill)
-    server = None if once else _serve_metrics(settings, service)
+    service = Service(settings, store, backfill=args.backfill)
+    server = None if args.once else _serve_metrics(settings, service, args)
     try:
-        if not once:
+        if not args.once:
             asyncio.run(service.run_forever())
             return EXIT_OK
         stats = asyncio.run(service.run_once())
@@ -235,8 +240,11 @@ def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
     return EXIT_OK
 
 
-def _serve_metrics(settings: Settings, service: Any) -> Any:
-    """``[metrics] listen``: /metrics and /healthz in a thread, for the daemon's life."""
+def _serve_metrics(settings: Settings, service: Any, args: argparse.Namespace) -> Any:
+    """``[metrics] listen``: /metrics and /healthz in a thread, for the daemon's life.
+
+    The counters follow the log from here on: the log's chain gets their processor.
+    """
     if not settings.metrics.listen:
         return None
     from mailer.ops.metrics import server as metrics
@@ -244,6 +252,7 @@ def _serve_metrics(settings: Settings, service: Any) -> Any:
     def state() -> dict[str, object]:
         return {"connected": service.connected, "last_check": getattr(service, "last_check", None)}
 
+    logsetup.configure(json=args.json_logs, verbose=args.verbose, processors=[metrics.count_events])
     try:
         return metrics.start(
             settings.metrics.listen,

@@ -251,7 +251,9 @@ def _log_decision(
         "message_id": msg.message_id,
         "reference": reference,
         "rule": j.classification.rule,
-        "decision": decision.reason,
+        "reason": decision.why.code.value,  # a fixed code, which the metrics count
+        "detail": str(decision.why.detail),  # a Robot code when suppressed
+        "decision": decision.reason,  # the text the store keeps and people read
         "language": j.language,
         "internaldate": item.internaldate,  # receipt latency in the metrics
     }

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from mailer.core.deciding import conversation
+from mailer.core.deciding.commands import Keywords, parse_commands
 from mailer.core.deciding.decide import Facts, decide, receipt_address
-from mailer.model import Address, Classification
-from mailer.settings import LimitsSettings
+from mailer.model import SENDER_CAP, Address, Classification, ReasonCode, Robot, Status
+from mailer.settings import LimitsSettings, WorkflowSettings
 from tests.factories import message, thread
 
 LIMITS = LimitsSettings()
 DEFAULT = Classification(rule="default")
+NOW = 1_800_000_000.0
 
 
 def facts(**overrides: object) -> Facts:
@@ -110,3 +113,101 @@ def test_reply_to_is_never_used() -> None:
     msg = message(reply_to=(Address("", "other@y.com"),))
     to = receipt_address(msg)
     assert to is not None and to.addr == "maria.rossi@example.org"
+
+
+@pytest.mark.parametrize(
+    ("msg", "classification", "given", "code", "detail", "text"),
+    [
+        ({}, DEFAULT, {}, ReasonCode.RECEIPT, "", "receipt"),
+        (
+            {},
+            DEFAULT,
+            {"duplicate": True},
+            ReasonCode.DUPLICATE,
+            "already processed",
+            "duplicate: already processed",
+        ),
+        ({}, DEFAULT, {"robot": Robot.LIST}, ReasonCode.SUPPRESSED, Robot.LIST, "suppressed: list"),
+        ({}, DEFAULT, {"backlog": True}, ReasonCode.SKIPPED, "backlog", "skipped: backlog"),
+        (
+            {"return_path": ""},
+            DEFAULT,
+            {},
+            ReasonCode.SUPPRESSED,
+            Robot.NO_VALID_SENDER,
+            "suppressed: no valid sender",
+        ),
+        (
+            {},
+            Classification(rule="quiet", receipt=False),
+            {},
+            ReasonCode.NO_RECEIPT,
+            "rule quiet",
+            "no receipt: rule quiet",
+        ),
+        (
+            {},
+            DEFAULT,
+            {"receipts_to_sender": 20},
+            ReasonCode.SUPPRESSED,
+            SENDER_CAP,
+            "suppressed: sender cap",
+        ),
+        ({}, DEFAULT, {"thread": thread()}, ReasonCode.FOLLOW_UP, "", "follow-up"),
+        (
+            {},
+            DEFAULT,
+            {"thread": thread(), "robot": Robot.AUTO_SUBMITTED},
+            ReasonCode.FOLLOW_UP,
+            Robot.AUTO_SUBMITTED,
+            "follow-up: auto-submitted",
+        ),
+        ({}, DEFAULT, {"bounced_thread": thread()}, ReasonCode.BOUNCE, "", "bounce of our mail"),
+    ],
+)
+def test_every_row_gives_a_fixed_code_a_detail_and_the_text_people_read(
+    msg: dict[str, object],
+    classification: Classification,
+    given: dict[str, object],
+    code: ReasonCode,
+    detail: str,
+    text: str,
+) -> None:
+    d = decide(message(**msg), classification, facts(**given), LIMITS)
+    assert (d.why.code, d.why.detail) == (code, detail)
+    assert d.reason == d.why.text == text
+
+
+def test_conversation_steps_carry_the_code_of_who_wrote() -> None:
+    """staff, requester or follow-up: the code, not the first word of the text, says which."""
+    keywords = Keywords(WorkflowSettings().keywords, WorkflowSettings().status_headers)
+    nothing = parse_commands("", keywords)
+    done = thread(status=Status.RESOLVED, resolved_at=NOW - 3600)
+    steps = [
+        conversation.missing_thread(parse_commands("#take", keywords)),
+        conversation.staff_step(
+            thread(),
+            parse_commands("#take", keywords),
+            "sam@x.test",
+            requester_saw=False,
+            files=False,
+        ),
+        conversation.requester_step(
+            done, nothing, "Thanks, 5/5", "maria@x.test", NOW, reopen_days=7, team_saw=True
+        ),
+        conversation.requester_step(
+            done, nothing, "It broke again.", "maria@x.test", NOW, reopen_days=7, team_saw=True
+        ),
+        conversation.requester_step(
+            thread(), nothing, "One more detail.", "maria@x.test", NOW, reopen_days=7, team_saw=True
+        ),
+        conversation.other_step(nothing, listed=True, team_saw=True),
+    ]
+    assert [(s.why.code, s.reason) for s in steps] == [
+        (ReasonCode.STAFF, "staff: no request found"),
+        (ReasonCode.STAFF, "staff: #take"),
+        (ReasonCode.REQUESTER, "rating"),
+        (ReasonCode.REQUESTER, "reopened"),
+        (ReasonCode.FOLLOW_UP, "follow-up"),
+        (ReasonCode.FOLLOW_UP, "follow-up: staff address not authenticated"),
+    ]

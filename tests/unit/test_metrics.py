@@ -11,12 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
+import structlog.testing
 from prometheus_client.parser import text_string_to_metric_families
 
+from mailer.config import templates
+from mailer.daemon.pipeline import Pipeline
+from mailer.model import SENDER_CAP, InboundMail, MailboxRef, Reason, ReasonCode, Robot
 from mailer.ops.metrics import server as metrics
 from mailer.ops.metrics.events import EVENTS, count_events, outcome_of
 from mailer.settings import ImapSettings
-from mailer.store import open_store
+from mailer.store import MailboxState, open_store
+from tests.factories import settings as make_settings
+
+NOW = 1_800_000_000.0
 
 
 def value(name: str, **labels: str) -> float:
@@ -49,41 +57,128 @@ def samples(text: str) -> dict[str, float]:
     }
 
 
+C = ReasonCode
+
+
 @pytest.mark.parametrize(
-    ("decision", "outcome", "reason"),
+    ("why", "text", "outcome", "reason"),
     [
-        ("receipt", "receipt", None),
-        ("suppressed: list", "suppressed", "list"),
-        ("suppressed: out-of-office", "suppressed", "out-of-office"),
-        ("suppressed: no valid sender", "suppressed", "no-valid-sender"),
-        ("suppressed: sender cap", "suppressed", "sender-cap"),
-        ("suppressed: something new", "suppressed", "other"),
-        ("no receipt: rule printers", "no-receipt", None),
-        ("duplicate: already processed", "duplicate", None),
-        ("skipped: backlog", "skipped", None),
-        ("bounce of our mail", "bounce", None),
-        ("follow-up", "follow-up", None),
-        ("follow-up: auto-submitted", "follow-up", None),
-        ("staff: #take #in-progress", "staff", None),
-        ("staff: #resolved", "staff", None),
-        ("requester: #close", "requester", None),
-        ("rating", "requester", None),
-        ("reopened", "requester", None),
-        ("who knows", "other", None),
+        (Reason(C.RECEIPT), "receipt", "receipt", None),
+        (Reason(C.SUPPRESSED, Robot.LIST), "suppressed: list", "suppressed", "list"),
+        (
+            Reason(C.SUPPRESSED, Robot.OUT_OF_OFFICE),
+            "suppressed: out-of-office",
+            "suppressed",
+            "out-of-office",
+        ),
+        (
+            Reason(C.SUPPRESSED, Robot.NO_VALID_SENDER, "suppressed: no valid sender"),
+            "suppressed: no valid sender",
+            "suppressed",
+            "no-valid-sender",
+        ),
+        (
+            Reason(C.SUPPRESSED, SENDER_CAP, "suppressed: sender cap"),
+            "suppressed: sender cap",
+            "suppressed",
+            "sender-cap",
+        ),
+        (Reason(C.SUPPRESSED, "something new"), "suppressed: something new", "suppressed", "other"),
+        (Reason(C.NO_RECEIPT, "rule printers"), "no receipt: rule printers", "no-receipt", None),
+        (
+            Reason(C.DUPLICATE, "already processed"),
+            "duplicate: already processed",
+            "duplicate",
+            None,
+        ),
+        (Reason(C.SKIPPED, "backlog"), "skipped: backlog", "skipped", None),
+        (Reason(C.BOUNCE), "bounce of our mail", "bounce", None),
+        (Reason(C.FOLLOW_UP), "follow-up", "follow-up", None),
+        (
+            Reason(C.FOLLOW_UP, Robot.AUTO_SUBMITTED),
+            "follow-up: auto-submitted",
+            "follow-up",
+            None,
+        ),
+        (Reason(C.STAFF, "#take #in-progress"), "staff: #take #in-progress", "staff", None),
+        (Reason(C.STAFF, "#resolved"), "staff: #resolved", "staff", None),
+        (Reason(C.REQUESTER, "#close"), "requester: #close", "requester", None),
+        (Reason(C.REQUESTER, "rating", "rating"), "rating", "requester", None),
+        (Reason(C.REQUESTER, "reopened", "reopened"), "reopened", "requester", None),
     ],
 )
-def test_decisions_map_to_a_fixed_set_of_outcomes(
-    decision: str, outcome: str, reason: str | None
+def test_reasons_map_to_a_fixed_set_of_outcomes_from_their_codes(
+    why: Reason, text: str, outcome: str, reason: str | None
 ) -> None:
-    assert outcome_of(decision) == (outcome, reason)
+    assert why.text == str(why) == text  # what people read (the store, the log's decision)
+    assert outcome_of(why.code.value, str(why.detail)) == (outcome, reason)
+    assert outcome_of(why.code.value, text) == (outcome, None if reason is None else "other")
+
+
+@pytest.mark.parametrize(
+    ("reason", "detail"),
+    [("who knows", ""), ("suppressed: list", ""), (None, None), (7, "list"), ("", "list")],
+)
+def test_anything_but_a_code_is_other(reason: object, detail: object) -> None:
+    assert outcome_of(reason, detail) == ("other", None)
 
 
 def test_processed_events_move_the_outcome_and_reason_counters() -> None:
     before = value("mailer_messages_processed_total", outcome="suppressed")
     list_before = value("mailer_suppressed_total", reason="list")
-    emit("message.processed", uid=7, decision="suppressed: list", rule="default")
+    emit(
+        "message.processed",
+        uid=7,
+        reason="suppressed",
+        detail="list",
+        decision="suppressed: list",
+        rule="default",
+    )
     assert value("mailer_messages_processed_total", outcome="suppressed") == before + 1
     assert value("mailer_suppressed_total", reason="list") == list_before + 1
+
+
+def test_every_reason_code_and_robot_has_its_series_from_the_start() -> None:
+    for code in ReasonCode:
+        assert value("mailer_messages_processed_total", outcome=code.value) >= 0
+    for robot in Robot:
+        assert value("mailer_suppressed_total", reason=robot.value) >= 0
+    assert value("mailer_suppressed_total", reason=SENDER_CAP) >= 0
+
+
+def test_the_pipeline_logs_codes_and_the_counters_follow_them(tmp_path: Path) -> None:
+    """message.processed carries ``reason`` (a code) and ``detail`` beside the text."""
+    settings = make_settings(tmp_path)
+    store = open_store(settings.store)
+    with store.transaction():
+        store.set_mailbox_state("INBOX", MailboxState(7, 0, NOW))
+    pipeline = Pipeline(settings, store, templates.make_environment(settings))
+    person = b"From: Maria <maria@example.org>\r\nTo: helpdesk@example.test\r\n"
+    oof = person + b"Auto-Submitted: auto-replied\r\nSubject: Out of office\r\n\r\naway\r\n"
+    request = person + b"Subject: VPN\r\nMessage-ID: <r@example.org>\r\n\r\nhelp\r\n"
+    batch = [
+        InboundMail(MailboxRef("INBOX", 7, n), NOW, raw, len(raw))
+        for n, raw in [(1, oof), (2, request)]
+    ]
+    suppressed = value("mailer_suppressed_total", reason="auto-submitted")
+    receipts = value("mailer_messages_processed_total", outcome="receipt")
+    saved = structlog.get_config()
+    capture = structlog.testing.LogCapture()
+    structlog.configure(processors=[count_events, capture])
+    try:
+        state = store.mailbox_state("INBOX")
+        assert state is not None
+        pipeline.process_batch(batch, state, NOW)
+    finally:
+        structlog.configure(**saved)
+        store.close()
+    processed = [e for e in capture.entries if e["event"] == "message.processed"]
+    assert [(e["reason"], e["detail"], e["decision"]) for e in processed] == [
+        ("suppressed", "auto-submitted", "suppressed: auto-submitted"),
+        ("receipt", "", "receipt"),
+    ]
+    assert value("mailer_suppressed_total", reason="auto-submitted") == suppressed + 1
+    assert value("mailer_messages_processed_total", outcome="receipt") == receipts + 1
 
 
 def test_failures_count_as_failed_or_quarantined() -> None:
@@ -98,8 +193,8 @@ def test_failures_count_as_failed_or_quarantined() -> None:
 def test_receipt_latency_comes_from_the_internaldate_when_the_event_has_it() -> None:
     count = value("mailer_receipt_latency_seconds_count")
     under_10 = value("mailer_receipt_latency_seconds_bucket", le="10.0")
-    emit("message.processed", decision="receipt", internaldate=time.time() - 4)
-    emit("message.processed", decision="receipt")  # today's event: no internaldate, no sample
+    emit("message.processed", reason="receipt", internaldate=time.time() - 4)
+    emit("message.processed", reason="receipt")  # no internaldate, no sample
     assert value("mailer_receipt_latency_seconds_count") == count + 1
     assert value("mailer_receipt_latency_seconds_bucket", le="10.0") == under_10 + 1
 
@@ -143,7 +238,7 @@ def test_reloads_imap_and_staff_events() -> None:
 def test_odd_events_pass_through_untouched() -> None:
     assert count_events(None, "info", {"event": 42}) == {"event": 42}
     assert count_events(None, "info", {}) == {}
-    emit("message.processed", decision=None, internaldate="yesterday")
+    emit("message.processed", reason=None, detail=7, internaldate="yesterday")
     emit("mail.sent", kind=None)
 
 

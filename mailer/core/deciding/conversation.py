@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from mailer.core.deciding.commands import Commands
 from mailer.core.deciding.rating import read_rating
 from mailer.core.deciding.workflow import OPEN, apply_staff, is_reopening
-from mailer.model import Event, Status, ThreadInfo
+from mailer.model import Event, Reason, ReasonCode, Status, ThreadInfo
 
 DAY = 86400.0
+STAFF, REQUESTER, FOLLOW_UP = ReasonCode.STAFF, ReasonCode.REQUESTER, ReasonCode.FOLLOW_UP
 MAX_NOTE = 20_000  # characters of a note relayed and stored; the mail itself stays in IMAP
 
 
@@ -41,7 +42,7 @@ class Mail:
 
 @dataclass(frozen=True)
 class Step:
-    reason: str  # what the store and the log say: "staff: #take #in-progress", "reopened"
+    why: Reason  # its code (the log, the metrics) and text: "staff: #take #in-progress"
     status: Status | None = None  # the new status, None when unchanged
     owner: str | None = None  # the new owner, None when unchanged
     owner_name: str = ""  # the new owner's display name, when known
@@ -51,6 +52,11 @@ class Step:
     rating_thanked: bool = False
     first_response: bool = False
     open_new: bool = False  # a reply too late to reopen: a new request that refers to this one
+
+    @property
+    def reason(self) -> str:
+        """What the store and the log say: "staff: #take #in-progress", "reopened"."""
+        return self.why.text
 
 
 def staff_step(
@@ -68,7 +74,9 @@ def staff_step(
     ``requester_saw``: the requester was in To/Cc, so they already have the text.
     """
     if commands.unknown or commands.problems:
-        return Step("staff: unknown keyword", mails=(_feedback(commands, nothing_changed=True),))
+        return Step(
+            Reason(STAFF, "unknown keyword"), mails=(_feedback(commands, nothing_changed=True),)
+        )
     if not commands.commands:
         return _answer(thread, _cap(commands.note), actor, requester_saw=requester_saw, files=files)
     result = apply_staff(thread.status, thread.owner, commands.commands, actor, can_own)
@@ -104,7 +112,7 @@ def staff_step(
     words = " ".join(c.word for c in commands.commands)
     owner = result.owner if result.owner_changed else None
     return Step(
-        f"staff: {words}",
+        Reason(STAFF, words),
         status=result.status if result.status_changed else None,
         owner=owner,
         owner_name=actor_name if owner == actor else "",
@@ -117,7 +125,7 @@ def staff_step(
 def missing_thread(commands: Commands) -> Step:
     """Keywords in a staff mail that belongs to no request: say so, change nothing."""
     mail = _feedback(commands, nothing_changed=True, missing_thread=True)
-    return Step("staff: no request found", mails=(mail,))
+    return Step(Reason(STAFF, "no request found"), mails=(mail,))
 
 
 def requester_step(
@@ -133,20 +141,23 @@ def requester_step(
 ) -> Step:
     """The requester wrote again: #status, #close, a rating, a reopening or a follow-up."""
     if not visible.strip() and not files:  # only quoted history or a tagline: nothing said
-        return Step("follow-up: nothing new")
+        return Step(Reason(FOLLOW_UP, "nothing new"))
     if commands.has("status"):
         extra = (_forward("follow_up"),) if commands.note and not team_saw else ()
-        return Step("requester: #status", mails=(Mail("status", "requester", "status"), *extra))
+        return Step(
+            Reason(REQUESTER, "#status"), mails=(Mail("status", "requester", "status"), *extra)
+        )
     if commands.has("close") and thread.status == Status.CLOSED:
         return Step(
-            "requester: #close (already closed)", mails=(Mail("status", "requester", "status"),)
+            Reason(REQUESTER, "#close (already closed)"),
+            mails=(Mail("status", "requester", "status"),),
         )
     if commands.has("close"):
         note = _cap(commands.note) or None
         event = Event("status", actor, _word(commands), thread.status, Status.CLOSED, note=note)
         closing = Mail("progress", "requester", "progress_closed", _progress(thread, "", True))
         mails = (closing, *(() if team_saw else (_forward("closed_by_requester"),)))
-        return Step("requester: #close", Status.CLOSED, events=(event,), mails=mails)
+        return Step(Reason(REQUESTER, "#close"), Status.CLOSED, events=(event,), mails=mails)
     if thread.status in (Status.RESOLVED, Status.CLOSED):
         return _after_resolution(thread, visible, actor, now, reopen_days, team_saw)
     forward = () if team_saw else (_forward("follow_up"),)
@@ -155,8 +166,10 @@ def requester_step(
             "status", actor, "reply", Status.WAITING, Status.IN_PROGRESS, note=_cap(visible)
         )
         forward = () if team_saw else (_forward("waiting_answered"),)
-        return Step("follow-up: answered", Status.IN_PROGRESS, events=(event,), mails=forward)
-    return Step("follow-up", mails=forward)
+        return Step(
+            Reason(FOLLOW_UP, "answered"), Status.IN_PROGRESS, events=(event,), mails=forward
+        )
+    return Step(Reason(FOLLOW_UP), mails=forward)
 
 
 def other_step(commands: Commands, *, listed: bool, team_saw: bool) -> Step:
@@ -166,12 +179,12 @@ def other_step(commands: Commands, *, listed: bool, team_saw: bool) -> Step:
     its answer did not reach the requester, and the team should know why.
     """
     if listed:
-        event, reason = "not_authenticated", "follow-up: staff address not authenticated"
+        event, detail = "not_authenticated", "staff address not authenticated"
     elif commands.any:
-        event, reason = "not_staff", "follow-up: keywords ignored (not staff)"
+        event, detail = "not_staff", "keywords ignored (not staff)"
     else:
-        event, reason = "follow_up", "follow-up"
-    return Step(reason, mails=() if team_saw else (_forward(event),))
+        event, detail = "follow_up", ""
+    return Step(Reason(FOLLOW_UP, detail), mails=() if team_saw else (_forward(event),))
 
 
 def _after_resolution(
@@ -186,7 +199,11 @@ def _after_resolution(
             () if thread.rating_thanked else (Mail("rating", "requester", "rating_thanks", value),)
         )
         return Step(
-            "rating", events=(event,), mails=thanks, rating=rating.text, rating_thanked=True
+            Reason(REQUESTER, "rating", "rating"),
+            events=(event,),
+            mails=thanks,
+            rating=rating.text,
+            rating_thanked=True,
         )
     resolved_at = thread.resolved_at or thread.created_at
     if thread.status == Status.RESOLVED and now - resolved_at <= reopen_days * DAY:
@@ -196,8 +213,13 @@ def _after_resolution(
         values = {**_progress(thread, "", True), "reopened_by_requester": True}
         told = Mail("progress", "requester", "progress_reopened", values)
         mails = (told, *(() if team_saw else (_forward("reopened"),)))
-        return Step("reopened", Status.IN_PROGRESS, events=(event,), mails=mails)
-    return Step("late reply: new request", open_new=True)
+        return Step(
+            Reason(REQUESTER, "reopened", "reopened"),
+            Status.IN_PROGRESS,
+            events=(event,),
+            mails=mails,
+        )
+    return Step(Reason(REQUESTER, "late reply", "late reply: new request"), open_new=True)
 
 
 def _names(thread: ThreadInfo) -> list[str]:
@@ -210,13 +232,15 @@ def _names(thread: ThreadInfo) -> list[str]:
 
 def _answer(thread: ThreadInfo, note: str, actor: str, *, requester_saw: bool, files: bool) -> Step:
     if not note and not files:
-        return Step("staff: empty reply")
+        return Step(Reason(STAFF, "empty reply"))
     event = Event("note", actor, note=note or None)
     if requester_saw:
-        return Step("staff: answer (requester in copy)", events=(event,), first_response=True)
+        return Step(
+            Reason(STAFF, "answer (requester in copy)"), events=(event,), first_response=True
+        )
     values = _progress(thread, note, False)
     mail = Mail("answer", "requester", "answer", values, attach=files)
-    return Step("staff: answer", events=(event,), mails=(mail,), first_response=True)
+    return Step(Reason(STAFF, "answer"), events=(event,), mails=(mail,), first_response=True)
 
 
 def _progress(thread: ThreadInfo, note: str, changed: bool) -> dict[str, object]:

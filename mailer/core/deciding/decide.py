@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mailer.model import Address, Classification, ParsedMessage, ThreadInfo
+from mailer.model import (
+    SENDER_CAP,
+    Address,
+    Classification,
+    ParsedMessage,
+    Reason,
+    ReasonCode,
+    Robot,
+    ThreadInfo,
+)
 from mailer.settings import LimitsSettings
 
 Action = Literal["open", "follow-up", "record"]
@@ -19,7 +28,7 @@ Action = Literal["open", "follow-up", "record"]
 class Facts:
     """What the store and the mailbox know about a message, gathered by the service."""
 
-    robot: str | None  # robots.robot_reason(); None = a person wrote it
+    robot: Robot | None  # robots.robot_reason(); None = a person wrote it
     thread: ThreadInfo | None  # matched by our Message-IDs or by [REF] + sender
     backlog: bool  # older than [imap] backlog when the mailbox was first seen
     duplicate: bool  # the same Message-ID (or bytes) was processed before
@@ -31,11 +40,16 @@ class Facts:
 @dataclass(frozen=True)
 class Decision:
     action: Action
-    reason: str  # what the log and the store say: "receipt", "suppressed: list", ...
+    why: Reason  # its code and detail (the log, the metrics) and its text
     receipt_to: Address | None = None  # send a receipt to this one address
     automatic: bool = False
     alert: str | None = None  # goes to the log at warning level
     block_thread: bool = False  # the thread hit the automatic-mail cap
+
+    @property
+    def reason(self) -> str:
+        """What the store and people read: "receipt", "suppressed: list", ..."""
+        return self.why.text
 
 
 def receipt_address(msg: ParsedMessage) -> Address | None:
@@ -65,39 +79,41 @@ def decide(
 ) -> Decision:
     """The decision table, read top to bottom; the first row that applies wins."""
     if facts.duplicate:
-        return Decision("record", "duplicate: already processed")
+        return Decision("record", Reason(ReasonCode.DUPLICATE, "already processed"))
     if facts.bounced_thread is not None:
-        return Decision("follow-up", "bounce of our mail", automatic=True)
+        return Decision("follow-up", Reason(ReasonCode.BOUNCE), automatic=True)
     if facts.thread is not None:
         return _follow_up(facts, limits)
     if facts.robot is not None:
-        return Decision("record", f"suppressed: {facts.robot}", automatic=True)
+        return Decision("record", Reason(ReasonCode.SUPPRESSED, facts.robot), automatic=True)
     if facts.backlog:
-        return Decision("record", "skipped: backlog")
+        return Decision("record", Reason(ReasonCode.SKIPPED, "backlog"))
     to = receipt_address(msg)
     if to is None:
-        return Decision("record", "suppressed: no valid sender")
+        nobody = Reason(ReasonCode.SUPPRESSED, Robot.NO_VALID_SENDER, "suppressed: no valid sender")
+        return Decision("record", nobody)
     if not classification.receipt:
-        return Decision("open", f"no receipt: rule {classification.rule}")
+        return Decision("open", Reason(ReasonCode.NO_RECEIPT, f"rule {classification.rule}"))
     if facts.receipts_to_sender >= limits.receipts_per_sender:
         return Decision(
             "open",
-            "suppressed: sender cap",
+            Reason(ReasonCode.SUPPRESSED, SENDER_CAP, "suppressed: sender cap"),
             alert=f"{to.key} reached {limits.receipts_per_sender} receipts today",
         )
-    return Decision("open", "receipt", receipt_to=to)
+    return Decision("open", Reason(ReasonCode.RECEIPT), receipt_to=to)
 
 
 def _follow_up(facts: Facts, limits: LimitsSettings) -> Decision:
     if facts.robot is None:
-        return Decision("follow-up", "follow-up")
+        return Decision("follow-up", Reason(ReasonCode.FOLLOW_UP))
+    why = Reason(ReasonCode.FOLLOW_UP, facts.robot)
     count = facts.automatic_in_thread + 1
     if count >= limits.auto_per_thread:
         return Decision(
             "follow-up",
-            f"follow-up: {facts.robot}",
+            why,
             automatic=True,
             block_thread=True,
             alert=f"{count} automatic messages in a row in this thread: automatic mail stopped",
         )
-    return Decision("follow-up", f"follow-up: {facts.robot}", automatic=True)
+    return Decision("follow-up", why, automatic=True)

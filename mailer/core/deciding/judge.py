@@ -135,7 +135,7 @@ def judge(
     if robot is None and not known.duplicate and not known.backlog:  # a person wrote
         handled = person_step(msg, thread, known.named, s, now)
     if handled is not None and not handled.step.open_new:
-        return found(Decision("follow-up", handled.step.reason), facts=facts, handled=handled)
+        return found(Decision("follow-up", handled.step.why), facts=facts, handled=handled)
     previous = None
     if handled is not None and handled.thread is not None:  # too late to reopen it
         previous = handled.thread.reference

@@ -1,8 +1,9 @@
 """Did a person write this? The checks that keep us from answering robots (RFC 3834 §2).
 
-Pure: a ParsedMessage and the service's own addresses in, a reason code out. The checks are
-an ordered table (standards.md A1, then C), read top to bottom; the first hit wins, so the
-reason names the most specific signal. Subject and body phrases live in robot_signals.py.
+Pure: a ParsedMessage and the service's own addresses in, a reason code (a Robot) out. The
+checks are an ordered table (standards.md A1, then C), read top to bottom; the first hit
+wins, so the reason names the most specific signal. Subject and body phrases live in
+signals.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from mailer.core.reading import signals as sig
 from mailer.core.reading.parse import is_valid_addr, message_ids
-from mailer.model import LOOP_HEADER, ParsedMessage
+from mailer.model import LOOP_HEADER, ParsedMessage, Robot
 
 __all__ = [
     "BOUNCE_REASONS",
@@ -184,13 +185,12 @@ def _spam(m: Inbound) -> bool:
     )
 
 
-def _report(kind: str) -> Callable[[Inbound], bool]:
+def _report(kind: Robot) -> Callable[[Inbound], bool]:
     def check(m: Inbound) -> bool:
         report = m.msg.report
         if report is None:
-            return kind == "other" and m.msg.content_type.startswith("message/")
-        found = sig.REPORT_KINDS.get(report.report_type, "other")
-        return found == kind
+            return kind is Robot.REPORT and m.msg.content_type.startswith("message/")
+        return sig.REPORT_KINDS.get(report.report_type, Robot.REPORT) is kind
 
     return check
 
@@ -231,32 +231,32 @@ Check = Callable[[Inbound], bool]
 # Every check below is a "no receipt"; the order only decides which reason is logged, so the
 # most specific come first: our own mail (log "looped back"), then what a report or bounce
 # says (the caller ties those to threads), then standards A1 in its order, then C.
-CHECKS: tuple[tuple[str, Check], ...] = (
-    ("own-mail-looped", _own_mail),  # A1.11
-    ("own-address", _own_address),  # A1.12
-    ("dsn", _report("dsn")),  # C78-80
-    ("mdn", _report("mdn")),  # C83
-    ("arf", _report("arf")),  # C84
-    ("report", _report("other")),  # any other multipart/report or bare message/* body
-    ("arf", _arf_like),  # C84: complaint mails that are not multipart/report
-    ("bounce", _bounce),  # C85
-    ("auto-submitted", _auto_submitted),  # A1.1-2
-    ("null-sender", _null_sender),  # A1.3
-    ("system-sender", _system_sender),  # A1.5
-    ("no-valid-sender", _no_valid_sender),  # A1.4 (From fallback), rule 123
-    ("no-reply-sender", _no_reply_sender),  # A1.6
-    ("list", _list),  # A1.7
-    ("precedence", _precedence),  # A1.8
-    ("x-auto-response-suppress", _suppress),  # A1.9
-    ("loop-header", _loop_header),  # A1.10
-    ("auto-header", _auto_header),  # A1.10
-    ("spam", _spam),  # A1.14
-    ("out-of-office", _out_of_office),  # C86-87
-    ("challenge-response", _challenge),
-    ("calendar", _calendar),
-    ("recall", _recall),
-    ("read-receipt", _read_receipt),
-    ("not-addressed", _not_addressed),  # A1.13, last: it still means "ingest"
+CHECKS: tuple[tuple[Robot, Check], ...] = (
+    (Robot.OWN_MAIL_LOOPED, _own_mail),  # A1.11
+    (Robot.OWN_ADDRESS, _own_address),  # A1.12
+    (Robot.DSN, _report(Robot.DSN)),  # C78-80
+    (Robot.MDN, _report(Robot.MDN)),  # C83
+    (Robot.ARF, _report(Robot.ARF)),  # C84
+    (Robot.REPORT, _report(Robot.REPORT)),  # any other multipart/report or bare message/* body
+    (Robot.ARF, _arf_like),  # C84: complaint mails that are not multipart/report
+    (Robot.BOUNCE, _bounce),  # C85
+    (Robot.AUTO_SUBMITTED, _auto_submitted),  # A1.1-2
+    (Robot.NULL_SENDER, _null_sender),  # A1.3
+    (Robot.SYSTEM_SENDER, _system_sender),  # A1.5
+    (Robot.NO_VALID_SENDER, _no_valid_sender),  # A1.4 (From fallback), rule 123
+    (Robot.NO_REPLY_SENDER, _no_reply_sender),  # A1.6
+    (Robot.LIST, _list),  # A1.7
+    (Robot.PRECEDENCE, _precedence),  # A1.8
+    (Robot.X_AUTO_RESPONSE_SUPPRESS, _suppress),  # A1.9
+    (Robot.LOOP_HEADER, _loop_header),  # A1.10
+    (Robot.AUTO_HEADER, _auto_header),  # A1.10
+    (Robot.SPAM, _spam),  # A1.14
+    (Robot.OUT_OF_OFFICE, _out_of_office),  # C86-87
+    (Robot.CHALLENGE_RESPONSE, _challenge),
+    (Robot.CALENDAR, _calendar),
+    (Robot.RECALL, _recall),
+    (Robot.READ_RECEIPT, _read_receipt),
+    (Robot.NOT_ADDRESSED, _not_addressed),  # A1.13, last: it still means "ingest"
 )
 
 
@@ -268,7 +268,7 @@ def robot_reason(
     loop_header: str = LOOP_HEADER,
     no_reply_patterns: tuple[str, ...] = DEFAULT_NO_REPLY,
     require_addressed: bool = False,
-) -> str | None:
+) -> Robot | None:
     """None when a person wrote ``msg`` (a receipt may go out), else the first reason code."""
     inbound = Inbound(
         msg=msg,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mailer.model import ParsedMessage
+from mailer.model import ParsedMessage, Robot
 
 _I = re.IGNORECASE
 _IM = re.IGNORECASE | re.MULTILINE
@@ -18,12 +18,12 @@ BODY_WINDOW = 4000  # characters of body the phrase checks read; robots say it e
 
 SYSTEM_LOCAL = re.compile(r"^(?:mailer-daemon|listserv|majordomo)$|-request|^owner-", _I)
 PRECEDENCE = frozenset({"bulk", "list", "junk", "auto_reply", "auto-reply"})
-REPORT_KINDS = {
-    "delivery-status": "dsn",
-    "global-delivery-status": "dsn",
-    "disposition-notification": "mdn",
-    "global-disposition-notification": "mdn",
-    "feedback-report": "arf",
+REPORT_KINDS = {  # multipart/report's report-type; any other is Robot.REPORT
+    "delivery-status": Robot.DSN,
+    "global-delivery-status": Robot.DSN,
+    "disposition-notification": Robot.MDN,
+    "global-disposition-notification": Robot.MDN,
+    "feedback-report": Robot.ARF,
 }
 TEXT_MSGID = re.compile(r"^[ \t>]*(?:original-)?message-id:[ \t]*(<[^<>\s]+>)", _IM)
 

@@ -1,9 +1,11 @@
 """Counters fed by the daemon's own log events (a structlog processor), so that no module
-has to know about metrics: what is logged is what is counted.
+has to know about metrics: what is logged is what is counted. The daemon that serves the
+metrics puts ``count_events`` into the log's chain (``mailer.ops.logs.configure``), which
+also carries the stdlib's records (imapclient, aiosmtplib, asyncio): their warnings count.
 
-Labels come from small fixed vocabularies (outcome, robot reason word, mail kind); anything
-unexpected becomes ``other``. Addresses, subjects, references and rule names never become
-labels: they are personal or unbounded.
+Labels come from small fixed vocabularies (outcome, robot reason word, mail kind, log level
+and writer); anything unexpected becomes ``other``. Addresses, subjects, references and rule
+names never become labels: they are personal or unbounded.
 """
 
 from __future__ import annotations
@@ -16,32 +18,15 @@ from typing import Any
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from mailer.core.reading.robots import CHECKS
+from mailer.model import SENDER_CAP, ReasonCode, Robot
 
 # *_created series would only double the output
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 EVENTS = CollectorRegistry()  # one per process: the processor has no other way to reach it
 
-OUTCOMES = (
-    "receipt",
-    "no-receipt",
-    "suppressed",
-    "duplicate",
-    "skipped",
-    "bounce",
-    "follow-up",
-    "staff",
-    "requester",
-    "failed",
-    "quarantined",
-    "other",
-)
-SUPPRESSED_REASONS = (
-    *dict.fromkeys(name for name, _ in CHECKS),
-    "sender-cap",
-    "other",
-)
+OUTCOMES = (*(code.value for code in ReasonCode), "failed", "quarantined", "other")
+SUPPRESSED_REASONS = (*(robot.value for robot in Robot), SENDER_CAP, "other")
 MAIL_KINDS = (
     "receipt",
     "notify",
@@ -54,6 +39,8 @@ MAIL_KINDS = (
     "admin",
     "other",
 )
+LOG_LEVELS = ("warning", "error", "critical")  # the lines worth counting
+LOG_WRITERS = ("mailer", "imapclient", "aiosmtplib", "asyncio", "other")
 RELOAD_RESULTS = {"reload.done": "done", "reload.refused": "refused", "reload.error": "error"}
 # Delivery to processing: seconds for IDLE, minutes for polling, hours for a backlog.
 LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 4 * 3600)
@@ -103,6 +90,13 @@ IGNORED = Counter(
 OUTBOX_ERRORS = Counter(
     "mailer_outbox_errors", "Unexpected errors of the outbox loop.", registry=EVENTS
 )
+LOG_LINES = Counter(
+    "mailer_log_lines",
+    "Log lines at warning and above, by level and by writer: mailer, or the library whose"
+    " stdlib logger wrote it.",
+    ["level", "logger"],
+    registry=EVENTS,
+)
 
 
 def _zero_series() -> None:
@@ -116,6 +110,9 @@ def _zero_series() -> None:
         DEAD.labels(kind)
     for result in RELOAD_RESULTS.values():
         RELOADS.labels(result)
+    for level in LOG_LEVELS:
+        for writer in LOG_WRITERS:
+            LOG_LINES.labels(level, writer)
 
 
 _zero_series()
@@ -144,24 +141,16 @@ class Live:
 LIVE = Live()
 
 
-def outcome_of(decision: str) -> tuple[str, str | None]:
-    """``message.processed``'s decision -> (outcome, suppressed reason or None).
+def outcome_of(reason: object, detail: object = "") -> tuple[str, str | None]:
+    """``message.processed``'s ``reason`` and ``detail`` -> (outcome, suppressed reason).
 
-    ``decision`` is the reason text of decide.py and conversation.py: "receipt",
-    "suppressed: list", "no receipt: rule printers", "staff: #take #resolved", ...
+    Both are codes (mailer.model.Reason): the reason a ReasonCode, the detail of a
+    suppressed message a Robot code or SENDER_CAP; nothing is read back from the text.
     """
-    head, _, rest = decision.partition(":")
-    head, rest = head.strip(), rest.strip()
-    if head == "suppressed":
-        word = rest.replace(" ", "-")
-        return "suppressed", word if word in SUPPRESSED_REASONS else "other"
-    if head == "no receipt":
-        return "no-receipt", None
-    if head in ("requester", "rating", "reopened"):
-        return "requester", None
-    if decision == "bounce of our mail":
-        return "bounce", None
-    return (head if head in OUTCOMES else "other"), None
+    outcome = reason if isinstance(reason, str) and reason in OUTCOMES else "other"
+    if outcome != ReasonCode.SUPPRESSED:
+        return outcome, None
+    return outcome, detail if isinstance(detail, str) and detail in SUPPRESSED_REASONS else "other"
 
 
 def _kind(value: object) -> str:
@@ -172,7 +161,7 @@ def _count(event: str, fields: MutableMapping[str, Any], now: float) -> None:
     if event in CHECK_EVENTS:
         LIVE.update(checked=now)
     if event == "message.processed":
-        outcome, reason = outcome_of(str(fields.get("decision", "")))
+        outcome, reason = outcome_of(fields.get("reason"), fields.get("detail"))
         PROCESSED.labels(outcome).inc()
         if reason is not None:
             SUPPRESSED.labels(reason).inc()
@@ -203,17 +192,30 @@ def _count(event: str, fields: MutableMapping[str, Any], now: float) -> None:
         OUTBOX_ERRORS.inc()
 
 
+def _count_line(method_name: str, fields: MutableMapping[str, Any]) -> None:
+    """A warning or worse: by level, and by writer (a stdlib record names its logger)."""
+    level = str(fields.get("level") or method_name)
+    level = {"warn": "warning", "exception": "error", "fatal": "critical"}.get(level, level)
+    if level not in LOG_LEVELS:
+        return
+    record = fields.get("_record")  # set by ProcessorFormatter for the stdlib's records
+    writer = "mailer" if record is None else str(getattr(record, "name", "")).partition(".")[0]
+    LOG_LINES.labels(level, writer if writer in LOG_WRITERS else "other").inc()
+
+
 def count_events(
     logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: count the event, pass it on unchanged.
 
-    Goes before the renderer (it needs the fields, not the rendered line). Counting must
-    never cost a log line, so any surprise here is swallowed.
+    Goes before the renderer (it needs the fields, not the rendered line). The stdlib's
+    records count as lines only: their message is text, never one of our event names.
+    Counting must never cost a log line, so any surprise here is swallowed.
     """
     try:
+        _count_line(method_name, event_dict)
         event = event_dict.get("event")
-        if isinstance(event, str):
+        if isinstance(event, str) and "_record" not in event_dict:
             _count(event, event_dict, time.time())
     except Exception:
         pass  # metrics are best effort, logging is not

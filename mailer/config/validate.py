@@ -16,6 +16,7 @@ from mailer.core.writing.samples import (
     SAMPLE_CONTEXTS,
     SAMPLE_DUE,
     STAFF_TEMPLATES,
+    SUMMARY_TEMPLATES,
 )
 from mailer.errors import Problem
 from mailer.model import Address, Attachment, Classification, ParsedMessage
@@ -141,7 +142,7 @@ def _check_workflow(
     """Progress mail in every language; staff mail in the default language, which it uses."""
     problems: list[Problem] = []
     wanted = [(n, lang) for n in REQUESTER_TEMPLATES for lang in languages]
-    wanted += [(n, default_language) for n in STAFF_TEMPLATES]
+    wanted += [(n, default_language) for n in (*STAFF_TEMPLATES, *SUMMARY_TEMPLATES)]
     for name, language in wanted:
         context = {**SAMPLE_CONTEXTS[name], "language": language}
         for suffix in ("txt.j2", "html.j2"):

@@ -11,7 +11,12 @@ from mailer.config import templates
 from mailer.config.validate import SAMPLE
 from mailer.core.writing.receipt import receipt_context
 from mailer.core.writing.render import Envelope
-from mailer.core.writing.samples import REQUESTER_TEMPLATES, SAMPLE_CONTEXTS, STAFF_TEMPLATES
+from mailer.core.writing.samples import (
+    REQUESTER_TEMPLATES,
+    SAMPLE_CONTEXTS,
+    STAFF_TEMPLATES,
+    SUMMARY_TEMPLATES,
+)
 from mailer.model import Classification
 from tests.factories import settings
 
@@ -57,10 +62,33 @@ def assert_well_formed(out: str, suffix: str) -> None:
 
 
 def test_every_template_has_a_sample_context_with_the_common_keys() -> None:
-    assert set(SAMPLE_CONTEXTS) == {*REQUESTER_TEMPLATES, *STAFF_TEMPLATES}
+    assert set(SAMPLE_CONTEXTS) == {*REQUESTER_TEMPLATES, *STAFF_TEMPLATES, *SUMMARY_TEMPLATES}
     assert not set(REQUESTER_TEMPLATES) & set(STAFF_TEMPLATES)
     for name, context in SAMPLE_CONTEXTS.items():
-        assert set(context) >= COMMON_KEYS, name
+        if name not in SUMMARY_TEMPLATES:
+            assert set(context) >= COMMON_KEYS, name
+
+
+@pytest.mark.parametrize("name", SUMMARY_TEMPLATES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_summaries_to_staff_list_every_request_and_render_when_nothing_is_owned(
+    lang: str, name: str
+) -> None:
+    out = render(lang, name)
+    assert "IT-1024" in out and "IT-1019" in out
+    assert_well_formed(out, "txt")
+    assert f"{lang}/{name}.html.j2" not in ENV.list_templates()
+    with pytest.raises(jinja2.UndefinedError):
+        context = {k: v for k, v in SAMPLE_CONTEXTS[name].items() if k != "keywords"}
+        ENV.get_template(f"{lang}/{name}.txt.j2").render(context)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_notice_about_one_request_names_it_and_says_what_is_due(lang: str) -> None:
+    items = cast(list[dict[str, object]], SAMPLE_CONTEXTS["due_notice"]["items"])
+    out = render(lang, "due_notice", items=items[1:])
+    assert "IT-1019" in out and "IT-1024" not in out
+    assert ("past its resolution time" in out) or ("superato il termine" in out)
 
 
 def test_staff_mails_are_text_only_and_requester_mails_have_an_html_alternative() -> None:

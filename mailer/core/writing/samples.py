@@ -20,8 +20,12 @@ REQUESTER_TEMPLATES: tuple[str, ...] = (
     "progress_closed",
     "progress_reopened",
     "progress_update",
+    "late_notice",
 )
 STAFF_TEMPLATES: tuple[str, ...] = ("notify", "forward", "feedback")
+# Mails to staff about several requests at once (text only): reminders and escalations, the
+# daily digest. They list requests in ``items`` (or in groups) instead of naming one.
+SUMMARY_TEMPLATES: tuple[str, ...] = ("due_notice", "digest")
 
 
 def _common() -> dict[str, object]:
@@ -187,4 +191,54 @@ SAMPLE_DUE: dict[str, object] = {
     "resolution_within": "within 2 working days",
     "back_at": "Wednesday 9 December, 08:30",
     "timezone": "Europe/Rome",
+}
+
+
+def _staff() -> dict[str, object]:
+    """The keys of the promise mails to staff (``core.writing.notices.staff_context``)."""
+    return {
+        "service": "IT Help Desk",
+        "service_address": "it-help@example.test",
+        "signature": "The IT Help Desk team",
+        "language": "en",
+        "keywords": {action: list(words) for action, words in DEFAULT_KEYWORDS},
+    }
+
+
+def _item(reference: str, owner: str | None, **extra: object) -> dict[str, object]:
+    return {
+        "reference": reference,
+        "subject": "The printer on the 2nd floor is jammed",
+        "status": "in_progress" if owner else "acknowledged",
+        "owner": owner,
+        "requester": "maria.rossi@example.test",
+        "requester_name": "Maria Rossi",
+        "team": "it",
+        "age_days": 2,
+        **extra,
+    }
+
+
+SAMPLE_CONTEXTS["due_notice"] = {
+    **_staff(),
+    "items": [
+        _item("IT-1024", None, kind="reminder", target="first_response",
+              due="Wednesday 9 December, 11:00", overdue=False),
+        _item("IT-1019", "luca.bianchi@example.test", kind="escalation", target="resolution",
+              due="Tuesday 8 December, 16:00", overdue=True),
+    ],
+}  # fmt: skip
+SAMPLE_CONTEXTS["digest"] = {
+    **_staff(),
+    "team": "IT Support",
+    "day": "2026-12-09",
+    "due_today": [_item("IT-1024", None)],
+    "overdue": [_item("IT-1019", "luca.bianchi@example.test")],
+    "unowned": [_item("IT-1024", None)],
+    "waiting": [],
+}
+SAMPLE_CONTEXTS["late_notice"] = {
+    **_common(),
+    "target": "resolution",
+    "due": "Tuesday 8 December, 16:00",
 }

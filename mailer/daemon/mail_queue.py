@@ -188,6 +188,10 @@ class MailQueue:
             extra["status_changed_on"] = ""
         return extra
 
+    def prepared(self, thread: ThreadInfo | None, kind: str, out: Outgoing, now: float) -> None:
+        """A mail composed elsewhere (reminders, digests) into the outbox, like every other."""
+        self._enqueue(thread, kind, out, now)
+
     def _enqueue(
         self,
         thread: ThreadInfo | None,

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 import structlog
 
 from mailer.config import templates
+from mailer.daemon.clock import clock_from
+from mailer.daemon.mailbox_writes import MailboxWrites
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
+from mailer.daemon.promises import PromiseKeeper, keep_promises
 from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
 from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
 from mailer.model import InboundMail
@@ -52,13 +55,15 @@ class RunStats:
     sent: int = 0
 
 
-class Service:
+class Service(MailboxWrites):
     def __init__(self, settings: Settings, store: Store, *, backfill: bool = False) -> None:
         self.settings = settings
         self.store = store
         self.backfill = backfill
         self.env = templates.make_environment(settings)
         self.pipeline = Pipeline(settings, store, self.env)
+        self.clock = clock_from()  # promises only; a test may move it (daemon/clock.py)
+        self.keeper = PromiseKeeper(settings, store, self.env, self.pipeline.mail)
         self.live = LiveReload(settings)
         self.mailbox = Mailbox(settings.imap, readonly=settings.imap.move_to is None)
         self.outbox = Outbox(
@@ -82,6 +87,7 @@ class Service:
         sending = asyncio.create_task(self._outbox_loop())  # sends while we still fetch
         try:
             await self._poll()
+            self.stats.queued += self.keeper.tick(self.clock())
         finally:
             self.final_budget = None  # --once: every queued mail gets its one try
             self.stopping.set()
@@ -106,11 +112,17 @@ class Service:
         )
         outbox = asyncio.create_task(self._outbox_loop())
         watcher = asyncio.create_task(self._watch_files())
+        promises = asyncio.create_task(
+            keep_promises(
+                lambda: self.keeper, self.clock, self.stopping.is_set, self.wake_outbox.set
+            )
+        )
         self.sd.start(self.stopping.is_set)  # READY, STATUS, WATCHDOG: sdnotify.py
         try:
             await self._intake_loop()
         finally:
             watcher.cancel()
+            promises.cancel()
             self.wake_outbox.set()
             await outbox
             await self._close()
@@ -129,6 +141,7 @@ class Service:
         self.settings = fresh
         self.env = templates.make_environment(fresh)
         self.pipeline = Pipeline(fresh, self.store, self.env)
+        self.keeper = PromiseKeeper(fresh, self.store, self.env, self.pipeline.mail)
         return True
 
     async def _watch_files(self) -> None:
@@ -247,40 +260,6 @@ class Service:
     def _fetch(self, uids: list[int]) -> list[InboundMail]:
         self.sd.beat(f"processing {len(uids)} new messages")
         return list(self.mailbox.fetch(uids, self.settings.limits.max_message_size))
-
-    async def _moves(self, uidvalidity: int) -> None:
-        s = self.settings
-        assert s.imap.move_to is not None
-        uids = self.store.pending_moves(s.imap.mailbox, uidvalidity)
-        if uids:
-            try:
-                await asyncio.to_thread(self.mailbox.move, uids, s.imap.move_to)
-            except REFUSED as exc:  # a NO from the server: retrying will not help
-                log.error(
-                    "imap.move_refused",
-                    uids=len(uids),
-                    folder=s.imap.move_to,
-                    error=str(exc),
-                    action="the messages stay in the mailbox",
-                )
-            self.store.moves_done(s.imap.mailbox, uids)
-
-    async def _copies(self) -> None:
-        """APPEND a \\Seen copy of each sent mail to the Sent folder, when configured."""
-        folder = self.settings.imap.sent_folder
-        if folder is None or not self.connected:
-            return
-        self.wake_intake.clear()
-        for row in self.store.copies_pending():
-            try:
-                await asyncio.to_thread(self.mailbox.append, folder, row.raw, row.created_at)
-            except REFUSED as exc:  # quota, rights: log it once, never loop on it
-                log.error(
-                    "imap.append_refused", message_id=row.message_id, folder=folder, error=str(exc)
-                )
-                self.store.mark_copied(row.id, status="refused")
-                continue
-            self.store.mark_copied(row.id)
 
     async def _wait_for_mail(self) -> None:
         s = self.settings.imap

@@ -30,10 +30,16 @@ class PromiseQueries(Connected):
 
     def promised_threads(self) -> list[ThreadInfo]:
         """Open requests that were promised something, oldest first."""
+        return self._open(" AND (first_response_due IS NOT NULL OR resolution_due IS NOT NULL)")
+
+    def open_threads(self) -> list[ThreadInfo]:
+        """Every open request (new, acknowledged, in progress, waiting), oldest first."""
+        return self._open("")
+
+    def _open(self, condition: str) -> list[ThreadInfo]:
         marks = ", ".join("?" * len(OPEN_STATUSES))
         rows = self.db.execute(
-            f"SELECT * FROM threads WHERE status IN ({marks}) AND (first_response_due IS NOT NULL"
-            " OR resolution_due IS NOT NULL) ORDER BY id",
+            f"SELECT * FROM threads WHERE status IN ({marks}){condition} ORDER BY id",
             [s.value for s in OPEN_STATUSES],
         )
         return [thread_info(r) for r in rows]

@@ -40,9 +40,14 @@ class PromiseKeeper:
         self.store = store
         self.env = env
         self.mail = mail
+        self.sent_at = 0.0
 
-    def tick(self, now: float) -> int:
-        """Queue what is due at ``now``, in one transaction; returns the mails queued."""
+    def tick(self, now: float, sent_at: float | None = None) -> int:
+        """Queue what is due at ``now``, in one transaction; returns the mails queued.
+
+        ``sent_at`` (default ``now``) dates the mail and the outbox rows: the wall clock,
+        also when ``now`` is a test's moved clock."""
+        self.sent_at = now if sent_at is None else sent_at
         if not (_any_targets(self.settings) or self.settings.promises.digest_at):
             return 0
         with self.store.transaction():
@@ -61,7 +66,7 @@ class PromiseKeeper:
         queued = 0
         for notice in fresh:
             if notice.kind == LATE:
-                self._late(notice, now)
+                self._late(notice)
                 queued += 1
             else:
                 by_person[notice.recipient].append(notice)
@@ -69,9 +74,11 @@ class PromiseKeeper:
             threads_of = {n.thread.id: n.thread for n in notices}
             only = next(iter(threads_of.values())) if len(threads_of) == 1 else None
             reference = only.reference if only is not None else None
-            envelope = self.mail.envelope(Address("", person), reference, now)
-            out = compose_due_notice(self.env, self.settings, notices, self._calendar, envelope)
-            self.mail.prepared(only, "due_notice", out, now)
+            envelope = self.mail.envelope(Address("", person), reference, self.sent_at)
+            out = compose_due_notice(
+                self.env, self.settings, notices, self._calendar, envelope, now
+            )
+            self.mail.prepared(only, "due_notice", out, self.sent_at)
             queued += 1
         for notice in fresh:
             log.info(
@@ -84,21 +91,22 @@ class PromiseKeeper:
             )
         return queued
 
-    def _late(self, notice: Notice, now: float) -> None:
+    def _late(self, notice: Notice) -> None:
         thread = notice.thread
         to = Address(thread.requester_name, thread.requester)
-        envelope = self.mail.envelope(to, thread.reference, now)
+        envelope = self.mail.envelope(to, thread.reference, self.sent_at)
         out = compose_late_notice(self.env, self.settings, notice, self._calendar(thread), envelope)
-        self.mail.prepared(thread, "late_notice", out, now)
+        self.mail.prepared(thread, "late_notice", out, self.sent_at)
 
     def _digests(self, threads: list[ThreadInfo], now: float) -> int:
         queued = 0
         for digest in digests_due(threads, self.settings, self._team_calendar, now):
             if not self.store.record_digest(digest.recipient, digest.day, now):
                 continue
-            envelope = self.mail.envelope(Address(digest.team.name, digest.recipient), None, now)
-            out = compose_digest(self.env, self.settings, digest, envelope)
-            self.mail.prepared(None, "digest", out, now)
+            to = Address(digest.team.name, digest.recipient)
+            envelope = self.mail.envelope(to, None, self.sent_at)
+            out = compose_digest(self.env, self.settings, digest, envelope, now)
+            self.mail.prepared(None, "digest", out, self.sent_at)
             log.info("promise.digest", team=digest.team.key, day=digest.day, to=digest.recipient)
             queued += 1
         return queued
@@ -126,7 +134,7 @@ async def keep_promises(
     while not stopping():
         seen = moved()
         try:
-            if keeper().tick(clock()):
+            if keeper().tick(clock(), time.time()):
                 wake_outbox()
         except Exception as exc:  # the intake and the outbox must outlive any surprise here
             log.error("promise.error", error=f"{type(exc).__name__}: {exc}")

@@ -87,7 +87,7 @@ class Service(MailboxWrites):
         sending = asyncio.create_task(self._outbox_loop())  # sends while we still fetch
         try:
             await self._poll()
-            self.stats.queued += self.keeper.tick(self.clock())
+            self.stats.queued += self.keeper.tick(self.clock(), time.time())
         finally:
             self.final_budget = None  # --once: every queued mail gets its one try
             self.stopping.set()

@@ -88,10 +88,11 @@ def compose_due_notice(
     notices: Sequence[Notice],
     calendar_of: CalendarOf,
     envelope: Envelope,
+    now: float,
 ) -> Outgoing:
     """One mail to one person about every request of theirs that is due soon or overdue."""
     language = settings.service.default_language
-    context = due_notice_context(settings, notices, calendar_of, envelope.now)
+    context = due_notice_context(settings, notices, calendar_of, now)
     words = SUBJECTS.get(language, SUBJECTS["en"])
     threads = {n.thread.id: n.thread for n in notices}
     if len(threads) == 1:
@@ -162,9 +163,10 @@ def compose_digest(
     settings: Settings,
     digest: Digest,
     envelope: Envelope,
+    now: float,
 ) -> Outgoing:
     language = settings.service.default_language
-    context = digest_context(settings, digest, envelope.now)
+    context = digest_context(settings, digest, now)
     words = SUBJECTS.get(language, SUBJECTS["en"])
     subject = f"{words['digest']}: {digest.team.name}, {digest.day}"
     return outgoing.compose(

@@ -242,3 +242,28 @@ def test_thread_and_threads_show_due_times_and_what_is_overdue(
     )
     text = show("thread", "REQ-1000", now=at(2026, 12, 9, 11, 1))
     assert "first response: 4h, due 2026-12-09T11:00:00+01:00 (overdue)" in text
+
+
+def test_rules_test_prints_the_due_times_as_if_the_message_arrived_now(tmp_path: Path) -> None:
+    from mailer.admin.explain.command import as_json, as_text
+    from mailer.admin.explain.trace import explain_message
+    from mailer.admin.rules.listing import table
+    from mailer.config.load import load_settings
+    from mailer.core.reading.parse import parse_message
+
+    (tmp_path / "mailer.toml").write_text(CONFIG + '[[rules]]\nname = "all"\nlanguage = "it"\n')
+    settings = load_settings(tmp_path / "mailer.toml")
+    env = templates.make_environment(settings)
+    explained = explain_message(
+        settings, env, parse_message(raw(1), max_size=1 << 20), None, FRIDAY_16, ("en", "it")
+    )
+    text = as_text(explained)
+    assert "first response due: 2026-12-09T11:00:00+01:00" in text
+    assert "resolution due: 2026-12-10T16:00:00+01:00" in text
+    assert "entro mercoledì 9 dicembre, 11:00" in " ".join(text.split())
+    assert as_json(explained)["due"] == {
+        "first_response": "2026-12-09T11:00:00+01:00",
+        "resolution": "2026-12-10T16:00:00+01:00",
+    }
+    header, row = table(settings)[1:3]
+    assert "TARGETS" in header and " 4h/2d " in row

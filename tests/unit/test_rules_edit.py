@@ -253,8 +253,9 @@ def test_list_json_shape(rules_file: Path, capsys: pytest.CaptureFixture[str]) -
     first = found["rules"][0]
     assert set(first) == {
         "position", "name", "category", "team", "priority", "receipt", "language",
-        "template", "file", "line", "conditions", "summary",
+        "template", "targets", "file", "line", "conditions", "summary",
     }  # fmt: skip
+    assert first["targets"] == {"first_response": None, "resolution": None}
     assert (first["position"], first["name"], first["receipt"]) == (1, "monitoring-alerts", False)
     lines = rules_file.read_text("utf-8").splitlines()
     assert lines[first["line"] - 1] == "[[rules]]"

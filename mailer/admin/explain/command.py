@@ -133,6 +133,8 @@ def as_text(e: Explanation) -> str:
         out.append("keywords on top: " + " ".join(e.keywords))
     if e.step:
         out.append(f"in the request: {e.step}")
+    for target, due in e.due:
+        out.append(f"{target.replace('_', ' ')} due: {due}")
     out += [f"note: {note}" for note in e.notes]
     for title, mail in (("receipt", e.receipt_mail), ("team notification", e.notification)):
         if mail is not None:
@@ -178,6 +180,7 @@ def as_json(e: Explanation) -> dict[str, Any]:
         "receipt_mail": _mail_json(e.receipt_mail),
         "notification": _mail_json(e.notification),
         "notes": list(e.notes),
+        "due": dict(e.due),
     }
 
 

@@ -22,7 +22,9 @@ from mailer.core.deciding.commands import Keywords, parse_commands
 from mailer.core.deciding.decide import Decision, receipt_address
 from mailer.core.deciding.judge import NOTHING_KNOWN, Handled, Judgement, judge
 from mailer.core.reading.visible import visible_text
+from mailer.core.timing.promises import calendar_named, promise_for
 from mailer.core.writing import outgoing, thread_headers
+from mailer.core.writing.due import due_context, iso_local
 from mailer.core.writing.receipt import compose_receipt
 from mailer.core.writing.render import Envelope, Outgoing, Parent
 from mailer.daemon.lookup import look_up
@@ -60,6 +62,7 @@ class Explanation:
     receipt_mail: Rendered | None = None
     notification: Rendered | None = None
     notes: tuple[str, ...] = field(default=())  # what the explanation could not look at
+    due: tuple[tuple[str, str], ...] = ()  # (target, ISO due time) as if it arrived now
 
 
 def explain_message(
@@ -137,6 +140,9 @@ def _with_mail(
     number = _next_number(s, store)
     reference = f"{s.service.reference_prefix}-{number}"
     requester = receipt_address(msg) or msg.sender or Address("", msg.return_path or "")
+    chosen = next((r for r in s.rules if r.name == e.rule.rule), None)
+    promise = promise_for(s, chosen, e.rule.team, now)
+    calendar = calendar_named(s, promise.calendar)
     thread = ThreadInfo(
         id=0,
         reference=reference,
@@ -152,11 +158,21 @@ def _with_mail(
         created_at=now,
         team_address=e.rule.team_address,
         priority=e.rule.priority,
+        promise=promise,
+    )
+    due = tuple(
+        (target, iso_local(when, calendar))
+        for target, when in (
+            ("first_response", promise.first_response_due),
+            ("resolution", promise.resolution_due),
+        )
+        if when is not None
     )
     receipt = None
     if decision.receipt_to is not None:
         envelope = _envelope(s, decision.receipt_to, reference, now)
-        out = compose_receipt(env, s, msg, e.rule, envelope, reference, e.language)
+        due_values = due_context(promise, calendar, e.language, now)
+        out = compose_receipt(env, s, msg, e.rule, envelope, reference, e.language, due=due_values)
         receipt = _rendered(out, decision.receipt_to.addr)
     notification = None
     if thread.team_address and not s.service.is_own(thread.team_address):
@@ -175,7 +191,8 @@ def _with_mail(
             staff=True,
         )
         notification = _rendered(out, to.addr)
-    return Explanation(**{**e.__dict__, "receipt_mail": receipt, "notification": notification})
+    changes = {"receipt_mail": receipt, "notification": notification, "due": due}
+    return Explanation(**{**e.__dict__, **changes})
 
 
 def _next_number(s: Settings, store: Store | None) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mailer.core.deciding.rules import MATCHERS
+from mailer.core.timing.promises import targets_for
 from mailer.settings import Condition, Rule, Settings
 
 EVERYTHING = "(matches everything)"
@@ -42,10 +43,20 @@ def rules_file(settings: Settings) -> Path:
     return settings.rules_path or settings.config_path or Path("mailer.toml")
 
 
+def targets_text(settings: Settings, rule: Rule) -> str:
+    """The effective promise of a rule: "4h/2d" (first response / resolution), "-" if none."""
+    targets = targets_for(settings, rule, rule.team)
+    if targets.first_response is None and targets.resolution is None:
+        return "-"
+    return f"{targets.first_response or '-'}/{targets.resolution or '-'}"
+
+
 def table(settings: Settings) -> list[str]:
     """A header line and one aligned row per rule."""
     path = rules_file(settings)
-    rows = [["#", "NAME", "CATEGORY", "TEAM", "PRIORITY", "RECEIPT", "LINE", "CONDITIONS"]]
+    rows = [
+        ["#", "NAME", "CATEGORY", "TEAM", "PRIORITY", "RECEIPT", "TARGETS", "LINE", "CONDITIONS"]
+    ]
     for position, rule in enumerate(settings.rules, 1):
         receipt = "yes" if rule.receipt else "no"
         if rule.language:
@@ -58,6 +69,7 @@ def table(settings: Settings) -> list[str]:
                 rule.team or "-",
                 rule.priority,
                 receipt,
+                targets_text(settings, rule),
                 f"{path.name}:{rule.line or 0}",
                 conditions_text(rule),
             ]
@@ -82,12 +94,13 @@ def as_json(settings: Settings) -> dict[str, Any]:
     return {
         "file": str(path),
         "rules": [
-            _rule_json(position, rule, path) for position, rule in enumerate(settings.rules, 1)
+            _rule_json(settings, position, rule, path)
+            for position, rule in enumerate(settings.rules, 1)
         ],
     }
 
 
-def _rule_json(position: int, rule: Rule, path: Path) -> dict[str, Any]:
+def _rule_json(settings: Settings, position: int, rule: Rule, path: Path) -> dict[str, Any]:
     conditions = []
     for cond in sorted(rule.conditions, key=lambda c: c.line or 0):
         item: dict[str, Any] = {"kind": cond.kind}
@@ -107,6 +120,7 @@ def _rule_json(position: int, rule: Rule, path: Path) -> dict[str, Any]:
         "receipt": rule.receipt,
         "language": rule.language,
         "template": rule.template,
+        "targets": vars(targets_for(settings, rule, rule.team)),
         "file": str(path),
         "line": rule.line,
         "conditions": conditions,

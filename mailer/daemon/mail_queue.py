@@ -15,7 +15,7 @@ from mailer.core.reading.attachments import attached_files
 from mailer.core.reading.visible import visible_text
 from mailer.core.timing.promises import calendar_named
 from mailer.core.writing import outgoing, thread_headers
-from mailer.core.writing.due import due_context
+from mailer.core.writing.due import due_context, promise_lines
 from mailer.core.writing.receipt import compose_receipt
 from mailer.core.writing.render import Envelope, Outgoing, Parent
 from mailer.model import Address, Classification, File, InboundMail, ParsedMessage, ThreadInfo
@@ -122,6 +122,7 @@ class MailQueue:
         if mail.kind == "status" and thread is not None:
             changed = self.store.last_status_change(thread.id)
             context["status_changed_on"] = outgoing.when(changed, minutes=False) if changed else ""
+            context["promise"] = promise_lines(s, thread, language, now)
         self._send(thread, mail, to, context, msg, now, files)
 
     def _send(

@@ -13,8 +13,11 @@ from datetime import UTC, datetime
 from babel.dates import format_datetime
 
 from mailer.core.timing.calendar import WorkingCalendar
+from mailer.core.timing.clocks import standings
 from mailer.core.timing.durations import parse_worktime
-from mailer.model import Promise
+from mailer.core.timing.promises import calendar_named
+from mailer.model import Promise, ThreadInfo
+from mailer.settings import Settings
 
 PATTERN = "EEEE d MMMM, HH:mm"  # the weekday and date written out, then the time
 _UNITS = {  # (one, several) per language
@@ -78,3 +81,21 @@ def iso_local(epoch: float, calendar: WorkingCalendar) -> str:
     """ISO 8601 with the calendar's offset: 2026-12-09T11:00:00+01:00."""
     instant = datetime.fromtimestamp(epoch, UTC).astimezone(calendar.zone)
     return instant.isoformat(timespec="seconds")
+
+
+def promise_lines(
+    settings: Settings, thread: ThreadInfo, language: str, now: float
+) -> list[dict[str, object]]:
+    """Each promised target of a request for a ``#status`` answer: due when, and its state."""
+    calendar = calendar_named(settings, thread.promise.calendar)
+    found = standings(
+        thread.promise,
+        status=thread.status,
+        first_response_at=thread.first_response_at,
+        resolved_at=thread.resolved_at,
+        now=now,
+    )
+    return [
+        {"target": target, "due": when(s.due, calendar, language), "state": s.state}
+        for target, s in found.items()
+    ]

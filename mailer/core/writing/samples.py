@@ -136,6 +136,10 @@ SAMPLE_CONTEXTS: dict[str, dict[str, object]] = {
         **_common(),
         "status": "waiting",
         "status_changed_on": "2026-11-25",
+        "promise": [
+            {"target": "first_response", "due": "Tuesday 24 November, 14:15", "state": "met"},
+            {"target": "resolution", "due": "Thursday 26 November, 10:15", "state": "paused"},
+        ],
     },
     "notify": {
         **_common(),

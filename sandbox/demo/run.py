@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import signal
 import subprocess
@@ -17,14 +18,16 @@ import sys
 import tempfile
 import textwrap
 import time
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sandbox.demo.requests import DOMAIN, mail, send, show
 from sandbox.demo.staff import staff_at_work
 from sandbox.servers import MailSandbox
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 
 
 def _say(text: str) -> None:
@@ -78,19 +81,57 @@ def _config(sandbox: MailSandbox, directory: Path) -> Path:
         contacts = ["Phone: ext. 4357 (8:30-17:30)", "Walk-in: 2nd floor, room 214"]
         signature = "The Help Desk team"
         rules_file = "{rules}"
+        calendar = "office"
         """)
     return write_sandbox_config(
         directory,
         sandbox,
         service_extra=service,
         imap_extra='sent_folder = "Sent"',
-        extra=f'[staff]\naddresses = ["staff@{DOMAIN}"]\n',
+        extra=f'[staff]\naddresses = ["staff@{DOMAIN}"]\n' + PROMISES,
     )
 
 
-def _mailer(config: Path, *args: str, **kw: object) -> subprocess.Popen[bytes]:
+PROMISES = """
+[calendars.office]
+timezone = "Europe/Rome"
+hours = ["mon-fri 08:30-12:30", "mon-fri 13:30-17:30"]
+holidays = "IT-MI"
+
+[targets]
+first_response = "4h"
+resolution = "2d"
+
+[promises]
+remind_before = "1h"
+"""
+
+
+def _remind(sandbox: MailSandbox, config: Path, clock: Path) -> None:
+    """Move the daemon's clock to just before Carla's first-response due time: one reminder
+    goes to Facilities, who have not answered her yet."""
+    listed = subprocess.run(
+        [sys.executable, "-m", "mailer", "--config", str(config), "threads", "--json"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    carla = next(t for t in json.loads(listed.stdout) if t["requester"].startswith("carol"))
+    due = carla["first_response_due"]
+    print(f"  {carla['reference']}: first response due {_local(due)} (Europe/Rome)")
+    print(f"  moving the daemon's clock to {_local(due - 60)}: one minute before")
+    before = len(sandbox.messages("facilities"))
+    clock.write_text(f"{due - 60}\n")
+    sandbox.wait_for_messages("facilities", before + 1, timeout=30)
+
+
+def _local(epoch: float) -> str:
+    zone = ZoneInfo("Europe/Rome")
+    return datetime.fromtimestamp(epoch, zone).strftime("%a %d %b %H:%M")
+
+
+def _mailer(config: Path, *args: str, clock: Path) -> subprocess.Popen[bytes]:
+    """The daemon, with a clock the demo can move (MAILER_FAKE_CLOCK; real time until then)."""
     cmd = [sys.executable, "-m", "mailer", "--config", str(config), *args]
-    return subprocess.Popen(cmd, **kw)  # type: ignore[call-overload,no-any-return]
+    return subprocess.Popen(cmd, env={**os.environ, "MAILER_FAKE_CLOCK": str(clock)})
 
 
 def _alice() -> EmailMessage:
@@ -198,7 +239,8 @@ def run_demo(*, keep: bool = False) -> int:
             check=True,
         )
         _say("Starting the daemon: mailer run (IMAP IDLE)")
-        daemon = _mailer(config, "run")
+        clock = directory / "clock"
+        daemon = _mailer(config, "run", clock=clock)
         try:
             time.sleep(1.5)
             _say("Colleagues write to helpdesk@example.test")
@@ -209,6 +251,8 @@ def run_demo(*, keep: bool = False) -> int:
             _robots_and_follow_up(sandbox)
             time.sleep(2)
             staff_at_work(sandbox, _say)
+            _say("Promises kept: a reminder before a due time")
+            _remind(sandbox, config, clock)
         finally:
             _say("Stopping the daemon (SIGTERM)")
             daemon.send_signal(signal.SIGTERM)

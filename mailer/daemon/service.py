@@ -239,7 +239,8 @@ class Service(MailboxWrites):
         move = s.imap.move_to is not None
         for start in range(0, len(todo), s.imap.batch_size):
             chunk = todo[start : start + s.imap.batch_size]
-            fetched = await asyncio.to_thread(self._fetch, chunk)
+            skip_before = None if self.backfill else state.first_seen - s.imap.backlog
+            fetched = await asyncio.to_thread(self._fetch, chunk, skip_before)
             outcomes = self.pipeline.process_batch(
                 fetched, state, time.time(), backfill=self.backfill, move=move
             )
@@ -257,9 +258,10 @@ class Service(MailboxWrites):
         self.last_check = time.time()  # the mailbox was read: metrics and /healthz
         return len(uids)
 
-    def _fetch(self, uids: list[int]) -> list[InboundMail]:
+    def _fetch(self, uids: list[int], older_than: float | None) -> list[InboundMail]:
         self.sd.beat(f"processing {len(uids)} new messages")
-        return list(self.mailbox.fetch(uids, self.settings.limits.max_message_size))
+        limit = self.settings.limits.max_message_size
+        return list(self.mailbox.fetch(uids, limit, older_than=older_than))
 
     async def _wait_for_mail(self) -> None:
         s = self.settings.imap

@@ -5,6 +5,7 @@
     .venv/bin/python -m bench.receipts idle [--seconds 30]
     .venv/bin/python -m bench.receipts memory [--count 20000]
     .venv/bin/python -m bench.receipts ceiling [--count 2000] [--rounds 3] [--script PATH]
+    .venv/bin/python -m bench.receipts firststart [--count 100000]
 
 throughput: N requests (distinct senders) waiting in the mailbox, then ``mailer run --once``;
 receipts per second from start to the last receipt saved in a requester's mailbox.
@@ -12,6 +13,8 @@ latency: ``mailer run`` on IDLE; one request every 0.25 s; for each, the time fr
 in the shared mailbox to its receipt's save in the requester's (Dovecot's µs log).
 idle: CPU used by an idle daemon (IDLE, nothing arriving), in % of one core.
 memory: peak and final RSS of ``mailer run --once`` over an N-message backlog.
+firststart: a first start on N old messages (past the backlog window) and 20 new ones: the
+time and peak RSS of ``mailer run --once`` (bench/firststart.py).
 ceiling: ``mailer run --once`` beside the bare fetch-parse-reply loop, alternating on the same
 freshly seeded mailbox; both rates and their ratio (bench/ceiling.py).
 """
@@ -30,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import ceiling
+from bench import ceiling, firststart
 from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, request, write_config
 
@@ -163,7 +166,8 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "what", choices=["throughput", "latency", "idle", "memory", "ceiling", "all"]
+        "what",
+        choices=["throughput", "latency", "idle", "memory", "ceiling", "firststart", "all"],
     )
     parser.add_argument("--count", type=int)
     parser.add_argument("--seconds", type=float, default=30)
@@ -178,6 +182,8 @@ def main() -> int:
                 throughput(sandbox, directory, args.count or 2000)
             elif job == "latency":
                 latency(sandbox, directory, args.count or 60)
+            elif job == "firststart":
+                firststart.first_start(sandbox, directory, args.count or 100_000)
             elif job == "ceiling":
                 ceiling.compare(sandbox, directory, args.count or 2000, args.rounds, args.script)
             elif job == "idle":

@@ -1,7 +1,7 @@
 """Benchmarks of the receipt loop against real Dovecot + Postfix on loopback.
 
     .venv/bin/python -m bench.receipts throughput [--count 2000]
-    .venv/bin/python -m bench.receipts latency [--count 60]
+    .venv/bin/python -m bench.receipts latency [--count 1000] [--pattern P] [--sent-folder]
     .venv/bin/python -m bench.receipts idle [--seconds 30]
     .venv/bin/python -m bench.receipts memory [--count 20000]
     .venv/bin/python -m bench.receipts ceiling [--count 2000] [--rounds 3] [--script PATH]
@@ -9,8 +9,9 @@
 
 throughput: N requests (distinct senders) waiting in the mailbox, then ``mailer run --once``;
 receipts per second from start to the last receipt saved in a requester's mailbox.
-latency: ``mailer run`` on IDLE; one request every 0.25 s; for each, the time from its save
-in the shared mailbox to its receipt's save in the requester's (Dovecot's µs log).
+latency: ``mailer run`` on IDLE, requests at random gaps with bursts then a steady 0.5 s,
+or pairs 1.0-1.5 s apart with 6 s of quiet (bench/latency.py); delivery to receipt, from
+Dovecot's µs log, and exactly one receipt each.
 idle: CPU used by an idle daemon (IDLE, nothing arriving), in % of one core.
 memory: peak and final RSS of ``mailer run --once`` over an N-message backlog.
 firststart: a first start on N old messages (past the backlog window) and 20 new ones: the
@@ -25,7 +26,6 @@ import argparse
 import os
 import signal
 import smtplib
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import ceiling, firststart
+from bench import ceiling, firststart, latency
 from sandbox.servers import MailSandbox
 from tests.integration.helpers import SHARED, request, write_config
 
@@ -93,33 +93,6 @@ def throughput(sandbox: MailSandbox, directory: Path, count: int) -> None:
     )
 
 
-def latency(sandbox: MailSandbox, directory: Path, count: int) -> None:
-    config = write_config(directory, sandbox)
-    daemon = _mailer(config, "run")
-    time.sleep(2)
-    for n in range(count):
-        sender = f"alice+{n}@example.test"
-        sandbox.send(request(n, sender=sender), mail_from=sender, rcpt_to=[SHARED])
-        time.sleep(0.25)
-    sandbox.wait_for_messages("alice", count, timeout=30)
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(timeout=10)
-    saved = {msgid: (t, user) for t, user, msgid, _ in sandbox.deliveries()}
-    db = sqlite3.connect(directory / "mailer.sqlite3")
-    pairs = db.execute(
-        "SELECT t.root_message_id, o.message_id FROM threads t JOIN outbox o ON o.thread_id = t.id"
-    ).fetchall()
-    delays = sorted(
-        saved[out][0] - saved[req][0] for req, out in pairs if req in saved and out in saved
-    )
-    p50, p95 = delays[len(delays) // 2], delays[int(len(delays) * 0.95) - 1]
-    within = sum(d <= 2.0 for d in delays) / len(delays)
-    print(
-        f"latency: {len(delays)} receipts; p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
-        f"max {delays[-1] * 1000:.0f} ms; {within:.0%} within 2 s"
-    )
-
-
 def idle(sandbox: MailSandbox, directory: Path, seconds: float) -> None:
     config = write_config(directory, sandbox)
     daemon = _mailer(config, "run")
@@ -172,6 +145,8 @@ def main() -> int:
     parser.add_argument("--count", type=int)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pattern", choices=["random", "pairs"], default="random")
+    parser.add_argument("--sent-folder", action="store_true", help="with [imap] sent_folder")
     parser.add_argument("--script", type=Path, default=ceiling.DEFAULT_SCRIPT)
     args = parser.parse_args()
     jobs = ["throughput", "latency", "idle", "memory"] if args.what == "all" else [args.what]
@@ -181,7 +156,7 @@ def main() -> int:
             if job == "throughput":
                 throughput(sandbox, directory, args.count or 2000)
             elif job == "latency":
-                latency(sandbox, directory, args.count or 60)
+                latency.run(sandbox, directory, args.count or 1000, args.pattern, args.sent_folder)
             elif job == "firststart":
                 firststart.first_start(sandbox, directory, args.count or 100_000)
             elif job == "ceiling":

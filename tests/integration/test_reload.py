@@ -84,7 +84,7 @@ def wait_for(what: Callable[[], bool], timeout: float, message: str) -> None:
         time.sleep(0.1)
 
 
-def wait_for_event(log: Path, name: str, count: int, timeout: float = 8.0) -> dict[str, Any]:
+def wait_for_event(log: Path, name: str, count: int, timeout: float = 20.0) -> dict[str, Any]:
     """The ``count``-th event called ``name``, waiting for it."""
     wait_for(lambda: len(events(log, name)) >= count, timeout, f"no {count}x {name} in the log")
     return events(log, name)[count - 1]

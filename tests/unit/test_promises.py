@@ -267,3 +267,38 @@ def test_rules_test_prints_the_due_times_as_if_the_message_arrived_now(tmp_path:
     }
     header, row = table(settings)[1:3]
     assert "TARGETS" in header and " 4h/2d " in row
+
+
+def test_waiting_and_the_reply_move_the_due_time_in_the_daemon_and_the_timeline(
+    tmp_path: Path,
+) -> None:
+    from mailer.admin.timeline import timeline
+    from tests.unit.test_conversation import Desk, mail, staff
+
+    desk = Desk(tmp_path)
+    desk.settings = dataclasses.replace(
+        desk.settings, calendars=(OFFICE,), default_calendar="office", targets=Targets("4h", "2d")
+    )
+    desk.pipeline = Pipeline(desk.settings, desk.store, templates.make_environment(desk.settings))
+    with desk.store.transaction():
+        desk.store.set_mailbox_state("INBOX", MailboxState(7, 0, FRIDAY_16))
+    desk.deliver(mail(1, "My VPN does not connect."), at=FRIDAY_16)
+    notification, receipt = (m for _, _, m in desk.new_mail())
+    desk.deliver(staff(2, "#waiting\nWhich VPN client do you use?", notification),
+                 at=at(2026, 12, 9, 10, 0))  # fmt: skip
+    reply = mail(3, "Cisco AnyConnect 4.10", reply_to=receipt["Message-ID"])
+    desk.deliver(reply, at=at(2026, 12, 9, 15, 0))
+    thread = desk.store.thread_by_reference("REQ-1000")
+    assert thread is not None and thread.status == Status.IN_PROGRESS
+    # due Thursday 16:00, paused Wednesday 10:00-15:00 = 4 working hours: now Friday 11:00
+    assert thread.promise.resolution_due == at(2026, 12, 11, 11, 0)
+    story = timeline(desk.store, "REQ-1000", settings=desk.settings, now=at(2026, 12, 9, 16, 0))
+    assert story is not None
+    promise_events = [(e["keyword"], e.get("note")) for e in story["events"] if e["kind"] == "sla"]
+    assert [k for k, _ in promise_events] == ["met", "paused", "resumed"]
+    assert "paused 240 working minutes; resolution due 2026-12-11T10:00:00+00:00" in str(
+        promise_events[2][1]
+    )
+    assert story["promise"]["resolution"] == {
+        "target": "2d", "due": "2026-12-11T11:00:00+01:00", "state": "running",
+    }  # fmt: skip

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailer.core.reading import signals as sig
+from mailer.core.reading.encoded_words import readable
 from mailer.core.reading.parse import is_valid_addr, message_ids
 from mailer.model import LOOP_HEADER, ParsedMessage, Robot
 
@@ -269,9 +270,12 @@ def robot_reason(
     no_reply_patterns: tuple[str, ...] = DEFAULT_NO_REPLY,
     require_addressed: bool = False,
 ) -> Robot | None:
-    """None when a person wrote ``msg`` (a receipt may go out), else the first reason code."""
+    """None when a person wrote ``msg`` (a receipt may go out), else the first reason code.
+
+    The checks read the message with encoded-words decoded leniently (encoded_words).
+    """
     inbound = Inbound(
-        msg=msg,
+        msg=readable(msg),
         own_addresses=frozenset(a.lower() for a in own_addresses),
         own_domain=own_domain.lower(),
         loop_header=loop_header,

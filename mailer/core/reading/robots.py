@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailer.core.reading import list_servers, notices
 from mailer.core.reading import signals as sig
 from mailer.core.reading.encoded_words import readable
 from mailer.core.reading.parse import is_valid_addr, message_ids
@@ -197,7 +198,16 @@ def _report(kind: Robot) -> Callable[[Inbound], bool]:
 
 
 def _bounce(m: Inbound) -> bool:
-    return sig.is_bounce(m.msg, system_sender=_system_sender(m))
+    person = notices.person_opening(m.msg)
+    return sig.is_bounce(m.msg, system_sender=_system_sender(m), person=person)
+
+
+def _notice(m: Inbound) -> bool:
+    return notices.is_notice(m.msg)
+
+
+def _list_server(m: Inbound) -> bool:
+    return list_servers.is_list_server(m.msg)
 
 
 def _challenge(m: Inbound) -> bool:
@@ -247,6 +257,8 @@ CHECKS: tuple[tuple[Robot, Check], ...] = (
     (Robot.NO_VALID_SENDER, _no_valid_sender),  # A1.4 (From fallback), rule 123
     (Robot.NO_REPLY_SENDER, _no_reply_sender),  # A1.6
     (Robot.LIST, _list),  # A1.7
+    (Robot.LIST_SERVER, _list_server),  # A1.7: the list software's own mail
+    (Robot.BOUNCE, _notice),  # C85: a notice that only its sender or body gives away
     (Robot.PRECEDENCE, _precedence),  # A1.8
     (Robot.X_AUTO_RESPONSE_SUPPRESS, _suppress),  # A1.9
     (Robot.LOOP_HEADER, _loop_header),  # A1.10

@@ -7,6 +7,8 @@ no receipt; the people next to them, who write about the same things, get one.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mailer.core.reading import list_servers, notices
@@ -213,6 +215,28 @@ PEOPLE = {
         "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\n\n"
         "Your message could not be delivered to k.tanaka@example.net.\n",
     ),
+    "a report sent automatically that stopped": mail(
+        "From: Luca Bianchi <luca@example.test>",
+        "Subject: Sales report missing",
+        body="Hello,\nthis report is sent automatically every Monday, but this week it never "
+        "arrived.\n",
+    ),
+    "sorry to inform you": mail(
+        "From: Luca Bianchi <luca@example.test>",
+        "Subject: Printer",
+        body="I'm sorry to inform you that the printer is broken again.\n",
+    ),
+    "a client's error in their own sentence": mail(
+        "From: Luca Bianchi <luca@example.test>",
+        "Subject: Outlook error",
+        body="Outlook could not deliver the message to the following recipients: the whole "
+        "sales team.\n",
+    ),
+    "a notice's words, asked about": mail(
+        "From: Luca Bianchi <luca@example.test>",
+        "Subject: Delivery failure",
+        body="Your message could not be delivered - what does this mean?\n",
+    ),
     "owner@, no list anywhere": mail(
         "From: owner@bakery.example",
         "Subject: Subscription confirmation for the new POS",
@@ -256,3 +280,34 @@ def test_body_checks_read_only_the_first_kilobytes() -> None:
     msg = mail("From: smtp04@relay.example.net", "Subject: Notes", body=filler + late)
     assert reason(msg) is None
     assert not notices.notice_opening(msg)
+
+
+def test_a_members_post_that_google_groups_rewrote_is_not_the_list_server() -> None:
+    """DMARC rewriting puts the group in From: that alone is no list server's notice."""
+    post = mail(
+        "From: \"'Alice' via Dev\" <dev@googlegroups.com>",
+        "X-Google-Group-Id: 123456789012",
+        "Subject: Build broken on main",
+        body="I can reproduce it, the printer driver package is missing.\n",
+    )
+    assert not list_servers.is_list_server(readable(post))
+    assert reason(post) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "your message " * 50_000,
+        "Your message to a.b.c.d.e.f.g" * 20_000,
+        ("virus found " * 30 + "\n") * 3000,
+        "a." * 500_000,
+        "Sender: x\n" * 100_000,
+        "**** " * 100_000,
+    ],
+)
+def test_notice_checks_stay_fast_on_hostile_bodies(body: str) -> None:
+    for sender in ("smtp@relay.example.net", "dev-admin@lists.example.org", "virus@x.example"):
+        msg = mail(f"From: {sender}", "Subject: Delivery failure", body=body)
+        start = time.perf_counter()
+        reason(msg)
+        assert time.perf_counter() - start < 1

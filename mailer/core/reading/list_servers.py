@@ -33,7 +33,10 @@ _LIST_LOCAL = re.compile(
     rf"(?:{_SOFTWARE})(?:-[^@\s]+)?)$",
     _I,
 )
-_LIST_DOMAINS = ("googlegroups.com",)
+# Google Groups: the group's owners (group+owners@) and its bounce addresses (group+bnc...@);
+# not the group's own address, which DMARC rewriting puts in From on members' posts.
+_GROUP_HOSTS = ("googlegroups.com",)
+_GROUP_ADMIN = re.compile(r"\+(?:owners?|managers?|bnc)|^(?:noreply|no-reply)", _I)
 # Headers that only list software writes (on posts and on its own notices alike).
 _SIGNATURE_NAME = re.compile(
     r"^(?:list-[\w-]+|x-mailman-[\w-]+|x-list-administrivia|x-beenthere|x-ml-[\w-]+|x-mlserver|"
@@ -82,8 +85,10 @@ def _local(addr: str) -> str:
 
 
 def is_list_address(address: Address) -> bool:
-    """A list's administrative address, or any address of a list host such as Google Groups."""
-    return bool(_LIST_LOCAL.match(_local(address.addr))) or address.domain in _LIST_DOMAINS
+    """A list's administrative address (Google Groups' too)."""
+    if address.domain in _GROUP_HOSTS:
+        return _GROUP_ADMIN.search(address.local) is not None
+    return _LIST_LOCAL.match(_local(address.addr)) is not None
 
 
 def list_signature(msg: ParsedMessage) -> bool:

@@ -59,31 +59,37 @@ _FAILED = (
 )
 _HELD = (
     r"(?:has been|was|were|is|have been) (?:blocked|quarantined|rejected|held|discarded|deleted|"
-    r"refused|returned|stopped)\b"
+    r"refused|returned|stopped|undeliverable)\b"
 )
 _INFECTED = (
     r"(?:contain(?:s|ed|ing)?|(?:is|was) infected(?: with)?)\b[^.\n]{0,30}?\b(?:virus|"
     r"malware|worm|trojan|infected|banned|prohibited|dangerous|blocked)"
 )
+# What only mail servers say in the first person.
+_MTA_FIRST_PERSON = (
+    r"i'?m sorry to (?:have to )?(?:inform|tell) you that (?:your|the) (?:message|mail)|"
+    r"i'?m afraid i (?:wasn'?t|was not) able to deliver|i (?:was|am) not able to deliver your"
+)
 # The opening of a notice: MTA boilerplate, or *your* message undelivered, held or infected.
 _VOICE = re.compile(
     r"this is the (?:mail system|qmail-send program|mail delivery (?:system|subsystem|software|"
     r"agent)|(?:e-?mail|mail|smtp) server (?:at|on)|machine[- ]generated message)|"
-    r"(?:this|the) (?:message|mail|e-?mail|notice|notification|report) (?:was|has been|is) "
-    r"(?:created|generated|sent) automatically|automatically generated (?:delivery|message|"
-    r"notification|notice|report)|i'?m sorry to (?:have to )?inform you|i'?m afraid i (?:wasn'?t"
-    r"|was not) able to deliver|delivery (?:to the following recipients? )?has failed|"
-    r"did not reach (?:some or all of )?(?:the|its) intended recipients?|"
-    r"-{3,} ?(?:transcript of session|the following addresses had)|"
-    rf"the original message was received at|the following (?:message|mail)\b{_CLAUSE}\b"
+    r"this is the [\w .-]{1,40}? (?:program|gateway|agent|system|daemon) at host|"
+    r"this is an? automat(?:ic|ically generated|ed) (?:message|notification|notice)|"
+    r"this (?:message|mail|e-?mail|notice|notification) (?:was|has been|is) (?:created|"
+    r"generated|sent) automatically|-{3,} ?(?:transcript of session|the following addresses "
+    rf"had)|the original message was received at|{_MTA_FIRST_PERSON}|"
+    r"delivery (?:to the following recipients? )?has failed|"
+    r"the following (?:message|mail) (?:to|for|addressed to) <?[^\s@<>]+@[^\s<>]+>?,? "
     r"(?:was|is|could not be|has been) (?:undeliverable|not delivered|blocked|rejected|"
-    r"quarantined|returned)|(?:could not|unable to|failed to) deliver (?:the |this |your )?"
-    r"(?:message|mail)s? to the following|(?:unable|not able) to deliver your (?:message|mail)|"
+    r"quarantined|returned)|(?:could not|unable to|failed to) deliver (?:your )?(?:message|mail)s?"
+    r" to the following|(?:unable|not able) to deliver your (?:message|mail)|"
     rf"{_MESSAGE}\b{_CLAUSE}\b(?:{_FAILED}|{_HELD}|{_INFECTED})|"
     rf"\b(?:virus|malware|threat)\w* (?:was |were |has been |have been )?(?:found|detected)\b"
     rf"{_CLAUSE}\b{_MESSAGE}",
     _I,
 )
+_MTA_VOICE = re.compile(_MTA_FIRST_PERSON, _I)
 # A forward or quote marker: what follows is someone else's mail, passed on by a person.
 _PASSED_ON = re.compile(
     r"^\s*(?:>|-+ ?(?:original message|forwarded message|messaggio originale|messaggio "
@@ -94,7 +100,7 @@ _PASSED_ON = re.compile(
     _I,
 )
 # A line of a person's own: "I", "my", "me", or a question (notices say "we" and "our").
-_PERSON = re.compile(r"\bI(?:'m|'ve|'d)?\b|\b(?:[Mm]y|[Mm]e)\b|\?\s*$")  # "i" is Italian too
+_PERSON = re.compile(r"\bI(?:'m|'ve|'d)?\b|\b(?:[Mm]y|[Mm]e)\b")  # "i" is Italian too
 _FIELD = re.compile(
     r"^[ \t]*(?:original[ -])?(sender|recipients?|from|to|subject|date|reason|error|status|action"
     r"|virus(?: name)?|threat|file ?name|attachment|policy|rule|quarantine(?: id)?|"
@@ -128,19 +134,20 @@ def filter_gateway_sender(msg: ParsedMessage) -> bool:
 def _opening(msg: ParsedMessage) -> str | None:
     """Who speaks first in the body: "notice", "person", "prose" (a long sentence), or None.
 
-    Line by line (a wrapped sentence is joined): the notice's voice found so far says
-    "notice"; a forward or quote marker, or a line in the first person or a question, says
-    "person"; a long sentence in neither voice ends the opening.
+    Line by line (a wrapped sentence is joined): a forward or quote marker, a question, or a
+    line in the first person (other than a mail server's stock "I'm sorry to have to inform
+    you") says "person"; the notice's voice found so far says "notice"; a long sentence in
+    neither voice ends the opening.
     """
     seen = ""
     for line in _lines(msg):
-        if _PASSED_ON.search(line):
+        if _PASSED_ON.search(line) or line.endswith("?"):
+            return "person"
+        if _PERSON.search(line) and not _MTA_VOICE.search(line):
             return "person"
         seen = f"{seen} {line}"
         if _VOICE.search(seen) is not None:
             return "notice"
-        if _PERSON.search(line):
-            return "person"
         if len(line.split()) >= OPENING_WORDS:
             return "prose"
     return None

@@ -65,6 +65,11 @@ GATEWAY_NOTICES = {
         body="*** Notification ***\nYour message to k.tanaka@example.net could not be "
         "delivered because it contained a banned attachment.\n",
     ),
+    "the mail system by its encoded name only": mail(
+        "From: =?iso-2022-jp?B?TWFpbCBEZWxpdmVyeSBTdWJzeXN0ZW0?= <mail@mx.example.net>",
+        "Subject: Delivery failure",
+        body="Relay denied for k.tanaka@example.net\n",
+    ),
     "a virus found in the message you sent": mail(
         "From: Mail Service <service@example.net>",
         "Subject: Warning",
@@ -259,6 +264,11 @@ PEOPLE = {
         "X-Mailman-Approved-At: Mon, 02 Dec 2024 10:00:00 +0100",
         "Subject: Re: Build broken on main",
         body="I can reproduce it, the printer driver package is missing.\n",
+    ),
+    "the system administrator with a bounce-like subject": mail(
+        "From: System Administrator <sysadmin@example.test>",
+        "Subject: Delivery failure of the new toner",
+        body="Hello, the toner we ordered last week has not arrived. Can you check the order?\n",
     ),
     "security team about a virus": mail(
         "From: IT Security <security@example.test>",

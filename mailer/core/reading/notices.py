@@ -43,7 +43,14 @@ _GATEWAY = re.compile(
     r"content[- ]?filter|spam[- ]?filter|mail[- ]?filter|mail[- ]?guard|smtp[- ]?gateway|"
     r"mail[- ]?gateway|trend ?micro|mcafee|webshield|groupshield|symantec|brightmail|sophos|"
     r"puremessage|kaspersky|fortimail|barracuda|proofpoint|mimecast|ironport|messagelabs|"
-    r"surfcontrol|clearswift|mxlogic|postini|f-secure|bitdefender|spamtitan",
+    r"surfcontrol|clearswift|mxlogic|postini|f-secure|bitdefender|spamtitan|\beset\b|\bgfi\b|"
+    r"watchguard|avira",
+    _I,
+)
+# The mail system itself by name, whatever its address: "Mail Delivery Subsystem" <admin@...>.
+_SYSTEM_NAME = re.compile(
+    r"^(?:mail delivery (?:subsystem|system|service|software)|mailer[- ]?daemon|post ?master|"
+    r"(?:e-?)?mail (?:system|gateway))$",  # not "System Administrator": people sign so too
     _I,
 )
 # *Your* message, or the one *you* sent: a person writing about their own says "my".
@@ -127,8 +134,12 @@ def _lines(msg: ParsedMessage) -> list[str]:
 
 
 def filter_gateway_sender(msg: ParsedMessage) -> bool:
-    """From names a content-filter or virus-scanning gateway (by its name or its address)."""
-    return any(_GATEWAY.search(f"{a.name} {a.local}") for a in msg.from_)
+    """From names a content-filter or virus-scanning gateway (by its name or its address),
+    or the mail system itself by its display name."""
+    return any(
+        _GATEWAY.search(f"{a.name} {a.local}") or _SYSTEM_NAME.match(a.name.strip(" '\""))
+        for a in msg.from_
+    )
 
 
 def _opening(msg: ParsedMessage) -> str | None:

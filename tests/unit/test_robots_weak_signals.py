@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mailer.core.reading import list_servers, notices
+from mailer.core.reading import list_servers, machine_notices
 from mailer.core.reading.encoded_words import readable
 from mailer.core.reading.parse import parse_message
 from mailer.core.reading.robots import robot_reason
@@ -88,7 +88,7 @@ def test_the_badly_padded_subject_is_what_the_subject_rule_sees() -> None:
     msg = GATEWAY_NOTICES["padded mid-word, gateway by name"]
     assert "Delivery failure" not in msg.subject
     assert readable(msg).subject == "Delivery failure"
-    assert notices.filter_gateway_sender(readable(msg))
+    assert machine_notices.filter_gateway_sender(readable(msg))
 
 
 # --- list servers: their own mail, from the list's administrative address ---
@@ -289,7 +289,7 @@ def test_body_checks_read_only_the_first_kilobytes() -> None:
     late = "Your message to k.tanaka@example.net could not be delivered.\n"
     msg = mail("From: smtp04@relay.example.net", "Subject: Notes", body=filler + late)
     assert reason(msg) is None
-    assert not notices.notice_opening(msg)
+    assert not machine_notices.notice_opening(msg)
 
 
 def test_a_members_post_that_google_groups_rewrote_is_not_the_list_server() -> None:

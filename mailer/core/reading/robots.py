@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mailer.core.reading import list_servers, notices
+from mailer.core.reading import list_servers, machine_notices
 from mailer.core.reading import signals as sig
 from mailer.core.reading.encoded_words import readable
 from mailer.core.reading.parse import is_valid_addr, message_ids
@@ -198,12 +198,12 @@ def _report(kind: Robot) -> Callable[[Inbound], bool]:
 
 
 def _bounce(m: Inbound) -> bool:
-    person = notices.person_opening(m.msg)
+    person = machine_notices.person_opening(m.msg)
     return sig.is_bounce(m.msg, system_sender=_system_sender(m), person=person)
 
 
 def _notice(m: Inbound) -> bool:
-    return notices.is_notice(m.msg)
+    return machine_notices.is_notice(m.msg)
 
 
 def _list_server(m: Inbound) -> bool:

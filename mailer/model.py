@@ -61,6 +61,7 @@ class Robot(enum.StrEnum):
     NO_VALID_SENDER = "no-valid-sender"
     NO_REPLY_SENDER = "no-reply-sender"
     LIST = "list"
+    LIST_SERVER = "list-server"  # the list software's own notice (loop alert, moderation, ...)
     PRECEDENCE = "precedence"
     X_AUTO_RESPONSE_SUPPRESS = "x-auto-response-suppress"
     LOOP_HEADER = "loop-header"

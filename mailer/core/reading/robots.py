@@ -12,7 +12,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailer.core.reading import list_servers, machine_notices
 from mailer.core.reading import signals as sig
+from mailer.core.reading.encoded_words import readable
 from mailer.core.reading.parse import is_valid_addr, message_ids
 from mailer.model import LOOP_HEADER, ParsedMessage, Robot
 
@@ -196,7 +198,16 @@ def _report(kind: Robot) -> Callable[[Inbound], bool]:
 
 
 def _bounce(m: Inbound) -> bool:
-    return sig.is_bounce(m.msg, system_sender=_system_sender(m))
+    person = machine_notices.person_opening(m.msg)
+    return sig.is_bounce(m.msg, system_sender=_system_sender(m), person=person)
+
+
+def _notice(m: Inbound) -> bool:
+    return machine_notices.is_notice(m.msg)
+
+
+def _list_server(m: Inbound) -> bool:
+    return list_servers.is_list_server(m.msg)
 
 
 def _challenge(m: Inbound) -> bool:
@@ -246,6 +257,8 @@ CHECKS: tuple[tuple[Robot, Check], ...] = (
     (Robot.NO_VALID_SENDER, _no_valid_sender),  # A1.4 (From fallback), rule 123
     (Robot.NO_REPLY_SENDER, _no_reply_sender),  # A1.6
     (Robot.LIST, _list),  # A1.7
+    (Robot.LIST_SERVER, _list_server),  # A1.7: the list software's own mail
+    (Robot.BOUNCE, _notice),  # C85: a notice that only its sender or body gives away
     (Robot.PRECEDENCE, _precedence),  # A1.8
     (Robot.X_AUTO_RESPONSE_SUPPRESS, _suppress),  # A1.9
     (Robot.LOOP_HEADER, _loop_header),  # A1.10
@@ -269,9 +282,12 @@ def robot_reason(
     no_reply_patterns: tuple[str, ...] = DEFAULT_NO_REPLY,
     require_addressed: bool = False,
 ) -> Robot | None:
-    """None when a person wrote ``msg`` (a receipt may go out), else the first reason code."""
+    """None when a person wrote ``msg`` (a receipt may go out), else the first reason code.
+
+    The checks read the message with encoded-words decoded leniently (encoded_words).
+    """
     inbound = Inbound(
-        msg=msg,
+        msg=readable(msg),
         own_addresses=frozenset(a.lower() for a in own_addresses),
         own_domain=own_domain.lower(),
         loop_header=loop_header,

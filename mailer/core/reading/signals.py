@@ -82,8 +82,8 @@ _BOUNCE_SUFFIX = re.compile(
 _BOUNCE_HEADERS = ("x-failed-recipients", "x-ms-exchange-message-is-ndr")
 _BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|post[_.-]?master|mail-?daemon|mdaemon)(?:@|$)", _I)
 # A person forwarding (or replying to) a bounce wants help: that is a request, not a bounce.
-_FORWARD = re.compile(r"^\s*(?:fwd?|wg|i|tr|rv|enc|vs|vl|doorst|pd|ilt|转发|轉寄)\s*[:：]", _I)
-_REPLY = re.compile(r"^\s*(?:re|aw|sv|r|rif|antw|odp|ynt)\s*[:：]", _I)
+FORWARD = re.compile(r"^\s*(?:fwd?|wg|i|tr|rv|enc|vs|vl|doorst|pd|ilt|转发|轉寄)\s*[:：]", _I)
+REPLY = re.compile(r"^\s*(?:re|aw|sv|r|rif|antw|odp|ynt)\s*[:：]", _I)
 # Challenge-response robots: they open by talking about *your* message, then want a click.
 _CHALLENGE_OPENING = re.compile(
     r"\A\s*(?:(?:hello|hi|dear)\b[^\n]*\n\s*)?your (?:message|e-?mail)\b[^\n]{0,80}\b(?:was "
@@ -186,18 +186,19 @@ def _returns_message(msg: ParsedMessage) -> bool:
     return attached or bool(msg.embedded_message_ids)
 
 
-def is_bounce(msg: ParsedMessage, *, system_sender: bool) -> bool:
+def is_bounce(msg: ParsedMessage, *, system_sender: bool, person: bool = False) -> bool:
     """A non-standard bounce (C85): a bounce subject or header confirmed by a daemon sender,
-    a returned message or mail-server wording; error words alone may be a person asking."""
+    a returned message or mail-server wording; error words alone may be a person asking, and
+    so may mail-server wording below a ``person``'s own opening words."""
     sender = (
         system_sender
         or msg.return_path == ""
         or any(_BOUNCE_SENDER.match(a.addr) for a in msg.from_)
     )
     body = _body(msg)
-    machine = BOUNCE_MACHINE_TEXT.search(body) is not None
+    machine = not person and BOUNCE_MACHINE_TEXT.search(body) is not None
     header = _has_header(msg, _BOUNCE_HEADERS)
-    forwarded = _FORWARD.match(msg.subject) is not None
+    forwarded = FORWARD.match(msg.subject) is not None
     subject = not forwarded and BOUNCE_SUBJECT.match(msg.subject) is not None
     if subject or header:
         return sender or machine or (header and subject) or _returns_message(msg)
@@ -221,7 +222,7 @@ def is_out_of_office(msg: ParsedMessage, *, weak_header: bool) -> bool:
     signal confirms (an OOF body phrase, or an Exchange auto-reply header)."""
     if OOF_PREFIX.match(msg.subject):
         return True
-    if not OOF_SUBJECT_PHRASE.search(msg.subject) or _REPLY.match(msg.subject):
+    if not OOF_SUBJECT_PHRASE.search(msg.subject) or REPLY.match(msg.subject):
         return False
     weak = weak_header or _has_header(msg, _OOF_WEAK_HEADERS)
     return weak or OOF_BODY.search(_body(msg)) is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from mailer.core.timing.clocks import standings
+from mailer.core.timing.clocks import standings_of
 from mailer.core.timing.promises import calendar_named
 from mailer.core.writing.due import iso_local
 from mailer.model import ThreadInfo
@@ -89,13 +89,7 @@ def _promise(thread: ThreadInfo, settings: Settings, now: float) -> dict[str, An
     if not thread.promise.any:
         return None
     calendar = calendar_named(settings, thread.promise.calendar)
-    found = standings(
-        thread.promise,
-        status=thread.status,
-        first_response_at=thread.first_response_at,
-        resolved_at=thread.resolved_at,
-        now=now,
-    )
+    found = standings_of(thread, now)
     out: dict[str, Any] = {"calendar": thread.promise.calendar}
     for key, standing in found.items():
         out[key] = {

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from mailer.core.timing.clocks import next_due, standings
+from mailer.core.timing.clocks import next_due, standings_of
 from mailer.settings import Settings
 from mailer.store import Store
 
@@ -76,13 +76,7 @@ def _promised(store: Store, rows: Sequence[Any], args: argparse.Namespace, now: 
         if thread.id not in wanted:
             continue
         due = next_due(thread.promise, first_response_at=thread.first_response_at)
-        standing = standings(
-            thread.promise,
-            status=thread.status,
-            first_response_at=thread.first_response_at,
-            resolved_at=thread.resolved_at,
-            now=now,
-        )
+        standing = standings_of(thread, now)
         if args.overdue and not any(s.state == "overdue" for s in standing.values()):
             continue
         if before is not None and (due is None or due >= before):

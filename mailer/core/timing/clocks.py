@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from mailer.core.timing.calendar import WorkingCalendar
 from mailer.core.timing.promises import new_resolution_cycle
-from mailer.model import Event, Promise, Status
+from mailer.model import Event, Promise, Status, ThreadInfo
 
 ACTOR = "mailer"
 DONE = (Status.RESOLVED, Status.CLOSED)
@@ -126,6 +126,17 @@ def standings(
             state = "overdue" if now > due else "running"
         found["resolution"] = Standing(promise.resolution_target, due, state)
     return found
+
+
+def standings_of(thread: ThreadInfo, now: float) -> dict[str, Standing]:
+    """``standings`` of one request as the store knows it."""
+    return standings(
+        thread.promise,
+        status=thread.status,
+        first_response_at=thread.first_response_at,
+        resolved_at=thread.resolved_at,
+        now=now,
+    )
 
 
 def next_due(promise: Promise, *, first_response_at: float | None) -> float | None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from babel.dates import format_datetime
 
 from mailer.core.timing.calendar import WorkingCalendar
-from mailer.core.timing.clocks import standings
+from mailer.core.timing.clocks import standings_of
 from mailer.core.timing.durations import parse_worktime
 from mailer.core.timing.promises import calendar_named
 from mailer.model import Promise, ThreadInfo
@@ -27,6 +27,18 @@ _UNITS = {  # (one, several) per language
            "h": ("ora lavorativa", "ore lavorative"),
            "m": ("minuto lavorativo", "minuti lavorativi"), "within": "entro {}", "and": " e "},
 }  # fmt: skip
+
+
+NOTHING_DUE: dict[str, object] = {  # ``due`` when nothing was promised
+    "first_response": None,
+    "first_response_iso": None,
+    "first_response_within": None,
+    "resolution": None,
+    "resolution_iso": None,
+    "resolution_within": None,
+    "back_at": None,
+    "timezone": None,
+}
 
 
 def when(epoch: float, calendar: WorkingCalendar, language: str) -> str:
@@ -53,16 +65,7 @@ def due_context(
     promise: Promise, calendar: WorkingCalendar, language: str, now: float
 ) -> dict[str, object]:
     """``due.*`` for templates: empty values when nothing was promised."""
-    context: dict[str, object] = {
-        "first_response": None,
-        "first_response_iso": None,
-        "first_response_within": None,
-        "resolution": None,
-        "resolution_iso": None,
-        "resolution_within": None,
-        "back_at": None,
-        "timezone": calendar.settings.timezone,
-    }
+    context = {**NOTHING_DUE, "timezone": calendar.settings.timezone}
     for key in ("first_response", "resolution"):
         due: float | None = getattr(promise, f"{key}_due")
         target: str | None = getattr(promise, f"{key}_target")
@@ -88,13 +91,7 @@ def promise_lines(
 ) -> list[dict[str, object]]:
     """Each promised target of a request for a ``#status`` answer: due when, and its state."""
     calendar = calendar_named(settings, thread.promise.calendar)
-    found = standings(
-        thread.promise,
-        status=thread.status,
-        first_response_at=thread.first_response_at,
-        resolved_at=thread.resolved_at,
-        now=now,
-    )
+    found = standings_of(thread, now)
     return [
         {"target": target, "due": when(s.due, calendar, language), "state": s.state}
         for target, s in found.items()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jinja2
 
 from mailer.core.writing import thread_headers
+from mailer.core.writing.due import NOTHING_DUE
 from mailer.core.writing.render import (
     NO_SUBJECT,
     Envelope,
@@ -88,18 +89,6 @@ def compose_receipt(
         html=html,
         auto_submitted="auto-replied",
     )
-
-
-NOTHING_DUE: dict[str, object] = {
-    "first_response": None,
-    "first_response_iso": None,
-    "first_response_within": None,
-    "resolution": None,
-    "resolution_iso": None,
-    "resolution_within": None,
-    "back_at": None,
-    "timezone": None,
-}
 
 
 def request_subject(settings: Settings, msg: ParsedMessage, previous: str | None) -> str:

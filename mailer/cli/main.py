@@ -197,6 +197,11 @@ def _check(path: Path) -> int:
         print(f"{path}: {len(errors)} problem(s)", file=sys.stderr)
         return EXIT_PROBLEMS
     print(f"{path}: OK ({len(settings.rules) if settings else 0} rules)")
+    if settings is not None:
+        from mailer.admin.rules.listing import promises_text
+
+        for line in promises_text(settings):
+            print(line)
     return EXIT_OK
 
 

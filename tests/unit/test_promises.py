@@ -302,3 +302,17 @@ def test_waiting_and_the_reply_move_the_due_time_in_the_daemon_and_the_timeline(
     assert story["promise"]["resolution"] == {
         "target": "2d", "due": "2026-12-11T11:00:00+01:00", "state": "running",
     }  # fmt: skip
+
+
+def test_mailer_check_shows_each_rules_effective_targets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailer.cli.main import main
+
+    config = tmp_path / "mailer.toml"
+    config.write_text(CONFIG + '[[rules]]\nname = "vpn"\nfirst_response = "2h"\n'
+                      '  [rules.match]\n  subject = ["vpn"]\n')  # fmt: skip
+    assert main(["--config", str(config), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "  vpn: 2h/2d (office calendar)" in out
+    assert "  default: 4h/2d (office calendar)" in out

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mailer.core.deciding.rules import MATCHERS
-from mailer.core.timing.promises import targets_for
+from mailer.core.deciding.rules import DEFAULT_RULE, MATCHERS
+from mailer.core.timing.promises import calendar_for, targets_for
 from mailer.settings import Condition, Rule, Settings
 
 EVERYTHING = "(matches everything)"
@@ -49,6 +49,20 @@ def targets_text(settings: Settings, rule: Rule) -> str:
     if targets.first_response is None and targets.resolution is None:
         return "-"
     return f"{targets.first_response or '-'}/{targets.resolution or '-'}"
+
+
+def promises_text(settings: Settings) -> list[str]:
+    """What ``mailer check`` says of the promises: each rule's effective targets and the
+    calendar they count in; nothing when no target is set anywhere."""
+    rules = [*settings.rules, DEFAULT_RULE]
+    shown = [(rule, targets_text(settings, rule)) for rule in rules]
+    if all(text == "-" for _, text in shown):
+        return []
+    lines = ["promises (first response/resolution, in working time):"]
+    for rule, text in shown:
+        calendar = calendar_for(settings, rule.team).name
+        lines.append(f"  {rule.name}: {text} ({calendar} calendar)")
+    return lines
 
 
 def table(settings: Settings) -> list[str]:

@@ -91,7 +91,12 @@ def make_report(
     *,
     by: str = "team",
     zone: ZoneInfo | None = None,
+    team: str | None = None,
 ) -> Report:
+    """The report of ``period``; with ``team``, of that team's requests only (robots and
+    duplicates belong to no team, so its report has none)."""
     requests, noise = gather(store, settings, period)
+    if team is not None:
+        requests, noise = [r for r in requests if r.team == team], []
     zone = zone or report_zone(settings)
     return build_report(requests, noise, period, zone, calendars(settings), by=by)

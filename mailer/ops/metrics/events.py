@@ -37,6 +37,7 @@ MAIL_KINDS = (
     "rating",
     "status",
     "admin",
+    "report",
     "other",
 )
 LOG_LEVELS = ("warning", "error", "critical")  # the lines worth counting

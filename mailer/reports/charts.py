@@ -30,7 +30,7 @@ SIZE = (6.4, 3.2)  # inches
 PNG_DPI = 110
 STYLE: Any = {  # rc keys are typed as literals; these are checked by matplotlib
     "svg.fonttype": "none",
-    "svg.hashsalt": "mailer",  # the same report draws the same SVG
+    "svg.hashsalt": "mailer",  # the same report draws the same SVG (per chart: see draw)
     "font.family": "sans-serif",
     "font.size": 9,
     "axes.spines.top": False,
@@ -134,7 +134,7 @@ def draw(
     for key, title, drawer in CHARTS:
         if only and key not in only:
             continue
-        with rc_context(STYLE):
+        with rc_context({**STYLE, "svg.hashsalt": f"mailer-{key}"}):  # ids unique per chart
             figure = Figure(figsize=SIZE, layout="constrained")
             ax = figure.add_subplot()
             alt = drawer(ax, report)
@@ -144,7 +144,7 @@ def draw(
                     key,
                     title,
                     alt,
-                    svg=_svg(figure, title, alt) if svg else "",
+                    svg=_svg(figure, key, title, alt) if svg else "",
                     png=_save(figure, "png", dpi=PNG_DPI) if png else b"",
                 )
             )
@@ -177,14 +177,20 @@ def _metadata(fmt: str) -> dict[str, Any]:
     return {"Date": None} if fmt == "svg" else {"Software": "mailer"}
 
 
-def _svg(figure: Any, title: str, alt: str) -> str:
+def _svg(figure: Any, key: str, title: str, alt: str) -> str:
     """Scalable (no fixed size: the page's CSS sizes it), titled and described."""
     text = _save(figure, "svg").decode("utf-8")
     text = text[text.index("<svg") :]  # no XML prolog or DOCTYPE inside HTML
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     head_end = text.index(">") + 1
     head = re.sub(r'\s(width|height)="[^"]*"', "", text[:head_end])
-    head = head.replace("<svg", '<svg role="img" aria-labelledby="t d"', 1)
-    return f"{head}<title>{_escape(title)}</title><desc>{_escape(alt)}</desc>{text[head_end:]}"
+    labels = f'role="img" aria-labelledby="{key}-title {key}-desc"'
+    head = head.replace("<svg", f"<svg {labels}", 1)
+    described = (
+        f'<title id="{key}-title">{_escape(title)}</title>'
+        f'<desc id="{key}-desc">{_escape(alt)}</desc>'
+    )
+    return head + described + text[head_end:]
 
 
 def _escape(text: str) -> str:

@@ -12,6 +12,7 @@ and re-delivered duplicates. The outbox is "sent" a few seconds after each mail 
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import subprocess
 import sys
@@ -21,10 +22,14 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import structlog
+
 from mailer.config import templates
 from mailer.config.load import load_settings
 from mailer.daemon.pipeline import Pipeline
 from mailer.model import InboundMail, MailboxRef
+from mailer.ops import logs
+from mailer.settings import Settings
 from mailer.store import MailboxState, Store, open_store
 
 ZONE = ZoneInfo("Europe/Rome")
@@ -37,7 +42,7 @@ SUBJECTS = {
     "hr": ["Question about my payslip", "Leave request for December", "Parental leave forms"],
     "facilities": ["Heating broken in room 214", "Desk lamp needs a bulb", "Meeting room key"],
 }
-CONFIG = """[service]
+HEAD = """[service]
 name = "Demo Help Desk"
 address = "helpdesk@{domain}"
 reference_prefix = "REQ"
@@ -54,6 +59,10 @@ port = 10025
 security = "none"
 [store]
 path = "mailer.sqlite3"
+"""
+# The desk itself: staff, calendars, targets, teams and rules (the integration test puts
+# these under its sandbox's [service], [imap] and [smtp]).
+DESK = """
 [staff]
 addresses = ["sam@{domain}", "hana@{domain}", "fabio@{domain}"]
 [calendars.office]
@@ -106,7 +115,7 @@ class Mail:
 def write_config(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "mailer.toml"
-    path.write_text(CONFIG.format(domain=DOMAIN))
+    path.write_text((HEAD + DESK).format(domain=DOMAIN))
     return path
 
 
@@ -216,22 +225,32 @@ def history(seed: int = 7, start: date = START, weeks: int = WEEKS) -> list[Mail
 def fill(directory: Path, *, seed: int = 7, start: date = START, weeks: int = WEEKS) -> Path:
     """Write DIR/mailer.toml and fill DIR/mailer.sqlite3 with ``weeks`` weeks; the config."""
     config = write_config(directory)
-    settings = load_settings(config, environ={}, reach_secrets=False)
+    fill_store(
+        load_settings(config, environ={}, reach_secrets=False), seed=seed, start=start, weeks=weeks
+    )
+    return config
+
+
+def fill_store(
+    settings: Settings, *, seed: int = 7, start: date = START, weeks: int = WEEKS
+) -> None:
+    """Fill the store of ``settings`` (its config holds ``DESK``) with ``weeks`` weeks."""
     store = open_store(settings.store)
     try:
         mails = history(seed, start, weeks)
         with store.transaction():
-            store.set_mailbox_state("INBOX", MailboxState(1, 0, mails[0].at - 86400))
+            store.set_mailbox_state(settings.imap.mailbox, MailboxState(1, 0, mails[0].at - 86400))
         pipeline = Pipeline(settings, store, templates.make_environment(settings))
         for uid, mail in enumerate(mails, 1):
-            state = store.mailbox_state("INBOX")
+            state = store.mailbox_state(settings.imap.mailbox)
             assert state is not None
-            item = InboundMail(MailboxRef("INBOX", 1, uid), mail.at, mail.raw, len(mail.raw))
-            pipeline.process_batch([item], state, mail.at + 2)
+            ref = MailboxRef(settings.imap.mailbox, 1, uid)
+            pipeline.process_batch(
+                [InboundMail(ref, mail.at, mail.raw, len(mail.raw))], state, mail.at + 2
+            )
             send_all(store, mail.at + 2, random.Random(uid))
     finally:
         store.close()
-    return config
 
 
 def send_all(store: Store, now: float, rng: random.Random) -> None:
@@ -248,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         "--png", type=Path, help="then draw the report's charts into this directory"
     )
     args = parser.parse_args(argv)
+    logs.configure(json=False, verbose=False)
+    logging.getLogger().setLevel(logging.WARNING)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     config = fill(args.directory)
     print(f"filled {args.directory / 'mailer.sqlite3'}")
     if args.png:

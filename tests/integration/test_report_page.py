@@ -51,7 +51,7 @@ def _browser() -> Iterator[webdriver.Chrome]:
     for program in (CHROMIUM, CHROMEDRIVER):
         if not Path(program).exists():
             pytest.fail(
-                f"{program} is missing: run scripts/setup.sh (apt-get install chromium chromium-driver)"
+                f"{program} is missing: run scripts/setup.sh (chromium, chromium-driver)"
             )
     profile = tempfile.mkdtemp(prefix="mailer-chromium-")
     options = webdriver.ChromeOptions()

@@ -50,9 +50,7 @@ def _page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _browser() -> Iterator[webdriver.Chrome]:
     for program in (CHROMIUM, CHROMEDRIVER):
         if not Path(program).exists():
-            pytest.fail(
-                f"{program} is missing: run scripts/setup.sh (chromium, chromium-driver)"
-            )
+            pytest.fail(f"{program} is missing: run scripts/setup.sh (chromium, chromium-driver)")
     profile = tempfile.mkdtemp(prefix="mailer-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

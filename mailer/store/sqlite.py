@@ -178,8 +178,9 @@ class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries,
             (key, direction, thread_id, mailbox, uidvalidity, uid, sender, subject, at,
              internaldate, int(automatic), decision, reason, rule, language, size, defects),
         )  # fmt: skip
-        if cursor.rowcount == 0 and direction == "in":  # a duplicate: counted, by time only
-            self.db.execute("INSERT INTO repeats(at) VALUES (?)", (at,))
+        if cursor.rowcount == 0:  # known: SQLite's lastrowid would name an older row
+            if direction == "in":  # a duplicate: counted, by its time only
+                self.db.execute("INSERT INTO repeats(at) VALUES (?)", (at,))
             return 0
         return int(cursor.lastrowid or 0)
 

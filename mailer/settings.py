@@ -146,6 +146,20 @@ class PromiseSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """``[reports]``: the weekly report mail, to whom (per team and for all) and when."""
+
+    to: tuple[str, ...] = ()  # every team in one report
+    teams: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (team key, its recipients)
+    weekday: str = "mon"  # mon ... sun, in the calendar's time zone
+    hour: int = 8  # 0-23, local
+
+    @property
+    def wanted(self) -> bool:
+        return bool(self.to or self.teams)
+
+
+@dataclass(frozen=True)
 class StaffSettings:
     """Who may run status keywords; see ``staffauth`` for what proves a mail is theirs."""
 
@@ -262,6 +276,7 @@ class Settings:
     staff: StaffSettings = field(default_factory=StaffSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     promises: PromiseSettings = field(default_factory=PromiseSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     teams: tuple[Team, ...] = ()
     rules: tuple[Rule, ...] = ()

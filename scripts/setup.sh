@@ -3,13 +3,16 @@
 #
 #   sudo scripts/setup.sh        (any cwd; safe to re-run; works without a terminal, e.g. CI)
 #
-# 1. installs Dovecot (IMAP + LMTP) and Postfix from Debian, only if missing. The tests start
+# 1. installs Dovecot (IMAP + LMTP), Postfix and Chromium (with chromedriver) from Debian, only
+#    if missing. The tests start
 #    their own throw-away instances (sandbox/servers.py); the system's own services stay stopped.
 # 2. creates .venv in the repository root (Python >= 3.11) if missing
 # 3. pip install -e '.[test]' into it
 set -euo pipefail
 
-PACKAGES=(dovecot-imapd dovecot-lmtpd postfix systemd)  # systemd: systemd-analyze for the unit tests
+# systemd: systemd-analyze for the unit tests; chromium + chromium-driver: the report page is
+# opened in a real headless browser (tests/integration/test_report_page.py)
+PACKAGES=(dovecot-imapd dovecot-lmtpd postfix systemd chromium chromium-driver)
 
 say() { echo "setup: $*"; }
 die() { echo "setup: ERROR: $*" >&2; exit 1; }
@@ -71,7 +74,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}" || die "apt-get install ${missing[*]} failed"
 else
-  say "Dovecot and Postfix already installed"
+  say "Dovecot, Postfix and Chromium already installed"
 fi
 
 # --- 2. keep the system's own mail servers stopped (the tests run their own) ----------------
@@ -109,7 +112,8 @@ say "pip install -e '.[test]'"
 quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
   || die "pip install failed (network? see the output above)"
 
-for bin in /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/lib/postfix/sbin/master; do
+for bin in /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/lib/postfix/sbin/master \
+  /usr/bin/chromium /usr/bin/chromedriver; do
   [ -x "$bin" ] || die "$bin missing after install"
 done
 rm -f "$LOG"

@@ -1,4 +1,4 @@
-"""The admin's commands: init, config, rules …, templates …, doctor, purge and backup.
+"""The admin's commands: init, config, rules …, templates …, doctor, purge, backup, report.
 
 Each command's module adds its own arguments and sets ``handler``, called as
 ``handler(args, config_path) -> exit code``; modules are imported when the parser is built,
@@ -14,6 +14,7 @@ from typing import Any
 def register(sub: Any) -> None:
     """Add ``init``, ``config``, ``rules`` and ``templates`` to the top-level subcommands."""
     from mailer.admin import preview, purge, show_config
+    from mailer.admin import report as report_cmd
     from mailer.admin.explain import command as explain_cmd
     from mailer.admin.init import command as init_cmd
     from mailer.admin.replay import command as replay
@@ -59,6 +60,12 @@ def register(sub: Any) -> None:
     backup = sub.add_parser("backup", help="copy the store while the daemon runs (online backup)")
     purge.add_backup_arguments(backup)
     backup.set_defaults(handler=purge.run_backup)
+
+    report = sub.add_parser(
+        "report", help="service report: volumes, response times, SLA, ratings, backlog (charts)"
+    )
+    report_cmd.add_arguments(report)
+    report.set_defaults(handler=report_cmd.run)
 
     templates = sub.add_parser("templates", help="look at the mail templates")
     templates_sub = templates.add_subparsers(

@@ -33,6 +33,7 @@ import tomli_w
 
 from mailer.config.calendars import promises
 from mailer.config.oauth import USES
+from mailer.config.reports import reports_table
 from mailer.config.rules import RULE_KEYS
 from mailer.config.sections import SECTION_KEYS
 from mailer.config.transport import CREDENTIALS, MASK, SECRET_KEYS
@@ -122,6 +123,8 @@ def _section(settings: Settings, name: str, given: Raw, defaults: bool) -> dict[
         extra.update(_secret(given, obj.auth, settings.config_path))
         oauth = _as_table(given.get("oauth"))
         extra["oauth"] = obj.oauth and _oauth(obj.oauth, oauth, defaults)
+    if name == "reports":
+        extra.update(reports_table(obj))
     if name == "workflow":
         extra["keywords"] = {action: list(words) for action, words in obj.keywords}
     for key in _SIZE_KEYS:

@@ -19,6 +19,7 @@ from typing import Any
 
 from mailer.config.calendars import read_promises
 from mailer.config.lines import locate_keys
+from mailer.config.reports import read_reports
 from mailer.config.rules import Defined, read_rules, read_teams
 from mailer.config.sections import (
     HOME,
@@ -149,6 +150,8 @@ def check_settings(
         message = 'no [[rules]]: every request gets the built-in default rule ("general", no team)'
         rules_report.add(("rules",), "rules", None, message, warning=True)
 
+    if tables["reports"] is not None:
+        parts["reports"] = read_reports(tables["reports"], teams)
     promises = read_promises(report, data, extras.calendar, teams)
     problems = _sorted(report) + (_sorted(rules_report) if rules_report is not report else [])
     if any(not p.warning for p in problems) or None in parts.values():

@@ -87,6 +87,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "store": ("path", "retention_days"),
     "metrics": ("listen",),
     "promises": ("remind_before", "tell_requester_when_late", "digest_at"),
+    "reports": ("to", "teams", "weekday", "hour"),
     "limits": tuple(LIMITS_FIELDS),
     "staff": STAFF_KEYS,
     "workflow": WORKFLOW_KEYS,

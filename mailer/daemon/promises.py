@@ -24,6 +24,7 @@ from mailer.core.timing.promises import calendar_for, calendar_named
 from mailer.core.writing.notices import compose_digest, compose_due_notice, compose_late_notice
 from mailer.daemon.clock import Clock
 from mailer.daemon.mail_queue import MailQueue
+from mailer.daemon.reports import WeeklyReports
 from mailer.model import Address, ThreadInfo
 from mailer.settings import Settings
 from mailer.store import Store
@@ -41,6 +42,7 @@ class PromiseKeeper:
         self.env = env
         self.mail = mail
         self.sent_at = 0.0
+        self.reports = WeeklyReports(settings, store, mail)
 
     def tick(self, now: float, sent_at: float | None = None) -> int:
         """Queue what is due at ``now``, in one transaction; returns the mails queued.
@@ -48,13 +50,14 @@ class PromiseKeeper:
         ``sent_at`` (default ``now``) dates the mail and the outbox rows: the wall clock,
         also when ``now`` is a test's moved clock."""
         self.sent_at = now if sent_at is None else sent_at
+        reports = self.reports.tick(now, self.sent_at)  # the weekly report mail, its own keys
         if not (_any_targets(self.settings) or self.settings.promises.digest_at):
-            return 0
+            return reports
         with self.store.transaction():
             threads = self.store.open_threads()
             queued = self._notices([t for t in threads if t.promise.any], now)
             queued += self._digests(threads, now)
-        return queued
+        return queued + reports
 
     def _calendar(self, thread: ThreadInfo) -> WorkingCalendar:
         return calendar_named(self.settings, thread.promise.calendar)

@@ -14,6 +14,7 @@ from mailer.core.deciding.judge import Handled
 from mailer.core.timing.clocks import after_step
 from mailer.core.timing.promises import calendar_named
 from mailer.daemon.mail_queue import MailQueue
+from mailer.daemon.measures import say_measures
 from mailer.model import Address, InboundMail, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
 from mailer.store import Store
@@ -73,6 +74,10 @@ class Conversations:
             self.store.set_promise(thread.id, change.promise)
         for event in change.events:
             self.store.add_event(thread.id, now, event, msg.key)
+        say_measures(
+            self.store, thread, calendar, after=step.status, first_response=first,
+            clock_events=change.events, now=now,
+        )  # fmt: skip
 
     def _queue_all(
         self,

@@ -3,10 +3,11 @@
 What lives here: ``Store``, the interface every caller types against (the daemon, the
 admin's commands, ops, the command line, the tests), and ``open_store``, the one way to get
 one. Behind them, the only backend so far: SQLite (``sqlite.SqliteStore`` with its query
-mixins ``threads``, ``queue`` and ``retention``; ``schema`` its migrations). Rows come back
-as frozen values (``rows``); failures as ``mailer.errors.StoreError`` and its kin, never as a
-database's own exceptions. ``backup`` (``mailer backup``) and ``probe`` (``mailer doctor``,
-the metrics gauges) look at a store from outside the daemon.
+mixins ``threads``, ``queue``, ``retention``, ``promises`` and ``reports``; ``schema`` its
+migrations). Rows come back as frozen values (``rows``); failures as
+``mailer.errors.StoreError`` and its kin, never as a database's own exceptions.
+``backup`` (``mailer backup``) and ``probe`` (``mailer doctor``, the metrics gauges) look
+at a store from outside the daemon.
 
 No SQL, and no database module, outside this package. What it may import: the shared
 values only (``mailer.model``, ``mailer.errors``, ``mailer.settings``), never the core,
@@ -32,9 +33,11 @@ from mailer.store.rows import (
     LoggedMessage,
     MailboxState,
     MessageRow,
+    Occurrence,
     OutboxEntry,
     OutboxRow,
     PurgeCounts,
+    ReportThread,
     ThreadRow,
 )
 from mailer.store.schema import SCHEMA_VERSION
@@ -47,9 +50,11 @@ __all__ = [
     "LoggedMessage",
     "MailboxState",
     "MessageRow",
+    "Occurrence",
     "OutboxEntry",
     "OutboxRow",
     "PurgeCounts",
+    "ReportThread",
     "Savepoint",
     "Store",
     "ThreadRow",
@@ -107,7 +112,8 @@ class Store(Protocol):
         size: int | None = None,
         defects: str | None = None,
     ) -> int:
-        """One message; a (key, direction) the store has already is left as it is."""
+        """One message; a (key, direction) the store has already is left as it is (an
+        inbound one is counted as a duplicate seen)."""
 
     def message_log(self, *, limit: int = 50) -> list[LoggedMessage]: ...
     def thread_messages(self, thread_id: int) -> list[MessageRow]: ...
@@ -173,6 +179,14 @@ class Store(Protocol):
     ) -> bool: ...
     def notice_recorded(self, thread_id: int, kind: str, due: float) -> bool: ...
     def record_digest(self, recipient: str, day: str, now: float) -> bool: ...
+
+    # ---- reports: what happened in a period (read only), weekly mails recorded once
+    def report_threads(self, *, since: float, until: float) -> list[ReportThread]: ...
+    def report_events(self, *, since: float, until: float) -> list[EventRow]: ...
+    def suppressed_messages(self, *, since: float, until: float) -> list[Occurrence]: ...
+    def duplicates_seen(self, *, since: float, until: float) -> list[Occurrence]: ...
+    def report_sent(self, recipient: str, week: str) -> bool: ...
+    def record_report(self, recipient: str, week: str, now: float) -> bool: ...
 
     # ---- the outbox
     def enqueue(

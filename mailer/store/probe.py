@@ -99,3 +99,37 @@ def read_gauges(path: Path, *, timeout: float = 2.0) -> Gauges:
     return Gauges(
         int(pending), None if oldest is None else float(oldest), int(dead), int(quarantined)
     )
+
+
+@dataclass(frozen=True)
+class TeamLoad:
+    """One team's open requests right now: all, past a due time, waiting for the requester."""
+
+    team: str | None
+    open: int
+    overdue: int
+    waiting: int
+
+
+def read_team_load(path: Path, now: float, *, timeout: float = 2.0) -> list[TeamLoad]:
+    """Open, overdue and waiting requests per team, on a read-only connection of their own.
+
+    Overdue: a first response not given by its due time, or a resolution clock (not paused)
+    past its due time."""
+    with sqlite_errors():
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+        try:
+            rows = db.execute(
+                "SELECT team, count(*),"
+                " sum((first_response_at IS NULL AND first_response_due < :now)"
+                "  OR (paused_at IS NULL AND resolution_due < :now)),"
+                " sum(status = 'waiting')"
+                " FROM threads WHERE status IN ('new', 'acknowledged', 'in_progress', 'waiting')"
+                " GROUP BY team ORDER BY team",
+                {"now": now},
+            ).fetchall()
+        finally:
+            db.close()
+    return [
+        TeamLoad(team, int(n), int(late or 0), int(waiting or 0)) for team, n, late, waiting in rows
+    ]

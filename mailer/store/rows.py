@@ -108,6 +108,35 @@ class EventRow:
 
 
 @dataclass(frozen=True)
+class ReportThread:
+    """A request as reports read it: who handles it, and when it arrived, was acknowledged
+    (its receipt accepted by SMTP) and first answered. No subject, no text."""
+
+    id: int
+    reference: str
+    requester: str
+    team: str | None
+    category: str | None
+    owner: str | None
+    priority: str | None
+    status: Status
+    calendar: str | None
+    created_at: float
+    arrived_at: float  # the first inbound mail's INTERNALDATE (never after created_at)
+    acknowledged_at: float | None  # when SMTP accepted its receipt
+    first_response_at: float | None
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Something reports count by time: a robot's mail suppressed (``what``: its reason),
+    a duplicate not processed again (``what``: "duplicate")."""
+
+    at: float
+    what: str
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     """A mail to send, with its bytes (the outbox drain, the Sent-folder copies)."""
 

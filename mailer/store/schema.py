@@ -148,6 +148,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (recipient, day)
     );
     """,
+    # 4: reports: duplicates avoided (only when), weekly report mails sent once
+    """
+    CREATE TABLE repeats(at REAL NOT NULL);
+    CREATE INDEX repeats_at ON repeats(at);
+    CREATE TABLE reports(
+        recipient TEXT NOT NULL,
+        week TEXT NOT NULL,
+        queued_at REAL NOT NULL,
+        PRIMARY KEY (recipient, week)
+    );
+    CREATE INDEX messages_at ON messages(direction, at);
+    """,
 )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from mailer.errors import StoreLocked, StoreOutdated
 from mailer.store.promises import PromiseQueries
 from mailer.store.queue import QueueQueries
+from mailer.store.reports import ReportQueries
 from mailer.store.retention import RetentionQueries
 from mailer.store.rows import LoggedMessage, MailboxState, MessageRow
 from mailer.store.schema import SCHEMA_VERSION, migrate
@@ -31,7 +32,7 @@ _MESSAGE = ", ".join(MessageRow.__dataclass_fields__)
 
 
 @speaks_store_errors
-class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries):
+class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries, ReportQueries):
     """``Store`` on one SQLite file: the only place that speaks SQL (with its mixins).
 
     Build it with ``mailer.store.open_store``; every SQLite error leaves it as a store error.
@@ -168,7 +169,8 @@ class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries)
         size: int | None = None,
         defects: str | None = None,
     ) -> int:
-        """One message in or out; a (key, direction) already there is left as it is (0)."""
+        """One message in or out; a (key, direction) already there is left as it is (0), and an
+        inbound one is counted as a duplicate seen (``repeats``: the time only)."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO messages(key, direction, thread_id, mailbox, uidvalidity, uid,"
             " sender, subject, at, internaldate, automatic, decision, reason, rule, language,"
@@ -176,6 +178,10 @@ class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries)
             (key, direction, thread_id, mailbox, uidvalidity, uid, sender, subject, at,
              internaldate, int(automatic), decision, reason, rule, language, size, defects),
         )  # fmt: skip
+        if cursor.rowcount == 0:  # known: SQLite's lastrowid would name an older row
+            if direction == "in":  # a duplicate: counted, by its time only
+                self.db.execute("INSERT INTO repeats(at) VALUES (?)", (at,))
+            return 0
         return int(cursor.lastrowid or 0)
 
     def message_log(self, *, limit: int = 50) -> list[LoggedMessage]:

@@ -161,7 +161,7 @@ class ThreadQueries(Connected):
 
     def events(self, thread_id: int) -> list[EventRow]:
         sql = f"SELECT {_EVENT} FROM events WHERE thread_id = ? ORDER BY id"
-        return [_event(r) for r in self.db.execute(sql, (thread_id,))]
+        return [event_row(r) for r in self.db.execute(sql, (thread_id,))]
 
 
 def thread_info(row: sqlite3.Row) -> ThreadInfo:
@@ -208,7 +208,7 @@ def _thread_row(row: sqlite3.Row) -> ThreadRow:
     return ThreadRow(**{**row, "status": Status(row["status"]), **flags})
 
 
-def _event(row: sqlite3.Row) -> EventRow:
+def event_row(row: sqlite3.Row) -> EventRow:
     return EventRow(
         **{
             **row,

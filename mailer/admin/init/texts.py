@@ -210,6 +210,15 @@ path = "mailer.sqlite3"
 # tell_requester_when_late = false  # one honest mail to the requester when a due time passes
 # digest_at = "08:45"               # each working day: due today, overdue, unowned, waiting
 
+[reports]
+# The weekly report mail: the week's figures as text, the main charts as pictures, and the
+# whole report as an HTML page attached; sent once a week (never twice), the week that was
+# missed while mailer was down once when it is back. Default: nobody (no mail).
+# to = ["lead@example.test"]        # every team in one report
+# teams = {{ it = ["it-lead@example.test"] }}  # one team's report, per team key
+# weekday = "mon"                   # when, in the calendar's time zone; default "mon"
+# hour = 8                          # 0-23, local; default 8: last week's report on Monday 08:00
+
 [limits]
 # max_message_size = "25MB"         # bytes of a message parsed; the rest is cut
 # receipts_per_sender = 20          # receipts per sender address per day

@@ -95,6 +95,12 @@ def read_rating(visible: str, names: Iterable[str] = ()) -> Rating | None:
     return Rating(" ".join(visible.split())[:200], value)
 
 
+def score_of(stored: str) -> int | None:
+    """The score (1-5) of a rating as stored (what the requester wrote), None for thanks
+    alone: what reports count, without ever showing the text."""
+    return _score(_without_signature(stored) or stored)
+
+
 def _score(text: str) -> int | None:
     found = _SCORE.search(text)
     if found:

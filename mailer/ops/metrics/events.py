@@ -37,6 +37,7 @@ MAIL_KINDS = (
     "rating",
     "status",
     "admin",
+    "report",
     "other",
 )
 LOG_LEVELS = ("warning", "error", "critical")  # the lines worth counting
@@ -47,6 +48,7 @@ LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 4 * 3600)
 # Events that prove the mailbox was just read: a connect selects it and a poll follows, a
 # processed message was fetched, ``imap.checked`` (to be logged by the service) ends a poll.
 CHECK_EVENTS = frozenset({"imap.connected", "imap.checked", "message.processed"})
+SLA_EVENTS = frozenset({"request.first_response", "request.resolved", "promise.verdict"})
 
 PROCESSED = Counter(
     "mailer_messages_processed",
@@ -190,6 +192,10 @@ def _count(event: str, fields: MutableMapping[str, Any], now: float) -> None:
         IGNORED.inc()
     elif event == "outbox.error":
         OUTBOX_ERRORS.inc()
+    elif event in SLA_EVENTS:
+        from mailer.ops.metrics.sla import count_sla  # registers the SLA series on first use
+
+        count_sla(event, fields)
 
 
 def _count_line(method_name: str, fields: MutableMapping[str, Any]) -> None:

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from mailer.errors import StoreError
 from mailer.ops.metrics.events import EVENTS, LIVE, count_events
+from mailer.ops.metrics.sla import TeamLoadCollector
 from mailer.settings import ImapSettings
 from mailer.store.probe import read_gauges
 
@@ -230,6 +231,7 @@ def start(
         _Forward(),
         _LiveCollector(state),
         _StoreCollector(store_path),
+        TeamLoadCollector(store_path),
     )
     for collector in collectors:
         registry.register(collector)

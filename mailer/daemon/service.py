@@ -22,6 +22,7 @@ from mailer.config import templates
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
 from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
+from mailer.daemon.watermark import check_uidvalidity
 from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
 from mailer.model import InboundMail
 from mailer.ops.systemd import SystemdLink
@@ -38,6 +39,7 @@ RECOVERABLE: tuple[type[BaseException], ...] = (
     *NETWORK_ERRORS,
 )
 SHUTDOWN_BUDGET = 4.0  # seconds for the last sends after SIGTERM; exit within 5 s
+STORE_RETRY = 2.0  # seconds between tries of a store that could not record sent mail
 
 
 def backoff(attempt: int) -> float:
@@ -193,23 +195,7 @@ class Service:
         return selected
 
     def _check_uidvalidity(self, selected: Selected) -> MailboxState:
-        name = self.settings.imap.mailbox
-        state = self.store.mailbox_state(name)
-        with self.store.transaction():
-            if state is None:
-                state = MailboxState(selected.uidvalidity, 0, time.time())
-                self.store.set_mailbox_state(name, state)
-            elif state.uidvalidity != selected.uidvalidity:
-                log.warning(
-                    "imap.uidvalidity_changed",
-                    old=state.uidvalidity,
-                    new=selected.uidvalidity,
-                    action="rescan; known messages are skipped",
-                )
-                state = MailboxState(selected.uidvalidity, 0, state.first_seen)
-                self.store.set_mailbox_state(name, state)
-                self.store.drop_moves(name, selected.uidvalidity)
-        return state
+        return check_uidvalidity(self.store, self.settings.imap.mailbox, selected)
 
     async def _poll(self) -> int:
         """Fetch everything after the watermark (plus failed UIDs due a retry) in batches."""
@@ -318,6 +304,8 @@ class Service:
                 outages = outages + 1 if self.outbox.unreachable else 0
                 if outages:  # SMTP down: back off with jitter instead of hammering it
                     await self._sleep(backoff(outages))
+                elif self.outbox.stalled:  # the store cannot record: look again soon
+                    await self._sleep(STORE_RETRY)
                 else:
                     await self._outbox_wait()
             except Exception as exc:

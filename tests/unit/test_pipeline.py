@@ -246,3 +246,20 @@ def test_a_batch_that_cannot_commit_logs_nothing_it_did_not_do(
     with capture_logs() as logs:
         pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
     assert [e["event"] for e in logs] == ["message.processed"]
+
+
+def test_the_stores_trouble_is_not_the_messages_fault(
+    pipeline: Pipeline, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that fails while a message is processed (full, read-only, damaged) ends the
+    batch, to be retried whole; it does not count a failure against the message (three such
+    and it would be quarantined: every message, for the store's fault)."""
+
+    def full(key: str) -> bool:
+        raise StoreFull("database or disk is full")
+
+    monkeypatch.setattr(store, "knows_inbound", full)
+    with pytest.raises(StoreFull):
+        pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
+    monkeypatch.undo()
+    assert store.retry_candidates("INBOX", 7) == [] and state(store).last_uid == 0

@@ -25,6 +25,7 @@ from mailer.errors import (
     StoreError,
     StoreLocked,
     StoreOutdated,
+    StoreUnavailable,
 )
 from mailer.model import Status
 from mailer.ops import logs as logsetup
@@ -228,9 +229,10 @@ def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
     except (StoreLocked, StoreOutdated):
         raise  # another daemon has it (exit 2), or another mailer version wrote it
     except (StoreError, OSError) as exc:
+        hint = exc.hint if isinstance(exc, StoreError) else StoreUnavailable.hint
         raise MailerError(
-            f"cannot open the store {settings.store.path}: {exc} (a full disk, or a directory "
-            "mailer cannot write?); nothing was taken from the mailbox, so no mail is lost"
+            f"cannot open the store {settings.store.path}: {exc}; {hint}. Nothing was taken "
+            "from the mailbox, so no mail is lost"
         ) from None
     service = Service(settings, store, backfill=backfill)
     server = None if once else _serve_metrics(settings, service)
@@ -266,7 +268,8 @@ def _serve_metrics(settings: Settings, service: Any) -> Any:
     from mailer.ops.metrics import server as metrics
 
     def state() -> dict[str, object]:
-        return {"connected": service.connected, "last_check": getattr(service, "last_check", None)}
+        last = getattr(service, "last_check", None)
+        return {"connected": service.connected, "last_check": last, "failed": service.failure}
 
     try:
         return metrics.start(

@@ -14,25 +14,27 @@ import random
 import signal
 import threading
 import time
+import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import structlog
 
 from mailer.config import templates
+from mailer.daemon import after_commit
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
 from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
 from mailer.daemon.watermark import check_uidvalidity
-from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
+from mailer.errors import MailboxUnavailable, MailerError, StoreError, StoreUnavailable
 from mailer.model import InboundMail
 from mailer.ops.systemd import SystemdLink
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
-from mailer.transport.imap import NETWORK_ERRORS, Mailbox, RefusedByServer, Selected
+from mailer.transport.imap import NETWORK_ERRORS, Mailbox, Selected
 
 log = structlog.get_logger("mailer.service")
 # StoreUnavailable: "database is locked" while a CLI command writes, disk hiccups.
-REFUSED = RefusedByServer
 RECOVERABLE: tuple[type[BaseException], ...] = (
     MailboxUnavailable,
     StoreUnavailable,
@@ -45,6 +47,10 @@ STORE_RETRY = 2.0  # seconds between tries of a store that could not record sent
 def backoff(attempt: int) -> float:
     """Exponential backoff with jitter for a server that is down: 2^n s, at most 5 min."""
     return min(300.0, 2.0 ** min(attempt, 9)) * (0.5 + random.random() / 2)
+
+
+class IntakeFailed(MailerError):
+    """The intake met an error it cannot recover from: the daemon exits with status 1."""
 
 
 @dataclass
@@ -73,6 +79,7 @@ class Service:
         self.wake_outbox = asyncio.Event()
         self.stats = RunStats()
         self.connected = False
+        self.failure: str | None = None  # why the intake stopped for good: /healthz says it
         self.final_budget: float | None = SHUTDOWN_BUDGET
         self.sd = SystemdLink(store.pending_count, lambda: self.outbox.unreachable)
 
@@ -80,10 +87,12 @@ class Service:
 
     async def run_once(self) -> RunStats:
         """Process what is in the mailbox, try every queued mail once, and return."""
-        await self._connect()
+        with self._fatal():
+            await self._connect()
         sending = asyncio.create_task(self._outbox_loop())  # sends while we still fetch
         try:
-            await self._poll()
+            with self._fatal():
+                await self._poll()
         finally:
             self.final_budget = None  # --once: every queued mail gets its one try
             self.stopping.set()
@@ -110,13 +119,40 @@ class Service:
         watcher = asyncio.create_task(self._watch_files())
         self.sd.start(self.stopping.is_set)  # READY, STATUS, WATCHDOG: sdnotify.py
         try:
-            await self._intake_loop()
+            with self._fatal():
+                await self._intake_loop()  # it rides out whatever it can recover from
         finally:
+            self.stopping.set()  # also when the intake failed: the outbox ends too
             watcher.cancel()
             self.wake_outbox.set()
             await outbox
             await self._close()
-            log.info("service.stopped", pending=self.store.pending_count())
+            with contextlib.suppress(StoreError):  # a damaged store cannot even count
+                log.info("service.stopped", pending=self.store.pending_count())
+
+    @contextlib.contextmanager
+    def _fatal(self) -> Iterator[None]:
+        """An error the intake cannot recover from (a damaged store, a password the server
+        cannot be sent, a bug): logged with its cause and what to do, /healthz fails, the
+        watchdog stops, and the daemon exits non-zero (systemd restarts it or shows it
+        failed) instead of living on with no intake."""
+        try:
+            yield
+        except RECOVERABLE:
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            self.failure = error
+            hint = getattr(exc, "hint", None) or "fix the cause, then start mailer again"
+            where = {} if isinstance(exc, MailerError) else {"traceback": traceback.format_exc()}
+            log.critical(
+                "service.failed",
+                error=error,
+                action=f"{hint}; mailer exits with status 1 (systemd restarts it)",
+                **where,
+            )
+            self.sd.failed(error)
+            raise IntakeFailed(f"the intake stopped: {error}; {hint}") from exc
 
     def reload(self) -> bool:
         """SIGHUP or an edited file: take the new rules, templates and settings, or keep the
@@ -235,21 +271,7 @@ class Service:
         return list(self.mailbox.fetch(uids, self.settings.limits.max_message_size))
 
     async def _moves(self, uidvalidity: int) -> None:
-        s = self.settings
-        assert s.imap.move_to is not None
-        uids = self.store.pending_moves(s.imap.mailbox, uidvalidity)
-        if uids:
-            try:
-                await asyncio.to_thread(self.mailbox.move, uids, s.imap.move_to)
-            except REFUSED as exc:  # a NO from the server: retrying will not help
-                log.error(
-                    "imap.move_refused",
-                    uids=len(uids),
-                    folder=s.imap.move_to,
-                    error=str(exc),
-                    action="the messages stay in the mailbox",
-                )
-            self.store.moves_done(s.imap.mailbox, uids)
+        await after_commit.move_processed(self.mailbox, self.store, self.settings.imap, uidvalidity)
 
     async def _copies(self) -> None:
         """APPEND a \\Seen copy of each sent mail to the Sent folder, when configured."""
@@ -257,16 +279,7 @@ class Service:
         if folder is None or not self.connected:
             return
         self.wake_intake.clear()
-        for row in self.store.copies_pending():
-            try:
-                await asyncio.to_thread(self.mailbox.append, folder, row.raw, row.created_at)
-            except REFUSED as exc:  # quota, rights: log it once, never loop on it
-                log.error(
-                    "imap.append_refused", message_id=row.message_id, folder=folder, error=str(exc)
-                )
-                self.store.mark_copied(row.id, status="refused")
-                continue
-            self.store.mark_copied(row.id)
+        await after_commit.copy_sent(self.mailbox, self.store, folder)
 
     async def _wait_for_mail(self) -> None:
         s = self.settings.imap

@@ -43,6 +43,34 @@ class RefusedByServer(MailerError):
     """The server answered NO or BAD to a write (quota, rights): retrying will not help."""
 
 
+class CannotLogIn(MailerError):
+    """The credentials cannot be sent to this server at all: retrying will not help."""
+
+    hint = (
+        "use a password of ASCII characters only, or a server that offers AUTH=PLAIN "
+        "(`mailer doctor` shows what it offers)"
+    )
+
+
+def login_mechanism(capabilities: frozenset[bytes], username: str, password: str) -> str:
+    """Which IMAP login carries the credentials: "LOGIN", or "PLAIN" for credentials that are
+    not ASCII: IMAP LOGIN's strings carry
+    ASCII only (imaplib refuses to encode anything else), SASL PLAIN carries UTF-8 (RFC 4616).
+    CannotLogIn when neither can carry them."""
+    if "\0" in username + password:
+        raise CannotLogIn(
+            "[imap] username or password holds a NUL character, which no IMAP login carries"
+        )
+    if (username + password).isascii():
+        return "LOGIN"
+    if b"AUTH=PLAIN" in capabilities:
+        return "PLAIN"
+    raise CannotLogIn(
+        "[imap] username or password has non-ASCII characters: IMAP LOGIN cannot carry them "
+        "and the server does not offer AUTHENTICATE PLAIN, which could"
+    )
+
+
 @dataclass(frozen=True)
 class Selected:
     uidvalidity: int
@@ -102,7 +130,11 @@ class Mailbox:
         hint = "check [imap] username and password"
         try:
             if s.auth != "xoauth2" or s.oauth is None:
-                client.login(s.username, s.password)
+                caps = frozenset(bytes(c).upper() for c in client.capabilities())
+                if login_mechanism(caps, s.username, s.password) == "PLAIN":
+                    client.plain_login(s.username, s.password)
+                else:
+                    client.login(s.username, s.password)
                 return
             hint = XOAUTH2_HINT
             source = oauth.source_for(s.oauth)

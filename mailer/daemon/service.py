@@ -14,19 +14,18 @@ import random
 import signal
 import threading
 import time
-import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import structlog
 
 from mailer.config import templates
 from mailer.daemon import after_commit
+from mailer.daemon.failure import fatal_errors
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
 from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
 from mailer.daemon.watermark import check_uidvalidity
-from mailer.errors import MailboxUnavailable, MailerError, StoreError, StoreUnavailable
+from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
 from mailer.model import InboundMail
 from mailer.ops.systemd import SystemdLink
 from mailer.settings import Settings
@@ -47,10 +46,6 @@ STORE_RETRY = 2.0  # seconds between tries of a store that could not record sent
 def backoff(attempt: int) -> float:
     """Exponential backoff with jitter for a server that is down: 2^n s, at most 5 min."""
     return min(300.0, 2.0 ** min(attempt, 9)) * (0.5 + random.random() / 2)
-
-
-class IntakeFailed(MailerError):
-    """The intake met an error it cannot recover from: the daemon exits with status 1."""
 
 
 @dataclass
@@ -130,29 +125,13 @@ class Service:
             with contextlib.suppress(StoreError):  # a damaged store cannot even count
                 log.info("service.stopped", pending=self.store.pending_count())
 
-    @contextlib.contextmanager
-    def _fatal(self) -> Iterator[None]:
-        """An error the intake cannot recover from (a damaged store, a password the server
-        cannot be sent, a bug): logged with its cause and what to do, /healthz fails, the
-        watchdog stops, and the daemon exits non-zero (systemd restarts it or shows it
-        failed) instead of living on with no intake."""
-        try:
-            yield
-        except RECOVERABLE:
-            raise
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            self.failure = error
-            hint = getattr(exc, "hint", None) or "fix the cause, then start mailer again"
-            where = {} if isinstance(exc, MailerError) else {"traceback": traceback.format_exc()}
-            log.critical(
-                "service.failed",
-                error=error,
-                action=f"{hint}; mailer exits with status 1 (systemd restarts it)",
-                **where,
-            )
-            self.sd.failed(error)
-            raise IntakeFailed(f"the intake stopped: {error}; {hint}") from exc
+    def _fatal(self) -> contextlib.AbstractContextManager[None]:
+        """Errors the intake cannot recover from end the daemon visibly (``failure.py``)."""
+        return fatal_errors(RECOVERABLE, self._failed)
+
+    def _failed(self, error: str) -> None:
+        self.failure = error  # /healthz: "intake failed: ..."
+        self.sd.failed(error)  # STATUS=failed: ..., no more watchdog pings
 
     def reload(self) -> bool:
         """SIGHUP or an edited file: take the new rules, templates and settings, or keep the

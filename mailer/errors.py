@@ -103,6 +103,31 @@ class StoreCorrupt(StoreError):
     )
 
 
+class StoreEmpty(StoreCorrupt):
+    """A zero-length file where the store should be: truncated or replaced, never new."""
+
+    hint = (
+        "mailer never leaves an empty store behind (it makes a new one whole beside its "
+        "path, then links it into place), so this one was truncated or replaced; taking it "
+        "for a new store would acknowledge the mailbox's recent requests again. Put the last "
+        "copy `mailer backup` made at [store] path; if mailer never ran with this store, "
+        "delete the empty file"
+    )
+
+
+class StoreMismatch(StoreError):
+    """The store has no watermark for the mailbox, yet it is no new store and the mailbox
+    holds mail older than the backlog window: taking it for a first start would answer the
+    mailbox's recent requests again."""
+
+    hint = (
+        "put back the store mailer used with this mailbox (the last copy `mailer backup` "
+        "made); if [imap] mailbox was changed on purpose, set it back, or start once with "
+        "`mailer run --first-start` to serve it from this store (mail older than [imap] "
+        "backlog is skipped, newer mail the store does not know is acknowledged)"
+    )
+
+
 class TemporaryDelivery(MailerError):
     """The SMTP server said 4xx or the connection failed: retry later."""
 

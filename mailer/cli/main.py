@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also acknowledge mail older than [imap] backlog at first start",
     )
+    run.add_argument(
+        "--first-start",
+        action="store_true",
+        help="take a store without this mailbox's watermark as new (after changing [imap] "
+        "mailbox on purpose): mail older than [imap] backlog is skipped",
+    )
 
     sub.add_parser("check", help="validate config, rules and templates without connecting")
 

@@ -36,10 +36,11 @@ def run(path: Path, args: argparse.Namespace) -> int:
         raise ConfigError(errors or problems)
     for problem in problems:  # as load_settings reports them
         logging.getLogger("mailer.config").warning("%s", problem)
-    return _run(settings_or_none, once=args.once, backfill=args.backfill)
+    return _run(settings_or_none, args)
 
 
-def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    once = args.once
     from mailer.daemon.service import Service
     from mailer.store import open_store
 
@@ -53,7 +54,7 @@ def _run(settings: Settings, *, once: bool, backfill: bool) -> int:
             f"cannot open the store {settings.store.path}: {exc}; {hint}. Nothing was taken "
             "from the mailbox, so no mail is lost"
         ) from None
-    service = Service(settings, store, backfill=backfill)
+    service = Service(settings, store, backfill=args.backfill, first_start=args.first_start)
     server = None if once else _serve_metrics(settings, service)
     try:
         if not once:

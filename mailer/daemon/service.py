@@ -24,7 +24,7 @@ from mailer.daemon.failure import fatal_errors
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
 from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
-from mailer.daemon.watermark import check_uidvalidity
+from mailer.daemon.watermark import check_uidvalidity, guard_first_start
 from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
 from mailer.model import InboundMail
 from mailer.ops.systemd import SystemdLink
@@ -56,10 +56,13 @@ class RunStats:
 
 
 class Service:
-    def __init__(self, settings: Settings, store: Store, *, backfill: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, *, backfill: bool = False, first_start: bool = False
+    ) -> None:
         self.settings = settings
         self.store = store
         self.backfill = backfill
+        self.first_start = first_start  # --first-start: a store without a watermark is fine
         self.env = templates.make_environment(settings)
         self.pipeline = Pipeline(settings, store, self.env)
         self.live = LiveReload(settings)
@@ -199,6 +202,9 @@ class Service:
     async def _connect(self) -> Selected:
         selected = await asyncio.to_thread(self.mailbox.connect)
         self.connected = True
+        await guard_first_start(
+            self.store, self.mailbox, self.settings.imap, forced=self.first_start
+        )
         self._check_uidvalidity(selected)
         self.sd.connected()
         log.info(

@@ -12,8 +12,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.errors import StoreError
+from mailer.errors import StoreEmpty, StoreError
 from mailer.store.sqlerrors import sqlite_errors, store_error
+from mailer.store.sqlite import refuse_empty
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ def probe_file(path: Path, *, timeout: float) -> FileProbe:
     """Open the store read-write, read its schema version, take the write lock and give it
     back (waiting ``timeout`` seconds at most), read every page (``PRAGMA quick_check``):
     nothing is written, no lock file is taken."""
+    try:
+        refuse_empty(path)
+    except StoreEmpty as exc:
+        return FileProbe(opened=True, error=exc)
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=timeout)
     except sqlite3.Error as exc:

@@ -190,6 +190,17 @@ class Mailbox:
         found = client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(int(u) for u in found if int(u) > last_uid)
 
+    def holds_mail_before(self, when: float) -> bool:
+        """Does the mailbox hold a message whose INTERNALDATE is older than ``when``? SEARCH
+        works in whole days: BEFORE that day, else the INTERNALDATEs of that one day's mail."""
+        client = self._client()
+        day = dt.datetime.fromtimestamp(when, tz=dt.UTC).date()
+        if client.search(["BEFORE", day]):
+            return True
+        that_day = client.search(["ON", day])
+        dates = client.fetch(that_day, ["INTERNALDATE"]) if that_day else {}
+        return any(_epoch(d.get(b"INTERNALDATE")) < when for d in dates.values())
+
     def fetch(self, uids: list[int], max_size: int) -> Iterator[InboundMail]:
         """BODY.PEEK (never sets \\Seen); messages over ``max_size`` are fetched cut."""
         if not uids or self.selected is None:

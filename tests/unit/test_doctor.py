@@ -304,6 +304,15 @@ def test_store_with_a_damaged_page_fails(tmp_path: Path) -> None:
     assert "backup" in check.fix
 
 
+def test_an_empty_store_fails(tmp_path: Path) -> None:
+    """A zero-length store is no new store: the daemon refuses it, so doctor does too."""
+    path = tmp_path / "mailer.sqlite3"
+    path.write_bytes(b"")
+    (_, check) = store_checks(path)
+    assert check.status == "fail" and "is empty (0 bytes)" in check.detail
+    assert "mailer backup" in check.fix and path.stat().st_size == 0
+
+
 # ---- the whole run -------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ REQUESTER_TEMPLATES: tuple[str, ...] = (
     "progress_closed",
     "progress_reopened",
     "progress_update",
+    "confirm",
 )
 STAFF_TEMPLATES: tuple[str, ...] = ("notify", "forward", "feedback")
 
@@ -132,6 +133,12 @@ SAMPLE_CONTEXTS: dict[str, dict[str, object]] = {
         **_common(),
         "status": "waiting",
         "status_changed_on": "2026-11-25",
+    },
+    "confirm": {
+        **_common(),
+        "asked": "close",  # or "reopen", "rating"
+        "rating": "",  # the rating asked for, as written ("2/5"), when asked is "rating"
+        "not_a_reply": True,  # else: a reply, but its sender was not authenticated
     },
     "notify": {
         **_common(),

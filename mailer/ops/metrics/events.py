@@ -51,6 +51,7 @@ MAIL_KINDS = (
     "forward",
     "rating",
     "status",
+    "confirm",
     "admin",
     "other",
 )

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 
 from sandbox import setup
 from sandbox.layout import Layout, Ports, check_users
@@ -66,6 +67,10 @@ class ServerFaults:
         setup.drop_stale_pidfiles(lay)
         self.start_imap()
 
+    def wait_delivered(self, timeout: float) -> bool:
+        """Wait until Postfix holds no mail (all handed to Dovecot); False on timeout."""
+        return setup.wait_queue_empty(self._require(), timeout)
+
     def kill_imap(self) -> None:
         """SIGKILL Dovecot (IMAP and LMTP): clients see their connections die mid-command."""
         lay = self._require()
@@ -85,6 +90,21 @@ class ServerFaults:
         lay = self._require()
         _kill_session(read_pid(lay.postfix_pidfile, lay.root))
         setup.drop_stale_pidfiles(lay)
+
+    def kill_smtpd(self) -> None:
+        """SIGKILL Postfix's SMTP server processes (the master starts new ones for the next
+        connections): every client mid-conversation, mid-DATA too, loses its connection, and
+        nothing it had not finished is queued."""
+        lay = self._require()
+        master = read_pid(lay.postfix_pidfile, lay.root)
+        for pid in session_members(master) if master else []:
+            try:
+                name = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue
+            if name == "smtpd":
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def start_smtp(self) -> None:
         """Postfix again, same ports and queue (after ``kill_smtp``)."""

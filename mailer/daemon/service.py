@@ -23,14 +23,14 @@ from mailer.daemon import after_commit
 from mailer.daemon.failure import fatal_errors
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
-from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
+from mailer.daemon.reload import CHECK_INTERVAL, LiveReload, fresh_imap_password
 from mailer.daemon.watermark import check_uidvalidity, guard_first_start
 from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
 from mailer.model import InboundMail
 from mailer.ops.systemd import SystemdLink
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
-from mailer.transport.imap import NETWORK_ERRORS, Mailbox, Selected
+from mailer.transport.imap import NETWORK_ERRORS, LoginRefused, Mailbox, Selected
 
 log = structlog.get_logger("mailer.service")
 # StoreUnavailable: "database is locked" while a CLI command writes, disk hiccups.
@@ -197,7 +197,16 @@ class Service:
                 )
                 self.sd.retrying(delay, exc)
                 await self._close()
+                if isinstance(exc, LoginRefused):
+                    self._reread_password()
                 await self._sleep(delay)
+
+    def _reread_password(self) -> None:
+        """A refused login: the admin may have rotated the password (reload.py)."""
+        fresh = fresh_imap_password(self.settings)
+        if fresh is not None:
+            self.settings = fresh
+            self.mailbox.settings = fresh.imap
 
     async def _connect(self) -> Selected:
         selected = await asyncio.to_thread(self.mailbox.connect)

@@ -99,8 +99,13 @@ class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries):
             with sqlite_errors():
                 self.db.execute("ROLLBACK")
             raise
-        with sqlite_errors():
-            self.db.execute("COMMIT")
+        try:
+            with sqlite_errors():
+                self.db.execute("COMMIT")
+        finally:  # a COMMIT that failed (full, I/O) must not leave the transaction open
+            if self.db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[_Savepoint]:

@@ -43,6 +43,10 @@ class RefusedByServer(MailerError):
     """The server answered NO or BAD to a write (quota, rights): retrying will not help."""
 
 
+class LoginRefused(MailboxUnavailable):
+    """The server refused the credentials (a wrong or rotated password, a revoked token)."""
+
+
 class CannotLogIn(MailerError):
     """The credentials cannot be sent to this server at all: retrying will not help."""
 
@@ -147,7 +151,7 @@ class Mailbox:
         except oauth.OAuthError as exc:
             raise MailboxUnavailable(f"no OAuth token for IMAP: {exc}") from exc
         except imapclient.exceptions.LoginError as exc:
-            raise MailboxUnavailable(
+            raise LoginRefused(
                 f"IMAP login as {s.username!r} on {s.host}:{s.port} refused: {exc}; {hint}"
             ) from exc
         except NETWORK_ERRORS as exc:

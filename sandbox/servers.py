@@ -32,6 +32,7 @@ from types import TracebackType
 from imapclient import IMAPClient
 
 from sandbox import setup
+from sandbox.faults import ServerFaults
 from sandbox.layout import HOST, Layout, Ports, check_users
 from sandbox.mail import parse_deliveries, prepare_acceptance, to_crlf
 from sandbox.processes import alive, read_pid, start_watchdog, terminate
@@ -57,8 +58,11 @@ def _stop_all() -> None:
             sandbox.stop()
 
 
-class MailSandbox:
-    """Dovecot + Postfix in one directory; a context manager (start on enter, stop on exit)."""
+class MailSandbox(ServerFaults):
+    """Dovecot + Postfix in one directory; a context manager (start on enter, stop on exit).
+
+    Faults on purpose (a rotated password, a killed server): see ``ServerFaults``.
+    """
 
     host = HOST
 
@@ -82,6 +86,7 @@ class MailSandbox:
             names += ("catchall",)
         check_users(names, password)
         self.users, self.password, self.catchall = names, password, catchall
+        self._passwords: dict[str, str] = {}
         self._base_dir, self._guard, self.tls = base_dir, guard, tls
         self._wanted = Ports(imap_port, smtp_port, lmtp_port)
         self._ports: Ports | None = None
@@ -101,6 +106,7 @@ class MailSandbox:
         if self.running:
             raise SandboxError(f"sandbox in {self.dir} is already running")
         setup.preflight()
+        self._passwords = {}
         self._lay, self._owned_dir = setup.prepare_dir(self._base_dir)
         explicit = any((self._wanted.imap, self._wanted.smtp, self._wanted.lmtp))
         for attempt in range(3):
@@ -150,16 +156,6 @@ class MailSandbox:
         if self._owned_dir and not _keep():
             shutil.rmtree(self._require().root, ignore_errors=True)
         self._lay = None
-
-    def restart_imap(self) -> None:
-        """Stop and start Dovecot only (same ports, same mail): clients see a server restart.
-
-        LMTP is down meanwhile too; Postfix retries deferred mail within ~2 s.
-        """
-        lay = self._require()
-        terminate([read_pid(lay.dovecot_pidfile, lay.root)])
-        setup.drop_stale_pidfiles(lay)
-        setup.launch_dovecot(lay, self._ports_or_fail(), self.users, self.password)
 
     @classmethod
     def attach(cls, base_dir: Path) -> MailSandbox:
@@ -261,7 +257,7 @@ class MailSandbox:
         """A logged-in IMAPClient for ``user`` (plaintext, loopback); logs out on exit."""
         client = IMAPClient(self.host, self.imap_port, ssl=False, timeout=30)
         try:
-            client.login(user, self.password)
+            client.login(user, self.password_of(user))
             yield client
         finally:
             with contextlib.suppress(Exception):
@@ -299,6 +295,9 @@ class MailSandbox:
     def reset(self) -> None:
         """Clean slate between tests: empty queue, no mail, no folders, no old deliveries."""
         lay = self._require()
+        if self._passwords:  # a test that rotated one did not put it back
+            self._passwords = {}
+            self.write_passwords()
         setup.drain_queue(lay)
 
         def empty(user: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from mailer.model import Address, ParsedMessage, Status, ThreadInfo
@@ -66,3 +68,25 @@ def settings(tmp_path: Any = None, **service: Any) -> Settings:
         smtp=SmtpSettings(host="127.0.0.1", port=10025, security="none"),
         store=StoreSettings(path=base / "mailer.sqlite3"),
     )
+
+
+def corrupt_pages(path: Path, *names: str) -> None:
+    """Damage the root page of each named table or index of an SQLite file (closed): the
+    header still reads, ``PRAGMA user_version`` works, a query touching them fails."""
+    db = sqlite3.connect(path)
+    try:
+        page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
+        marks = ",".join("?" for _ in names)
+        roots = [
+            int(r)
+            for (r,) in db.execute(
+                f"SELECT rootpage FROM sqlite_master WHERE name IN ({marks})", names
+            )
+        ]
+    finally:
+        db.close()
+    assert len(roots) == len(names), f"no such table or index among {names}"
+    with open(path, "r+b") as f:
+        for root in roots:
+            f.seek((root - 1) * page_size)
+            f.write(b"\xa5" * page_size)

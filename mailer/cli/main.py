@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import structlog
+from typing import TYPE_CHECKING
 
 import mailer
 from mailer import checkout
@@ -22,15 +18,13 @@ from mailer.errors import (
     ConfigError,
     MailboxUnavailable,
     MailerError,
-    StoreError,
     StoreLocked,
-    StoreOutdated,
 )
 from mailer.model import Status
 from mailer.ops import logs as logsetup
 
 if TYPE_CHECKING:  # the commands import what they need when they run: a fast --help
-    from mailer.settings import Settings
+    pass
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -66,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--backfill",
         action="store_true",
         help="also acknowledge mail older than [imap] backlog at first start",
+    )
+    run.add_argument(
+        "--first-start",
+        action="store_true",
+        help="take a store without this mailbox's watermark as new (after changing [imap] "
+        "mailbox on purpose): mail older than [imap] backlog is skipped",
     )
 
     sub.add_parser("check", help="validate config, rules and templates without connecting")
@@ -165,16 +165,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return code
     if args.command == "check":
         return _check(path)
-    if args.command == "run":  # everything is checked, templates too, before connecting
-        from mailer.config.validate import check_all
+    if args.command == "run":
+        from mailer.cli.run import run
 
-        settings_or_none, problems = check_all(path)
-        errors = [p for p in problems if not p.warning]
-        if settings_or_none is None or errors:
-            raise ConfigError(errors or problems)
-        for problem in problems:  # as load_settings reports them
-            logging.getLogger("mailer.config").warning("%s", problem)
-        return _run(settings_or_none, args)
+        return run(path, args)
     # Only the daemon connects: the store commands work from an admin's shell without secrets.
     settings = load_settings(path, reach_secrets=False)
     from mailer.store import open_store
@@ -203,73 +197,6 @@ def _check(path: Path) -> int:
         for line in promises_text(settings):
             print(line)
     return EXIT_OK
-
-
-def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.daemon.service import Service
-    from mailer.store import open_store
-
-    try:
-        store = open_store(settings.store, lock=True)
-    except (StoreLocked, StoreOutdated):
-        raise  # another daemon has it (exit 2), or another mailer version wrote it
-    except (StoreError, OSError) as exc:
-        raise MailerError(
-            f"cannot open the store {settings.store.path}: {exc} (a full disk, or a directory "
-            "mailer cannot write?); nothing was taken from the mailbox, so no mail is lost"
-        ) from None
-    service = Service(settings, store, backfill=args.backfill)
-    server = None if args.once else _serve_metrics(settings, service, args)
-    try:
-        if not args.once:
-            asyncio.run(service.run_forever())
-            return EXIT_OK
-        stats = asyncio.run(service.run_once())
-    finally:
-        if server is not None:
-            server.stop()
-        store.close()
-    structlog.get_logger("mailer").info(
-        "run.once.done",
-        processed=stats.processed,
-        queued=stats.queued,
-        sent=stats.sent,
-    )
-    if service.outbox.unreachable and stats.sent == 0:
-        print(
-            f"mailer: cannot reach SMTP {settings.smtp.host}:{settings.smtp.port}; "
-            "mail stays queued",
-            file=sys.stderr,
-        )
-        return EXIT_UNREACHABLE
-    return EXIT_OK
-
-
-def _serve_metrics(settings: Settings, service: Any, args: argparse.Namespace) -> Any:
-    """``[metrics] listen``: /metrics and /healthz in a thread, for the daemon's life.
-
-    The counters follow the log from here on: the log's chain gets their processor.
-    """
-    if not settings.metrics.listen:
-        return None
-    from mailer.ops.metrics import server as metrics
-
-    def state() -> dict[str, object]:
-        return {"connected": service.connected, "last_check": getattr(service, "last_check", None)}
-
-    logsetup.configure(json=args.json_logs, verbose=args.verbose, processors=[metrics.count_events])
-    try:
-        return metrics.start(
-            settings.metrics.listen,
-            settings.store.path,
-            state,
-            max_check_age=metrics.stale_after(settings.imap),
-        )
-    except OSError as exc:
-        raise MailerError(
-            f"cannot serve metrics on {settings.metrics.listen}: {exc.strerror or exc}; "
-            "free the port or change [metrics] listen"
-        ) from None
 
 
 if __name__ == "__main__":

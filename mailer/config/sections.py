@@ -18,6 +18,7 @@ from mailer.config.tables import Table, default
 from mailer.config.transport import (
     CONNECTION_KEYS,
     SECRET_KEYS,
+    check_carried,
     read_connection,
     read_secret,
 )
@@ -151,6 +152,7 @@ def read_imap(
     read_connection(table, "imap", base, out, ImapSettings)
     out["username"] = table.require("username", v.string, "")
     out["password"] = read_secret(table, base, environ, required=True, reach=reach)
+    check_carried(table, "imap", out["password"])
     _fill(table, out, IMAP_FIELDS)
     if out.get("idle_renew", 0) > 29 * 60:
         message = "more than 29 minutes: servers may drop the IDLE connection first (RFC 2177)"
@@ -166,6 +168,7 @@ def read_smtp(
     table.fill(out, "username", v.string)
     required = "username" in table.data
     password = read_secret(table, base, environ, required=required, reach=reach)
+    check_carried(table, "smtp", password)
     if password is not None:
         if "username" not in table.data:
             key = next(k for k in SECRET_KEYS if k in table.data)

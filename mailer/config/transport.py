@@ -136,6 +136,31 @@ def read_secret(
     return _password_file(table, base, environ)
 
 
+def check_carried(table: Table, section: str, password: str | None) -> None:
+    """A password the login cannot carry is found here, not at the first connect: a NUL or a
+    line break (no login carries them; a password file holds one line), and for IMAP a
+    non-ASCII one, which LOGIN cannot carry (mailer then uses AUTHENTICATE PLAIN, UTF-8)."""
+    key = next((k for k in SECRET_KEYS if k in table.data), "password")
+    if not password:
+        return
+    if "\0" in password:
+        table.problem(key, "the password holds a NUL character, which no login can carry")
+    elif "\n" in password or "\r" in password:
+        table.problem(
+            key,
+            "the password holds a line break, which IMAP and SMTP logins cannot carry; "
+            "a password file must hold the password alone, on one line",
+        )
+    elif section == "imap" and not password.isascii():
+        table.problem(
+            key,
+            "the password has non-ASCII characters, which IMAP LOGIN cannot carry: mailer "
+            "logs in with AUTHENTICATE PLAIN (UTF-8) instead, so the server must offer "
+            "AUTH=PLAIN (`mailer doctor` tries the login)",
+            warning=True,
+        )
+
+
 # systemd's LoadCredential= puts the secret in a directory only the unit sees.
 CREDENTIALS = re.compile(r"\$(?:\{CREDENTIALS_DIRECTORY\}|CREDENTIALS_DIRECTORY\b)")
 

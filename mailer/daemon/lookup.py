@@ -2,8 +2,9 @@
 
 The one place between parsing and judging that reads the store (``core.deciding.judge`` is
 pure): duplicate?, which request?, the one a [REF] names, a bounce's request, how many
-receipts this sender got today, how many automatic messages in a row. ``mailer rules test``
-reads a read-only store through the same function.
+receipts this sender got today, how many automatic messages in a row, whether it replies to
+a mail we sent the request's requester (what a requester's command must do). ``mailer rules
+test`` reads a read-only store through the same function.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 from mailer.core.deciding.decide import receipt_address
 from mailer.core.deciding.judge import Known
 from mailer.core.reading import robots
-from mailer.core.writing import thread_headers
+from mailer.core.writing import outgoing, thread_headers
 from mailer.model import ParsedMessage, ThreadInfo
 from mailer.settings import Settings
 from mailer.store import Store
 
 DAY = 86400.0
+# The mail a request's requester gets from us: a reply to one of them is the requester's.
+TO_REQUESTER = frozenset({"receipt", *outgoing.REQUESTER_KINDS})
 
 
 def look_up(s: Settings, store: Store, msg: ParsedMessage, now: float, *, backlog: bool) -> Known:
@@ -30,6 +33,8 @@ def look_up(s: Settings, store: Store, msg: ParsedMessage, now: float, *, backlo
     returned_ids = robots.bounce_message_ids(msg)  # they count only if it is a bounce
     to = receipt_address(msg)
     window = now - s.limits.auto_per_thread_window
+    ours = [m for m in store.thread_messages(thread.id) if m.direction == "out"] if thread else []
+    named_ids = {*msg.references, *msg.in_reply_to}
     return Known(
         duplicate=store.knows_inbound(msg.key),
         backlog=backlog,
@@ -39,6 +44,10 @@ def look_up(s: Settings, store: Store, msg: ParsedMessage, now: float, *, backlo
         returned_ids=returned_ids,
         receipts_to_sender=store.receipts_sent_to(to.key, now - DAY) if to else 0,
         automatic_in_thread=store.automatic_in_a_row(thread.id, window) if thread else 0,
+        replies_to_requester_mail=any(
+            m.key in named_ids and m.decision in TO_REQUESTER for m in ours
+        ),
+        confirmations_today=sum(m.decision == "confirm" and m.at > now - DAY for m in ours),
     )
 
 

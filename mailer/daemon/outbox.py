@@ -2,18 +2,25 @@
 
 Rendered mail waits in the store (written with the decision that caused it); this module
 only moves it to the SMTP server and records what the server said.
+
+A mail the server accepted is never sent again because the store could not record it (a
+full disk, a read-only store): the outbox remembers it in memory (``unrecorded``), stops
+sending (``paused``: one error logged for the whole episode), and records it before it sends
+anything else once the store writes again. Only a restart while the store still cannot write
+forgets what was remembered; the stop logs those mails by Message-ID.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import structlog
 
-from mailer.errors import PermanentDelivery, ServerUnreachable, TemporaryDelivery
+from mailer.errors import PermanentDelivery, ServerUnreachable, StoreError, TemporaryDelivery
 from mailer.settings import SmtpSettings
 from mailer.store import OutboxRow, Store
 from mailer.transport.smtp import Sender
@@ -44,6 +51,15 @@ class Outbox:
         self.want_copies = want_copies
         self.clock = clock
         self.unreachable = False  # the last attempt could not even talk to the server
+        # Accepted by the server, "sent" not yet recorded: row id -> (when, Message-ID).
+        self.unrecorded: dict[int, tuple[float, str]] = {}
+        self.paused_by: str | None = None  # the store error of this episode, logged once
+        self.stalled = False  # this drain met a store that cannot write: it sends no more
+
+    @property
+    def paused(self) -> bool:
+        """The store could not record the last results; sending waits until it can."""
+        return self.paused_by is not None
 
     async def drain(
         self,
@@ -58,6 +74,9 @@ class Outbox:
         ``run --once``); ``deadline`` (monotonic) stops early, leaving the rest queued.
         """
         self.unreachable = False
+        self.stalled = False
+        if not self.record_unrecorded():
+            return 0  # the store still cannot write: send nothing, so nothing twice
         queue: asyncio.Queue[OutboxRow] = asyncio.Queue()
         after = 0
         sent = 0
@@ -72,7 +91,7 @@ class Outbox:
             workers = self.senders[: len(rows)]
             counts = await asyncio.gather(*(self._work(s, queue, deadline, stop) for s in workers))
             sent += sum(counts)
-            if self.unreachable or stop():
+            if self.unreachable or self.stalled or stop():
                 return sent
             if deadline is not None and time.monotonic() > deadline:
                 return sent
@@ -90,12 +109,21 @@ class Outbox:
                 break
             if self.unreachable:  # the server is down: the rest waits for the next round
                 break
+            if self.stalled:  # the store cannot record what is sent: send no more
+                break
             sent += await self.send_one(queue.get_nowait(), sender)
         return sent
 
     async def close(self) -> None:
         for sender in self.senders:
             await sender.close()
+        if self.unrecorded:  # the one way left to send them twice: say which they are
+            log.error(
+                "outbox.unrecorded_at_exit",
+                message_ids=[message_id for _, message_id in self.unrecorded.values()],
+                action="accepted by the SMTP server but still pending in the store, which "
+                "could not record them: the next start sends them again",
+            )
 
     async def send_one(self, row: OutboxRow, sender: Sender | None = None) -> int:
         try:
@@ -104,16 +132,18 @@ class Outbox:
             )
         except TemporaryDelivery as exc:
             self.unreachable = isinstance(exc, ServerUnreachable)
-            self._temporary(row, str(exc))
+            with self._writing():
+                self._temporary(row, str(exc))
             return 0
         except PermanentDelivery as exc:
-            self._dead(row, str(exc), attempts=row.attempts + 1)
+            with self._writing():
+                self._dead(row, str(exc), attempts=row.attempts + 1)
             return 0
         self.unreachable = False
         # DUPLICATE WINDOW: the server has accepted the mail and the row still says
         # "pending". A crash right here, before mark_sent commits, sends this mail again
         # on restart. It is the only such window; one autocommitted UPDATE keeps it short.
-        self.store.mark_sent(row.id, self.clock(), copy_wanted=self.want_copies)
+        now = self.clock()
         log.info(
             "mail.sent",
             message_id=row.message_id,
@@ -121,7 +151,46 @@ class Outbox:
             recipient=row.recipient,
             reply=reply.strip()[:120],
         )
+        # Accepted: if the store cannot say so now, remember it and never send it again.
+        self.unrecorded[row.id] = (now, row.message_id)
+        with self._writing():
+            self.store.mark_sent(row.id, now, copy_wanted=self.want_copies)
+            del self.unrecorded[row.id]
         return 1
+
+    def record_unrecorded(self) -> bool:
+        """Record the mail accepted while the store could not write; True when none is left
+        (sending may go on), False while the store still refuses."""
+        for row_id, (when, _) in sorted(self.unrecorded.items()):
+            with self._writing():
+                self.store.mark_sent(row_id, when, copy_wanted=self.want_copies)
+                del self.unrecorded[row_id]
+            if self.stalled:
+                return False
+        return True
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write of a result: a store error pauses the sending (logged once per episode)
+        instead of ending the drain, whose caller would try the same rows again."""
+        try:
+            yield
+        except StoreError as exc:
+            self.stalled = True
+            if self.paused_by is None:
+                self.paused_by = f"{type(exc).__name__}: {exc}"
+                log.error(
+                    "outbox.paused",
+                    error=self.paused_by,
+                    unrecorded=len(self.unrecorded),
+                    action="the store cannot record what the SMTP server answered: no mail is "
+                    "sent until it writes again (free the disk, fix its permissions); mail "
+                    "already accepted is never sent again",
+                )
+            return
+        if self.paused_by is not None:
+            self.paused_by = None
+            log.info("outbox.resumed", action="the store writes again; sending goes on")
 
     def _dead(self, row: OutboxRow, error: str, *, attempts: int) -> None:
         """Dead letter: never retried, the server's reply kept for the admin."""

@@ -8,13 +8,16 @@ This is the one place where a decision becomes effects, and all of them (thread,
 rows, outbox rows, the IMAP watermark, moves to do) are written in ONE SQLite transaction
 per batch, with a savepoint per message so that one bad message cannot undo the others.
 A crash before COMMIT replays the batch; nothing has been sent yet, so nothing is sent twice.
+What the batch did is logged only once it committed (``_Lines``): the metrics count log
+events, so a batch rolled back and retried (a full disk) must not be counted at each try.
 """
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import jinja2
 import structlog
@@ -28,11 +31,37 @@ from mailer.core.writing.receipt import request_subject
 from mailer.daemon.lookup import look_up
 from mailer.daemon.mail_queue import MailQueue
 from mailer.daemon.steps import Conversations
+from mailer.errors import StoreCorrupt, StoreUnavailable
 from mailer.model import Event, InboundMail, ParsedMessage, Status, ThreadInfo
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
 
 log = structlog.get_logger("mailer.intake")
+# The store's own trouble (full, read-only, busy, damaged) is nobody's message's fault: it
+# ends the batch (rolled back, retried or fatal in the service) instead of counting against
+# each message until all of them are quarantined.
+STORE_TROUBLE = (StoreUnavailable, StoreCorrupt)
+
+
+@dataclass
+class _Lines:
+    """A batch's log lines, held back until its transaction has committed."""
+
+    lines: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.lines.append(("info", event, fields))
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.lines.append(("warning", event, fields))
+
+    def error(self, event: str, **fields: Any) -> None:
+        self.lines.append(("error", event, fields))
+
+    def write(self) -> None:
+        for level, event, fields in self.lines:
+            getattr(log, level)(event, **fields)
+        self.lines.clear()
 
 
 @dataclass(frozen=True)
@@ -54,6 +83,7 @@ class Pipeline:
         self.words = templates.language_words(env)
         self.conversations = Conversations(settings, store, self.mail)
         self.languages = templates.serving_languages(env, settings)
+        self.log = _Lines()
 
     def process_batch(
         self,
@@ -66,6 +96,7 @@ class Pipeline:
     ) -> list[Outcome]:
         """Process a batch in one transaction and advance the watermark past it."""
         outcomes: list[Outcome] = []
+        self.log = _Lines()  # a batch rolled back takes its lines with it
         with self.store.transaction():
             for item in batch:
                 outcome = self._one_safely(item, state, now, backfill=backfill)
@@ -74,6 +105,7 @@ class Pipeline:
                 # A failed message stays where its retry (or a human) will find it.
                 if move and outcome.reason not in ("failed", "quarantined"):
                     self.store.queue_move(item.ref.mailbox, item.ref.uidvalidity, item.ref.uid)
+        self.log.write()
         return outcomes
 
     def _one_safely(
@@ -83,6 +115,8 @@ class Pipeline:
         with self.store.savepoint() as savepoint:
             try:
                 outcome = self._one(item, state, now, backfill=backfill)
+            except STORE_TROUBLE:
+                raise
             except Exception as exc:
                 savepoint.rollback()
                 ref = item.ref
@@ -95,7 +129,7 @@ class Pipeline:
                     now,
                     self.settings.limits.max_attempts,
                 )
-                log.error(
+                self.log.error(
                     "message.failed",
                     uid=ref.uid,
                     error=error,
@@ -120,7 +154,7 @@ class Pipeline:
 
     def _act(self, msg: ParsedMessage, item: InboundMail, j: Judgement, now: float) -> Outcome:
         """Record the judgement and queue its mail, in the caller's transaction."""
-        _log_person(msg, j.handled)
+        _log_person(self.log, msg, j.handled)
         if j.handled is not None and j.taken:  # staff keywords, requester replies, others
             thread = j.handled.thread
             self._record(msg, item, j, thread, now)
@@ -128,7 +162,7 @@ class Pipeline:
             reference = thread.reference if thread else None
         else:
             reference, queued = self._apply(msg, item, j, now)
-        _log_decision(item, msg, j, reference)
+        _log_decision(self.log, item, msg, j, reference)
         return Outcome(item.ref.uid, j.decision.reason, reference, queued)
 
     def _apply(
@@ -226,7 +260,7 @@ class Pipeline:
         )
 
 
-def _log_person(msg: ParsedMessage, handled: Handled | None) -> None:
+def _log_person(log: _Lines, msg: ParsedMessage, handled: Handled | None) -> None:
     """What the judging said about a person's mail in a request that the log should know."""
     if handled is None or handled.thread is None:
         return
@@ -243,7 +277,7 @@ def _log_person(msg: ParsedMessage, handled: Handled | None) -> None:
 
 
 def _log_decision(
-    item: InboundMail, msg: ParsedMessage, j: Judgement, reference: str | None
+    log: _Lines, item: InboundMail, msg: ParsedMessage, j: Judgement, reference: str | None
 ) -> None:
     decision = j.decision
     fields = {

@@ -105,6 +105,25 @@ class ChangeDetector:
         return True
 
 
+def fresh_imap_password(current: Settings) -> Settings | None:
+    """After a refused IMAP login: the settings with the password read again from where the
+    config says it is (``password_file``, ``password_env``, the config itself), when it has
+    changed there; None otherwise. A password rotated by the admin needs no restart; every
+    other [imap] key still does."""
+    try:
+        fresh, problems = check_all(current.config_path)
+    except Exception:  # the config being edited, unreadable: keep what is in force
+        return None
+    if fresh is None or any(not p.warning for p in problems):
+        return None
+    if fresh.imap.password == current.imap.password:
+        return None
+    log.info("imap.password_reread", source=str(current.config_path))  # never the password
+    return dataclasses.replace(
+        current, imap=dataclasses.replace(current.imap, password=fresh.imap.password)
+    )
+
+
 def merge(current: Settings, fresh: Settings) -> Settings:
     """The fresh settings, except what only a restart can change: IMAP, SMTP, the store and
     the shared address keep their values in force (a warning names them)."""

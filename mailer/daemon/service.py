@@ -10,31 +10,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import signal
 import threading
 import time
-from dataclasses import dataclass
 
 import structlog
 
 from mailer.config import templates
+from mailer.daemon import after_commit
 from mailer.daemon.clock import clock_from
-from mailer.daemon.mailbox_writes import MailboxWrites
+from mailer.daemon.failure import fatal_errors
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
 from mailer.daemon.promises import PromiseKeeper, keep_promises
-from mailer.daemon.reload import CHECK_INTERVAL, LiveReload
+from mailer.daemon.reload import CHECK_INTERVAL, LiveReload, fresh_imap_password
+from mailer.daemon.sending import RunStats, SendingLoop, backoff
+from mailer.daemon.watermark import check_uidvalidity, guard_first_start
 from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
 from mailer.model import InboundMail
 from mailer.ops.systemd import SystemdLink
 from mailer.settings import Settings
 from mailer.store import MailboxState, Store
-from mailer.transport.imap import NETWORK_ERRORS, Mailbox, RefusedByServer, Selected
+from mailer.transport.imap import NETWORK_ERRORS, LoginRefused, Mailbox, Selected
 
 log = structlog.get_logger("mailer.service")
 # StoreUnavailable: "database is locked" while a CLI command writes, disk hiccups.
-REFUSED = RefusedByServer
 RECOVERABLE: tuple[type[BaseException], ...] = (
     MailboxUnavailable,
     StoreUnavailable,
@@ -43,23 +43,14 @@ RECOVERABLE: tuple[type[BaseException], ...] = (
 SHUTDOWN_BUDGET = 4.0  # seconds for the last sends after SIGTERM; exit within 5 s
 
 
-def backoff(attempt: int) -> float:
-    """Exponential backoff with jitter for a server that is down: 2^n s, at most 5 min."""
-    return min(300.0, 2.0 ** min(attempt, 9)) * (0.5 + random.random() / 2)
-
-
-@dataclass
-class RunStats:
-    processed: int = 0
-    queued: int = 0
-    sent: int = 0
-
-
-class Service(MailboxWrites):
-    def __init__(self, settings: Settings, store: Store, *, backfill: bool = False) -> None:
+class Service(SendingLoop):
+    def __init__(
+        self, settings: Settings, store: Store, *, backfill: bool = False, first_start: bool = False
+    ) -> None:
         self.settings = settings
         self.store = store
         self.backfill = backfill
+        self.first_start = first_start  # --first-start: a store without a watermark is fine
         self.env = templates.make_environment(settings)
         self.pipeline = Pipeline(settings, store, self.env)
         self.clock = clock_from()  # promises only; a test may move it (daemon/clock.py)
@@ -76,6 +67,7 @@ class Service(MailboxWrites):
         self.wake_outbox = asyncio.Event()
         self.stats = RunStats()
         self.connected = False
+        self.failure: str | None = None  # why the intake stopped for good: /healthz says it
         self.final_budget: float | None = SHUTDOWN_BUDGET
         self.sd = SystemdLink(store.pending_count, lambda: self.outbox.unreachable)
 
@@ -83,10 +75,12 @@ class Service(MailboxWrites):
 
     async def run_once(self) -> RunStats:
         """Process what is in the mailbox, try every queued mail once, and return."""
-        await self._connect()
+        with self._fatal():
+            await self._connect()
         sending = asyncio.create_task(self._outbox_loop())  # sends while we still fetch
         try:
-            await self._poll()
+            with self._fatal():
+                await self._poll()
             self.stats.queued += self.keeper.tick(self.clock(), time.time())
         finally:
             self.final_budget = None  # --once: every queued mail gets its one try
@@ -119,14 +113,25 @@ class Service(MailboxWrites):
         )
         self.sd.start(self.stopping.is_set)  # READY, STATUS, WATCHDOG: sdnotify.py
         try:
-            await self._intake_loop()
+            with self._fatal():
+                await self._intake_loop()  # it rides out whatever it can recover from
         finally:
+            self.stopping.set()  # also when the intake failed: the outbox ends too
             watcher.cancel()
             promises.cancel()
             self.wake_outbox.set()
             await outbox
             await self._close()
-            log.info("service.stopped", pending=self.store.pending_count())
+            with contextlib.suppress(StoreError):  # a damaged store cannot even count
+                log.info("service.stopped", pending=self.store.pending_count())
+
+    def _fatal(self) -> contextlib.AbstractContextManager[None]:
+        """Errors the intake cannot recover from end the daemon visibly (``failure.py``)."""
+        return fatal_errors(RECOVERABLE, self._failed)
+
+    def _failed(self, error: str) -> None:
+        self.failure = error  # /healthz: "intake failed: ..."
+        self.sd.failed(error)  # STATUS=failed: ..., no more watchdog pings
 
     def reload(self) -> bool:
         """SIGHUP or an edited file: take the new rules, templates and settings, or keep the
@@ -190,11 +195,23 @@ class Service(MailboxWrites):
                 )
                 self.sd.retrying(delay, exc)
                 await self._close()
+                if isinstance(exc, LoginRefused):
+                    self._reread_password()
                 await self._sleep(delay)
+
+    def _reread_password(self) -> None:
+        """A refused login: the admin may have rotated the password (reload.py)."""
+        fresh = fresh_imap_password(self.settings)
+        if fresh is not None:
+            self.settings = fresh
+            self.mailbox.settings = fresh.imap
 
     async def _connect(self) -> Selected:
         selected = await asyncio.to_thread(self.mailbox.connect)
         self.connected = True
+        await guard_first_start(
+            self.store, self.mailbox, self.settings.imap, forced=self.first_start
+        )
         self._check_uidvalidity(selected)
         self.sd.connected()
         log.info(
@@ -206,23 +223,7 @@ class Service(MailboxWrites):
         return selected
 
     def _check_uidvalidity(self, selected: Selected) -> MailboxState:
-        name = self.settings.imap.mailbox
-        state = self.store.mailbox_state(name)
-        with self.store.transaction():
-            if state is None:
-                state = MailboxState(selected.uidvalidity, 0, time.time())
-                self.store.set_mailbox_state(name, state)
-            elif state.uidvalidity != selected.uidvalidity:
-                log.warning(
-                    "imap.uidvalidity_changed",
-                    old=state.uidvalidity,
-                    new=selected.uidvalidity,
-                    action="rescan; known messages are skipped",
-                )
-                state = MailboxState(selected.uidvalidity, 0, state.first_seen)
-                self.store.set_mailbox_state(name, state)
-                self.store.drop_moves(name, selected.uidvalidity)
-        return state
+        return check_uidvalidity(self.store, self.settings.imap.mailbox, selected)
 
     async def _poll(self) -> int:
         """Fetch everything after the watermark (plus failed UIDs due a retry) in batches."""
@@ -263,6 +264,17 @@ class Service(MailboxWrites):
         limit = self.settings.limits.max_message_size
         return list(self.mailbox.fetch(uids, limit, older_than=older_than))
 
+    async def _moves(self, uidvalidity: int) -> None:
+        await after_commit.move_processed(self.mailbox, self.store, self.settings.imap, uidvalidity)
+
+    async def _copies(self) -> None:
+        """APPEND a \\Seen copy of each sent mail to the Sent folder, when configured."""
+        folder = self.settings.imap.sent_folder
+        if folder is None or not self.connected:
+            return
+        self.wake_intake.clear()
+        await after_commit.copy_sent(self.mailbox, self.store, folder)
+
     async def _wait_for_mail(self) -> None:
         s = self.settings.imap
         selected = self.mailbox.selected
@@ -279,42 +291,3 @@ class Service(MailboxWrites):
     async def _close(self) -> None:
         self.connected = False
         await asyncio.to_thread(self.mailbox.close)
-
-    async def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self.stopping.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.5, deadline - time.monotonic()))
-
-    # ---- outbox --------------------------------------------------------------------------
-
-    async def _outbox_loop(self) -> None:
-        outages = 0
-        while not self.stopping.is_set():
-            self.wake_outbox.clear()
-            try:
-                sent = await self.outbox.drain(stop=self.stopping.is_set)
-                self.stats.sent += sent
-                if sent and self.settings.imap.sent_folder:
-                    self.wake_intake.set()
-                outages = outages + 1 if self.outbox.unreachable else 0
-                if outages:  # SMTP down: back off with jitter instead of hammering it
-                    await self._sleep(backoff(outages))
-                else:
-                    await self._outbox_wait()
-            except Exception as exc:
-                log.error("outbox.error", error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(1.0)
-        budget = self.final_budget
-        deadline = None if budget is None else time.monotonic() + budget
-        try:
-            self.stats.sent += await self.outbox.drain(deadline=deadline, everything=True)
-        except Exception as exc:
-            log.error("outbox.error", error=f"{type(exc).__name__}: {exc}")
-        finally:
-            await self.outbox.close()
-
-    async def _outbox_wait(self) -> None:
-        due = self.store.next_due()
-        timeout = 60.0 if due is None else max(0.05, min(60.0, due - time.time()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake_outbox.wait(), timeout)

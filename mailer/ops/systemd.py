@@ -139,6 +139,7 @@ class SystemdLink:
         self.due = self.last_beat + busy
         self.is_ready = False
         self.is_stopping = False
+        self.is_failed = False  # the intake stopped for good: never alive again
         self.stale_logged = False
         self._task: asyncio.Task[None] | None = None
 
@@ -161,7 +162,7 @@ class SystemdLink:
         return beat_then_check
 
     def alive(self) -> bool:
-        return time.monotonic() <= self.due
+        return not self.is_failed and time.monotonic() <= self.due
 
     # ---- state changes (event loop) --------------------------------------------------------
 
@@ -177,6 +178,11 @@ class SystemdLink:
     def retrying(self, delay: float, error: BaseException) -> None:
         self.beat(f"reconnecting to IMAP in {delay:.0f} s ({error})", within=delay + self.busy)
         self._ready()
+
+    def failed(self, error: str) -> None:
+        """The intake stopped for good: say why, and ping no more (the process exits)."""
+        self.phase, self.is_stopping, self.is_failed = f"failed: {error}", True, True
+        self.publish()
 
     def stopping(self) -> None:
         self.phase, self.is_stopping = "stopping", True
@@ -222,6 +228,8 @@ class SystemdLink:
             await asyncio.sleep(step)
 
     def _ping(self) -> None:
+        if self.is_failed:
+            return  # service.failed said why; the process is on its way out
         if self.alive():
             self.stale_logged = False
             self.notifier.watchdog()

@@ -183,6 +183,8 @@ def migrate(db: sqlite3.Connection) -> int:
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     db.execute(statement)
+            if version == 0:  # a new store: the daemon's first start is still to come
+                db.execute("INSERT INTO meta(key, value) VALUES ('first_start', 'pending')")
             db.execute(f"PRAGMA user_version = {version + 1}")
         except BaseException:
             db.execute("ROLLBACK")

@@ -24,6 +24,11 @@ from mailer.errors import (
 )
 
 T = TypeVar("T")
+NOT_A_DATABASE = (
+    "[store] path names a file that is not a mailer store, or one whose first page was "
+    "overwritten: point [store] path at the store, or put the last copy `mailer backup` made "
+    "there (remove any -wal and -shm files beside it)"
+)
 
 
 def store_error(exc: sqlite3.Error) -> StoreError:
@@ -39,6 +44,8 @@ def store_error(exc: sqlite3.Error) -> StoreError:
             return StoreReadOnly(text)
         return StoreUnavailable(text)
     if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"
+        if "not a database" in text:
+            return StoreCorrupt(text, hint=NOT_A_DATABASE)
         return StoreCorrupt(text)
     return StoreError(text)  # a constraint, a misuse: a bug, never retried as such
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mailer.errors import StoreLocked, StoreOutdated
+from mailer.errors import StoreEmpty, StoreLocked, StoreOutdated
 from mailer.store.promises import PromiseQueries
 from mailer.store.queue import QueueQueries
 from mailer.store.reports import ReportQueries
@@ -26,7 +26,7 @@ from mailer.store.schema import SCHEMA_VERSION, migrate
 from mailer.store.sqlerrors import speaks_store_errors, sqlite_errors
 from mailer.store.threads import ThreadQueries
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "refuse_empty"]
 
 _MESSAGE = ", ".join(MessageRow.__dataclass_fields__)
 
@@ -41,6 +41,7 @@ class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries,
     def __init__(self, path: Path, *, lock: bool = False, read_only: bool = False) -> None:
         self.path = path
         self._lock_file: int | None = None
+        refuse_empty(path)
         if read_only:  # ``mailer rules test``: read what is there, never create or migrate
             self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
             self.db.row_factory = sqlite3.Row
@@ -55,6 +56,9 @@ class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries,
         if lock:
             self._acquire_lock()
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            _create(path)
+        refuse_empty(path)  # made empty while we waited for the lock
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -97,8 +101,13 @@ class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries,
             with sqlite_errors():
                 self.db.execute("ROLLBACK")
             raise
-        with sqlite_errors():
-            self.db.execute("COMMIT")
+        try:
+            with sqlite_errors():
+                self.db.execute("COMMIT")
+        finally:  # a COMMIT that failed (full, I/O) must not leave the transaction open
+            if self.db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[_Savepoint]:
@@ -134,6 +143,14 @@ class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries,
             " last_uid=excluded.last_uid, first_seen=excluded.first_seen",
             (mailbox, state.uidvalidity, state.last_uid, state.first_seen),
         )
+
+    def awaits_first_start(self) -> bool:
+        """True from the store's creation until the daemon's first watermark."""
+        row = self._one("SELECT value FROM meta WHERE key = 'first_start'")
+        return row is not None and row["value"] == "pending"
+
+    def first_start_done(self) -> None:
+        self.db.execute("DELETE FROM meta WHERE key = 'first_start'")
 
     def advance(self, mailbox: str, uid: int) -> None:
         self.db.execute(
@@ -212,6 +229,47 @@ class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries,
             (thread_id, floor),
         )
         return int(row["n"]) if row else 0
+
+
+def refuse_empty(path: Path) -> None:
+    """A zero-length file where the store should be: never taken for a new store."""
+    try:
+        empty = path.stat().st_size == 0
+    except OSError:
+        return  # absent (created next, or refused by the caller) or unreadable (SQLite says)
+    if empty:
+        raise StoreEmpty(f"the store {path} is empty (0 bytes)")
+
+
+def _create(path: Path) -> None:
+    """A new store, made whole (schema, WAL mode, "awaits its first start") in a file beside
+    ``path`` and then hard-linked into place: a crash leaves no store or a whole one, never an
+    empty one. Another process that made it first wins."""
+    temporary = path.with_name(f".{path.name}.new-{os.getpid()}")
+    _remove(temporary)
+    try:
+        db = sqlite3.connect(str(temporary), isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            migrate(db)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # made meanwhile by another mailer process
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(temporary, path)
+    finally:
+        _remove(temporary)
+
+
+def _remove(database: Path) -> None:
+    for name in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm"))):
+        with contextlib.suppress(FileNotFoundError):
+            name.unlink()
 
 
 class _Savepoint:

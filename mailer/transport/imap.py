@@ -43,6 +43,38 @@ class RefusedByServer(MailerError):
     """The server answered NO or BAD to a write (quota, rights): retrying will not help."""
 
 
+class LoginRefused(MailboxUnavailable):
+    """The server refused the credentials (a wrong or rotated password, a revoked token)."""
+
+
+class CannotLogIn(MailerError):
+    """The credentials cannot be sent to this server at all: retrying will not help."""
+
+    hint = (
+        "use a password of ASCII characters only, or a server that offers AUTH=PLAIN "
+        "(`mailer doctor` shows what it offers)"
+    )
+
+
+def login_mechanism(capabilities: frozenset[bytes], username: str, password: str) -> str:
+    """Which IMAP login carries the credentials: "LOGIN", or "PLAIN" for credentials that are
+    not ASCII: IMAP LOGIN's strings carry
+    ASCII only (imaplib refuses to encode anything else), SASL PLAIN carries UTF-8 (RFC 4616).
+    CannotLogIn when neither can carry them."""
+    if "\0" in username + password:
+        raise CannotLogIn(
+            "[imap] username or password holds a NUL character, which no IMAP login carries"
+        )
+    if (username + password).isascii():
+        return "LOGIN"
+    if b"AUTH=PLAIN" in capabilities:
+        return "PLAIN"
+    raise CannotLogIn(
+        "[imap] username or password has non-ASCII characters: IMAP LOGIN cannot carry them "
+        "and the server does not offer AUTHENTICATE PLAIN, which could"
+    )
+
+
 @dataclass(frozen=True)
 class Selected:
     uidvalidity: int
@@ -102,7 +134,11 @@ class Mailbox:
         hint = "check [imap] username and password"
         try:
             if s.auth != "xoauth2" or s.oauth is None:
-                client.login(s.username, s.password)
+                caps = frozenset(bytes(c).upper() for c in client.capabilities())
+                if login_mechanism(caps, s.username, s.password) == "PLAIN":
+                    client.plain_login(s.username, s.password)
+                else:
+                    client.login(s.username, s.password)
                 return
             hint = XOAUTH2_HINT
             source = oauth.source_for(s.oauth)
@@ -115,7 +151,7 @@ class Mailbox:
         except oauth.OAuthError as exc:
             raise MailboxUnavailable(f"no OAuth token for IMAP: {exc}") from exc
         except imapclient.exceptions.LoginError as exc:
-            raise MailboxUnavailable(
+            raise LoginRefused(
                 f"IMAP login as {s.username!r} on {s.host}:{s.port} refused: {exc}; {hint}"
             ) from exc
         except NETWORK_ERRORS as exc:
@@ -157,6 +193,17 @@ class Mailbox:
         idle.take_news(client)  # what this search sees needs no second look
         found = client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(int(u) for u in found if int(u) > last_uid)
+
+    def holds_mail_before(self, when: float) -> bool:
+        """Does the mailbox hold a message whose INTERNALDATE is older than ``when``? SEARCH
+        works in whole days: BEFORE that day, else the INTERNALDATEs of that one day's mail."""
+        client = self._client()
+        day = dt.datetime.fromtimestamp(when, tz=dt.UTC).date()
+        if client.search(["BEFORE", day]):
+            return True
+        that_day = client.search(["ON", day])
+        dates = client.fetch(that_day, ["INTERNALDATE"]) if that_day else {}
+        return any(_epoch(d.get(b"INTERNALDATE")) < when for d in dates.values())
 
     def fetch(
         self, uids: list[int], max_size: int, *, older_than: float | None = None

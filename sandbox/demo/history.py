@@ -110,6 +110,7 @@ team = "facilities"
 class Mail:
     at: float
     raw: bytes
+    answers: str = ""  # a requester's reply: the request's root, to answer our latest mail
 
 
 def write_config(directory: Path) -> Path:
@@ -158,7 +159,9 @@ def request_mail(
         yield Mail(at, message(f"wait{n}", staff, f"Re: {subject}", text, reply_to=root))
         at += rng.uniform(1, 30) * 3600
         yield Mail(
-            at, message(f"answer{n}", who, f"Re: {subject}", "It is room 214.", reply_to=root)
+            at,
+            message(f"answer{n}", who, f"Re: {subject}", "It is room 214.", reply_to=root),
+            root,
         )
     at += rng.choice([0.5, 2, 4, 8, 20, 30, 50, 80, 120]) * 3600
     if at >= end or rng.random() < 0.06:
@@ -170,7 +173,7 @@ def request_mail(
     if roll < 0.08:
         at += rng.uniform(2, 40) * 3600
         text = "Sorry, it is still not working, the problem is back."
-        yield Mail(at, message(f"again{n}", who, f"Re: {subject}", text, reply_to=root))
+        yield Mail(at, message(f"again{n}", who, f"Re: {subject}", text, reply_to=root), root)
         at += rng.uniform(1, 24) * 3600
         yield Mail(
             at,
@@ -181,10 +184,12 @@ def request_mail(
     elif roll < 0.55:
         at += rng.uniform(0.5, 30) * 3600
         score = rng.choices([5, 4, 3, 2, 1], [50, 25, 12, 8, 5])[0]
-        yield Mail(at, message(f"rate{n}", who, f"Re: {subject}", f"{score}/5", reply_to=root))
+        rating = message(f"rate{n}", who, f"Re: {subject}", f"{score}/5", reply_to=root)
+        yield Mail(at, rating, root)
     elif roll < 0.65:
         at += rng.uniform(0.5, 30) * 3600
-        yield Mail(at, message(f"thanks{n}", who, f"Re: {subject}", "Thanks a lot!", reply_to=root))
+        thanks = message(f"thanks{n}", who, f"Re: {subject}", "Thanks a lot!", reply_to=root)
+        yield Mail(at, thanks, root)
 
 
 def noise(rng: random.Random, n: int, arrival: float) -> Iterator[Mail]:
@@ -245,12 +250,22 @@ def fill_store(
             state = store.mailbox_state(settings.imap.mailbox)
             assert state is not None
             ref = MailboxRef(settings.imap.mailbox, 1, uid)
-            pipeline.process_batch(
-                [InboundMail(ref, mail.at, mail.raw, len(mail.raw))], state, mail.at + 2
-            )
+            raw = answering_our_mail(store, mail) if mail.answers else mail.raw
+            pipeline.process_batch([InboundMail(ref, mail.at, raw, len(raw))], state, mail.at + 2)
             send_all(store, mail.at + 2, random.Random(uid))
     finally:
         store.close()
+
+
+def answering_our_mail(store: Store, mail: Mail) -> bytes:
+    """A requester's reply as a mail client writes it: in reply to the last mail we sent them
+    in that request (which proves it is theirs), not to their own first message."""
+    thread = store.thread_by_message_ids([mail.answers])
+    ours = [m for m in store.thread_messages(thread.id) if m.direction == "out"] if thread else []
+    to_them = [m.key for m in ours if m.decision in ("receipt", "progress", "answer", "status")]
+    if not to_them:
+        return mail.raw
+    return mail.raw.replace(mail.answers.encode(), to_them[-1].encode())
 
 
 def send_all(store: Store, now: float, rng: random.Random) -> None:

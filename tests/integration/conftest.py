@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,8 @@ class ScriptedSmtp:
 
     ``set_script([451, 250])``: the first DATA gets 451, the second 250, later ones 250.
     A code may also be a full reply line such as ``"550 5.7.1 go away"``.
+    ``before_reply`` (optional) runs with each DATA before the answer goes out: a test's
+    way to change the world at the moment the server accepts a mail.
     """
 
     def __init__(self) -> None:
@@ -115,6 +117,7 @@ class ScriptedSmtp:
         self._lock = threading.Lock()
         self._script: list[int | str] = []
         self._messages: list[SmtpMessage] = []
+        self.before_reply: Callable[[], None] | None = None
         self._controller = Controller(self, hostname=self.host, port=self.port)
 
     def set_script(self, codes: list[int | str]) -> None:
@@ -141,6 +144,8 @@ class ScriptedSmtp:
         return self.messages
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.before_reply is not None:
+            self.before_reply()
         with self._lock:
             answer = self._script.pop(0) if self._script else 250
             reply = _CANNED.get(answer, f"{answer} scripted") if isinstance(answer, int) else answer

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
+import errno
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -82,3 +86,44 @@ def receipts(sandbox: MailSandbox, user: str) -> list[EmailMessage]:
 def text_of(msg: EmailMessage) -> str:
     part = msg.get_body(preferencelist=("plain",))
     return str(part.get_content()) if part is not None else ""  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size: str = "2m") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``where`` (root only): a disk that really fills up."""
+    where.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
+                   check=True)  # fmt: skip
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill_disk(directory: Path) -> Path:
+    """Write a file in ``directory`` until its file system has no byte left; returns it (delete
+    it to free the space)."""
+    filler = directory / "filler"
+    chunk = b"\0" * 65536
+    with open(filler, "ab", buffering=0) as out:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    out.write(chunk[:size])
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+    return filler
+
+
+def log_events(log: Path, event: str) -> list[dict[str, Any]]:
+    """The JSON log lines of ``event`` in a daemon's log (start_daemon writes JSON)."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == event:
+            found.append(record)
+    return found

@@ -230,3 +230,55 @@ def test_sighup_reloads_rules_and_keeps_the_old_ones_when_invalid(
     ]
     log = config.with_suffix(".log").read_text()
     assert "reload.refused" in log and "reload.done" in log
+
+
+def test_a_zero_length_store_is_refused_not_taken_for_a_first_start(
+    sandbox: MailSandbox, tmp_path: Path
+) -> None:
+    """Issue 11: the store became a zero-length file; run --once took it for a first start,
+    the 3 requests already acknowledged got a second receipt, and it exited 0."""
+    config = write_config(tmp_path, sandbox)
+    for n in range(3):
+        sandbox.send(request(n), mail_from="alice@example.test", rcpt_to=[SHARED], wait=True)
+    assert mailer(config, "run", "--once").returncode == 0
+    sandbox.wait_for_messages("alice", 3)
+    store = tmp_path / "mailer.sqlite3"
+    store.write_bytes(b"")
+    again = mailer(config, "run", "--once")
+    assert again.returncode == 1
+    assert "is empty (0 bytes)" in again.stderr and "mailer backup" in again.stderr
+    time.sleep(1)
+    assert len(receipts(sandbox, "alice")) == 3
+    assert store.stat().st_size == 0  # left as it was found
+    threads = mailer(config, "threads")  # no command takes it for a new store
+    assert threads.returncode == 1 and "is empty" in threads.stderr
+
+
+def test_a_lost_watermark_stops_rather_than_acknowledging_again(
+    sandbox: MailSandbox, tmp_path: Path
+) -> None:
+    """A store that is not new has no watermark for the mailbox, and the mailbox holds mail
+    older than the backlog window: that is no first start."""
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    sandbox.append("helpdesk", request(1), internaldate=old)
+    sandbox.send(request(2), mail_from="alice@example.test", rcpt_to=[SHARED], wait=True)
+    config = write_config(tmp_path, sandbox)
+    assert mailer(config, "run", "--once").returncode == 0  # the first start: one receipt
+    sandbox.wait_for_messages("alice", 1)
+    db = sqlite3.connect(tmp_path / "mailer.sqlite3")
+    with db:
+        db.execute("DELETE FROM mailboxes")  # the watermark is lost
+    db.close()
+    again = mailer(config, "run", "--once")
+    assert again.returncode == 1, again.stderr
+    assert "no watermark for mailbox 'INBOX'" in again.stderr and "--first-start" in again.stderr
+    time.sleep(1)
+    assert len(receipts(sandbox, "alice")) == 1
+    # The admin who changed [imap] mailbox on purpose says so: the backlog rule applies, and
+    # what the store knows (request 2, by its Message-ID) is not answered again.
+    sandbox.send(request(3), mail_from="alice@example.test", rcpt_to=[SHARED], wait=True)
+    forced = mailer(config, "run", "--once", "--first-start")
+    assert forced.returncode == 0, forced.stderr
+    sandbox.wait_for_messages("alice", 2)
+    time.sleep(1)
+    assert len(receipts(sandbox, "alice")) == 2

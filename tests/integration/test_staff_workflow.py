@@ -292,3 +292,41 @@ def test_acceptance_with_the_receipt_loop_config_and_no_teams(
     assert "The concentrator was restarted." in text_of(resolved)
     assert story(config)["status"] == "resolved"
     assert inbox(sandbox, "staff") == []
+
+
+def test_a_forged_close_is_refused_while_the_requesters_own_reply_closes(
+    sandbox: MailSandbox, tmp_path: Path
+) -> None:
+    """Issue 11: with [staff] authserv_id set, a mail from an outside envelope with From: set to
+    the requester, no Authentication-Results, no In-Reply-To, subject 'Re: ... [REQ-1000]' and
+    #close closed the request. Now a requester's state-changing command must reply to our mail
+    (and, with authserv_id, authenticate like a staff mail); otherwise nothing changes and the
+    request's recorded requester is told how to confirm."""
+    staff = f'[staff]\naddresses = ["{STAFF}"]\nauthserv_id = "mx.example.test"\n'
+    config = write_config(tmp_path, sandbox, staff)
+    send(sandbox, request(1, subject="VPN down"), "alice@example.test")
+    run(config)
+    sandbox.wait_for_messages("it-team", 1)
+    [receipt] = [parse(m) for m in sandbox.wait_for_messages("alice", 1)]
+    forged = (
+        f"From: Alice Johnson <alice@example.test>\r\nTo: {SHARED}\r\n"
+        f"Reply-To: mallory@example.test\r\nSubject: Re: VPN down [REQ-1000]\r\n"
+        f"Message-ID: <forged-{time.time_ns()}@evil.test>\r\n"
+        "Date: Tue, 24 Nov 2026 12:00:00 +0000\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n#close\r\n"
+    ).encode()
+    sandbox.send(forged, mail_from="mallory@evil.test", rcpt_to=[SHARED], wait=True)
+    run(config)
+    assert story(config)["status"] == "acknowledged"
+    [_, confirm] = [parse(m) for m in sandbox.wait_for_messages("alice", 2)]
+    assert "REQ-1000" in confirm["Subject"] and confirm["In-Reply-To"] == receipt["In-Reply-To"]
+    body = text_of(confirm)
+    assert "#close" in body and "nothing has changed" in body.lower()
+    assert sandbox.messages("catchall") == []  # nothing for the forger (Reply-To: mallory)
+    assert len(inbox(sandbox, "it-team")) == 1  # the forgery is not passed on either
+    # Her own client's reply to the receipt, authenticated by our border MTA, closes it.
+    passing = "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n"
+    own = reply(receipt, "#close", sender="alice@example.test", name="Alice", extra=passing)
+    send(sandbox, own, "alice@example.test")
+    run(config)
+    assert story(config)["status"] == "closed"

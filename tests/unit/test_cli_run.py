@@ -29,3 +29,19 @@ def test_a_broken_template_stops_the_daemon_before_it_connects(tmp_path: Path) -
     err = run.stderr
     assert "receipt.txt.j2:1: [templates]" in err
     assert "IMAP" not in err and not (tmp_path / "mailer.sqlite3").exists()
+
+
+def test_a_store_that_is_not_one_gets_a_hint_that_fits(tmp_path: Path) -> None:
+    """Issue 11: 'file is not a database' was explained as 'a full disk, or a directory
+    mailer cannot write?'."""
+    config = write(tmp_path, config_text())
+    (tmp_path / "mailer.sqlite3").write_text("not a database, a text file that is long enough" * 20)
+    run = subprocess.run(
+        [sys.executable, "-m", "mailer", "--config", str(config), "run", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == cli.EXIT_PROBLEMS
+    assert "file is not a database" in run.stderr and "not a mailer store" in run.stderr
+    assert "full disk" not in run.stderr and "IMAP" not in run.stderr

@@ -148,13 +148,50 @@ def test_password_from_environment(tmp_path: Path) -> None:
 
 def test_password_from_file_relative_to_config_strips_one_newline(tmp_path: Path) -> None:
     (tmp_path / "secrets").mkdir()
-    (tmp_path / "secrets" / "imap").write_text("pa ss\n\n", encoding="utf-8")
+    (tmp_path / "secrets" / "imap").write_text("pa ss\n", encoding="utf-8")
     (tmp_path / "secrets" / "smtp").write_text("smtp-pw\r\n", encoding="utf-8")
     imap = IMAP.replace('password = "secret"', 'password_file = "secrets/imap"')
     smtp = SMTP + 'username = "helpdesk"\npassword_file = "secrets/smtp"\n'
     settings = load_settings(write(tmp_path, config_text(imap=imap, smtp=smtp)), environ={})
-    assert settings.imap.password == "pa ss\n"
+    assert settings.imap.password == "pa ss"
     assert (settings.smtp.username, settings.smtp.password) == ("helpdesk", "smtp-pw")
+    # Only one: the second line break stays in the password, which no login can carry.
+    (tmp_path / "secrets" / "imap").write_text("pa ss\n\n", encoding="utf-8")
+    _, problems = check_settings(write(tmp_path, config_text(imap=imap, smtp=smtp)), environ={})
+    [problem] = errors(problems)
+    assert problem.key == "password_file" and "line break" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("section", "secret", "words"),
+    [
+        ("imap", "se\\u0000cret", "NUL"),
+        ("smtp", "se\\u0000cret", "NUL"),
+        ("imap", "line one\\nline two", "line break"),
+        ("smtp", "se\\rcret", "line break"),
+    ],
+)
+def test_a_password_no_login_can_carry_is_an_error(
+    tmp_path: Path, section: str, secret: str, words: str
+) -> None:
+    """Issue 11: such a password passed ``mailer check`` and stopped the daemon at login."""
+    imap = IMAP.replace('"secret"', f'"{secret}"') if section == "imap" else IMAP
+    smtp = SMTP + f'username = "helpdesk"\npassword = "{secret}"\n' if section == "smtp" else SMTP
+    _, problems = check_settings(write(tmp_path, config_text(imap=imap, smtp=smtp)), environ={})
+    [problem] = errors(problems)
+    assert (problem.section, problem.key) == (section, "password") and words in problem.message
+
+
+def test_a_non_ascii_imap_password_is_a_warning_naming_auth_plain(tmp_path: Path) -> None:
+    """IMAP LOGIN cannot carry it; mailer uses AUTHENTICATE PLAIN, which the server must offer."""
+    imap = IMAP.replace('"secret"', '"pässwörd"')
+    smtp = SMTP + 'username = "helpdesk"\npassword = "pässwörd"\n'  # SMTP AUTH carries UTF-8
+    config = write(tmp_path, config_text(imap=imap, smtp=smtp))
+    settings, problems = check_settings(config, environ={})
+    assert settings is not None and settings.imap.password == "pässwörd"
+    [problem] = problems
+    assert problem.warning and (problem.section, problem.key) == ("imap", "password")
+    assert "AUTH=PLAIN" in problem.message and "mailer doctor" in problem.message
 
 
 def test_password_file_readable_by_everyone_is_a_warning(tmp_path: Path) -> None:

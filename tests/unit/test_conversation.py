@@ -62,6 +62,11 @@ class Desk:
     def thread(self) -> ThreadRow:
         return self.store.threads()[-1]
 
+    def receipt_id(self) -> str:
+        """The Message-ID of the newest request's receipt: what the requester's client
+        names when she replies to it."""
+        return [r for r in self.store.outbox_rows() if r.kind == "receipt"][-1].message_id
+
 
 def _parse(raw: bytes) -> email.message.EmailMessage:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -301,7 +306,7 @@ def test_requester_status_and_close_keywords(
     assert desk.deliver(mail(2, "#stato", reply_to="<m1@example.org>")) == "requester: #status"
     [(kind, to, _)] = desk.new_mail()
     assert (kind, to) == ("status", "maria@example.org")
-    assert desk.deliver(mail(3, "#chiudi", reply_to="<m1@example.org>")) == "requester: #close"
+    assert desk.deliver(mail(3, "#chiudi", reply_to=desk.receipt_id())) == "requester: #close"
     assert [k for k, _, _ in desk.new_mail()] == ["progress", "forward"]
     assert desk.thread().status == "closed"
 
@@ -321,13 +326,15 @@ def test_every_mail_gets_exactly_the_variables_its_template_expects(
     desk.deliver(mail(3, "This one.", reply_to="<m1@example.org>"))
     desk.deliver(staff(4, "#resolvd", notified))
     desk.deliver(staff(5, "#resolved\nok", notified))
-    desk.deliver(mail(6, "5", reply_to="<m1@example.org>"))
+    desk.deliver(mail(6, "5", reply_to=desk.receipt_id()))
     desk.deliver(mail(7, "#status", reply_to="<m1@example.org>"))
     desk.deliver(staff(8, "An answer.", notified))
     desk.deliver(mail(9, "#resolved", sender=f"Sam <{STAFF}>", subject="x"))
-    desk.deliver(mail(10, "VPN again", subject="another vpn issue"))
+    desk.deliver(mail(10, "#close", subject="Re: VPN down [REQ-1000]"))  # not a reply: confirm
+    desk.deliver(mail(11, "VPN again", subject="another vpn issue"))
     assert {t for t, _ in seen} >= {"progress_waiting", "forward", "feedback", "progress_resolved",
-                                    "rating_thanks", "status", "answer", "notify"}  # fmt: skip
+                                    "rating_thanks", "status", "answer", "notify",
+                                    "confirm"}  # fmt: skip
     for template, keys in seen:
         assert keys == set(SAMPLE_CONTEXTS[template]), template
 
@@ -468,3 +475,69 @@ def test_timeline_lists_each_mail_before_what_it_caused(
     kinds = [e["kind"] for e in story["events"]]
     assert kinds == ["message_in", "opened", "message_out", "message_out",
                      "message_in", "owner", "status", "message_out"]  # fmt: skip
+
+
+# A requester's close, reopening or rating must prove itself (issue 11)
+
+
+def forged(n: int, body: str) -> bytes:
+    """The requester's address in From, the reference in the subject, no reply to our mail."""
+    return mail(n, body, subject="Re: VPN down [REQ-1000]", extra="Reply-To: mallory@evil.test\r\n")
+
+
+def test_a_forged_close_changes_nothing_and_tells_the_recorded_requester(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    reason = desk.deliver(forged(2, "#close"))
+    assert reason == "requester: #close not confirmed (not a reply to our mail)"
+    assert desk.thread().status == "acknowledged"
+    [(kind, to, confirm)] = desk.new_mail()  # nothing to the team, nothing to the forger
+    assert (kind, to) == ("confirm", "maria@example.org")
+    assert confirm["In-Reply-To"] == "<m1@example.org>" and "[REQ-1000]" in confirm["Subject"]
+    assert "#close" in text(confirm) and "nothing has changed" in text(confirm)
+    assert [e.kind for e in desk.store.events(desk.thread().id)] == ["opened"]
+    assert desk.deliver(forged(3, "#close")).endswith("not confirmed (not a reply to our mail)")
+    assert desk.new_mail() == []  # one confirmation a day: forgeries cannot flood her
+    # Her reply to the confirmation (or to any mail we sent her) is her own.
+    assert desk.deliver(mail(4, "#close", reply_to=confirm["Message-ID"])) == "requester: #close"
+    assert desk.thread().status == "closed"
+
+
+def test_with_authserv_id_the_requesters_reply_must_authenticate_like_staff(
+    tmp_path: Path,
+) -> None:
+    desk = Desk(tmp_path)
+    desk.settings = dataclasses.replace(
+        desk.settings, staff=StaffSettings(addresses=(STAFF,), authserv_id="mx.example.test")
+    )
+    desk.pipeline = Pipeline(desk.settings, desk.store, templates.make_environment())
+    desk.deliver(mail(1, "My VPN does not connect."))
+    desk.new_mail()
+    receipt = desk.receipt_id()
+    reason = desk.deliver(mail(2, "#close", reply_to=receipt))
+    assert reason.startswith("requester: #close not confirmed (not authenticated: ")
+    [(kind, _, confirm)] = desk.new_mail()
+    assert kind == "confirm" and "could not verify" in text(confirm)
+    assert desk.thread().status == "acknowledged"
+    passing = "Authentication-Results: mx.example.test; dmarc=pass header.from=example.org\r\n"
+    assert desk.deliver(mail(3, "#close", reply_to=receipt, extra=passing)) == "requester: #close"
+    assert desk.thread().status == "closed"
+
+
+def test_an_unproven_rating_or_reopening_changes_nothing(
+    desk: Desk, notified: email.message.EmailMessage
+) -> None:
+    desk.deliver(staff(2, "#resolved\nDone.", notified))
+    [(_, _, resolved)] = desk.new_mail()
+    own_message = "<m1@example.org>"  # her own request's Message-ID: no mail of ours
+    reason = desk.deliver(mail(3, "2/5", reply_to=own_message))
+    assert reason == "requester: rating not confirmed (not a reply to our mail)"
+    [(kind, _, confirm)] = desk.new_mail()
+    assert kind == "confirm" and "(2/5)" in text(confirm)
+    reason = desk.deliver(mail(4, "It broke again.", reply_to=own_message))
+    assert reason == "requester: reopen not confirmed (not a reply to our mail)"
+    row = desk.thread()
+    assert (row.status, row.rating) == ("resolved", None)
+    assert desk.new_mail() == []  # the day's confirmation went out already
+    assert desk.deliver(mail(5, "It broke again.", reply_to=resolved["Message-ID"])) == "reopened"
+    assert desk.thread().status == "in_progress"

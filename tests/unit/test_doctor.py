@@ -29,7 +29,9 @@ from mailer.ops.doctor.checklist import (
 )
 from mailer.ops.doctor.local import store_checks
 from mailer.ops.doctor.net import describe_tls, password_source, tcp_connect, tls_failure
+from mailer.store import MailboxState, open_store
 from mailer.store.schema import MIGRATIONS
+from tests.factories import corrupt_pages
 
 # ---- lines ---------------------------------------------------------------------------------
 
@@ -286,6 +288,29 @@ def test_store_schema(tmp_path: Path, version: int, status: str, words: str) -> 
     (_, store) = store_checks(path)
     assert store.status == status and words in store.detail
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mailer.sqlite3"]
+
+
+def test_store_with_a_damaged_page_fails(tmp_path: Path) -> None:
+    """Issue 11: a store with one corrupted page passed ``mailer doctor`` and killed the
+    daemon's intake. The header and the schema version still read; quick_check does not."""
+    path = tmp_path / "mailer.sqlite3"
+    store = open_store(path)
+    with store.transaction():
+        store.set_mailbox_state("INBOX", MailboxState(7, 0, 0.0))
+    store.close()
+    corrupt_pages(path, "mailboxes")
+    (_, check) = store_checks(path)
+    assert check.status == "fail" and "damaged" in check.detail, check
+    assert "backup" in check.fix
+
+
+def test_an_empty_store_fails(tmp_path: Path) -> None:
+    """A zero-length store is no new store: the daemon refuses it, so doctor does too."""
+    path = tmp_path / "mailer.sqlite3"
+    path.write_bytes(b"")
+    (_, check) = store_checks(path)
+    assert check.status == "fail" and "is empty (0 bytes)" in check.detail
+    assert "mailer backup" in check.fix and path.stat().st_size == 0
 
 
 # ---- the whole run -------------------------------------------------------------------------

@@ -344,6 +344,22 @@ def test_healthz_fails_when_the_last_check_is_too_old(store_path: Path) -> None:
         running.stop()
 
 
+def test_healthz_fails_once_the_intake_failed(store_path: Path) -> None:
+    """Issue 11: the intake died and /healthz still answered 200 until the check went stale."""
+    state: dict[str, object] = {"connected": True, "last_check": time.time()}
+    running = metrics.start("127.0.0.1:0", store_path, lambda: state, max_check_age=60)
+    try:
+        assert get(running.port, "/healthz") == (200, "ok\n")
+        state["failed"] = "StoreCorrupt: database disk image is malformed"
+        status, body = get(running.port, "/healthz")
+    finally:
+        running.stop()
+    assert (status, body) == (
+        503,
+        "intake failed: StoreCorrupt: database disk image is malformed\n",
+    )
+
+
 def test_health_before_any_check() -> None:
     assert metrics.health(lambda: {"connected": True, "last_check": None}, 60) in (
         None,  # an earlier test's events may have recorded a check

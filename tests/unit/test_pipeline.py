@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from mailer.config import templates
 from mailer.daemon.pipeline import Pipeline
+from mailer.errors import StoreFull
 from mailer.model import InboundMail, MailboxRef
 from mailer.store import MailboxState, Store, open_store
 from tests.factories import settings as make_settings
@@ -218,3 +222,44 @@ def test_out_of_office_replies_to_a_receipt_join_the_thread_until_the_cap(
         reasons.append((out.reason, out.reference, out.queued))
     assert reasons == [("follow-up: auto-submitted", "REQ-1000", 0)] * 3
     assert [t.auto_blocked for t in store.threads()] == [True]
+
+
+def test_a_batch_that_cannot_commit_logs_nothing_it_did_not_do(
+    pipeline: Pipeline, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: the metrics count log events, and the pipeline logged each message before its
+    batch committed, so a batch rolled back (a full disk) was counted again at every retry."""
+    real = store.transaction
+
+    @contextlib.contextmanager
+    def full_at_commit() -> Iterator[None]:
+        with real():
+            yield
+            raise StoreFull("database or disk is full")
+
+    monkeypatch.setattr(store, "transaction", full_at_commit)
+    with capture_logs() as logs, pytest.raises(StoreFull):
+        pipeline.process_batch([fetched(1, raw(1)), fetched(2, raw(2))], state(store), NOW)
+    assert logs == []
+    assert store.threads() == [] and state(store).last_uid == 0
+    monkeypatch.setattr(store, "transaction", real)
+    with capture_logs() as logs:
+        pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
+    assert [e["event"] for e in logs] == ["message.processed"]
+
+
+def test_the_stores_trouble_is_not_the_messages_fault(
+    pipeline: Pipeline, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that fails while a message is processed (full, read-only, damaged) ends the
+    batch, to be retried whole; it does not count a failure against the message (three such
+    and it would be quarantined: every message, for the store's fault)."""
+
+    def full(key: str) -> bool:
+        raise StoreFull("database or disk is full")
+
+    monkeypatch.setattr(store, "knows_inbound", full)
+    with pytest.raises(StoreFull):
+        pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
+    monkeypatch.undo()
+    assert store.retry_candidates("INBOX", 7) == [] and state(store).last_uid == 0

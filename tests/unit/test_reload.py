@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from mailer.config import templates
 from mailer.config.validate import check_all
 from mailer.daemon.alerts import alert_subject, problems_key
-from mailer.daemon.reload import ChangeDetector, LiveReload, Targets
+from mailer.daemon.reload import ChangeDetector, LiveReload, Targets, fresh_imap_password
 from mailer.errors import Problem
 from mailer.settings import Settings
 from mailer.store import Store, open_store
@@ -362,3 +362,26 @@ def test_the_key_and_subject_of_a_problem_list(config: Path) -> None:
     assert alert_subject(settings, [template], "de") == (
         "[mailer] template change refused: receipt.txt.j2"
     )
+
+
+def test_a_refused_login_rereads_a_rotated_imap_password(tmp_path: Path) -> None:
+    """The admin rotated the password (server and password_file) while mailer ran: the next
+    refused login reads it again, without a restart; nothing else of [imap] changes."""
+    config = write_config(tmp_path)
+    (tmp_path / "rules.toml").write_text(RULES)
+    secret = tmp_path / "imap.password"
+    secret.write_text("old\n")
+    secret.chmod(0o600)
+    config.write_text(
+        config.read_text().replace('password = "secret"', 'password_file = "imap.password"')
+    )
+    settings, _ = check_all(config)
+    assert settings is not None and settings.imap.password == "old"
+    assert fresh_imap_password(settings) is None  # unchanged: nothing to take
+    secret.write_text("new\n")
+    config.write_text(config.read_text().replace("port = 10143", "port = 10144"))
+    with capture_logs() as logs:
+        fresh = fresh_imap_password(settings)
+    assert fresh is not None and fresh.imap.password == "new"
+    assert fresh.imap.port == 10143  # a restart still takes the rest
+    assert [e["event"] for e in logs] == ["imap.password_reread"] and "new" not in str(logs)

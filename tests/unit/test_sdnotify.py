@@ -195,6 +195,22 @@ def test_the_pings_stop_when_the_intake_loop_hangs(systemd: Listener, tmp_path: 
     assert 8 <= pings <= 16, pings
 
 
+def test_a_failed_intake_says_why_and_pings_no_more(systemd: Listener, tmp_path: Path) -> None:
+    """Issue 11: the intake had died and the watchdog was still fed."""
+    sd = link(tmp_path / "notify")
+    sd.connected()
+    sd._ping()
+    sd.failed("StoreCorrupt: database disk image is malformed")
+    sd._ping()
+    sd.waiting(True, 600)  # nothing may make it look alive again
+    sd._ping()
+    assert systemd.all() == [
+        "READY=1\nSTATUS=fetching new mail, 3 in outbox",
+        "WATCHDOG=1",
+        "STATUS=failed: StoreCorrupt: database disk image is malformed, 3 in outbox",
+    ]
+
+
 def test_no_task_without_systemd() -> None:
     sd = SystemdLink(lambda: 0, lambda: False, notifier=Notifier({}))
 

@@ -19,7 +19,7 @@ from mailer.errors import (
     StoreUnavailable,
 )
 from mailer.model import Event, Status
-from mailer.store import SCHEMA_VERSION, Store, ThreadRow, open_store
+from mailer.store import SCHEMA_VERSION, MailboxState, Store, ThreadRow, open_store
 from mailer.store.sqlerrors import store_error
 from mailer.store.sqlite import SqliteStore
 
@@ -166,6 +166,45 @@ def test_a_file_that_is_not_a_store_is_corrupt(tmp_path: Path) -> None:
     path.write_text("this is not a database, it is a text file with enough bytes in it" * 10)
     with pytest.raises(StoreCorrupt):
         open_store(path)
+
+
+def test_damage_hints_fit_the_damage(tmp_path: Path) -> None:
+    """Issue 11: 'file is not a database' and 'malformed' were told to look for a full disk."""
+    path = tmp_path / "s.sqlite3"
+    path.write_text("this is not a database, it is a text file with enough bytes in it" * 10)
+    with pytest.raises(StoreCorrupt) as caught:
+        open_store(path)
+    assert "not a mailer store" in caught.value.hint and "full" not in caught.value.hint
+    malformed = store_error(sqlite3.DatabaseError("database disk image is malformed"))
+    assert "damaged" in malformed.hint and "mailer backup" in malformed.hint
+
+
+def test_an_empty_store_file_is_refused_not_taken_for_a_new_store(tmp_path: Path) -> None:
+    """Issue 11: a zero-length store was migrated into a new, empty one (a first start), and
+    the requests it had acknowledged got a second receipt. mailer never leaves one behind: a
+    new store is made whole beside its path, then linked into place."""
+    path = tmp_path / "s.sqlite3"
+    path.write_bytes(b"")
+    for read_only in (False, True):
+        with pytest.raises(StoreCorrupt, match="is empty") as caught:
+            open_store(path, read_only=read_only)
+        assert "backup" in caught.value.hint
+    assert path.stat().st_size == 0  # left as found, for the admin to look at
+
+
+def test_a_new_store_is_made_whole_and_awaits_its_first_start(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = open_store(path)
+    assert sorted(p.name for p in tmp_path.iterdir() if "sqlite3" in p.name)[0] == "s.sqlite3"
+    assert not [p for p in tmp_path.iterdir() if ".new" in p.name]
+    assert store.awaits_first_start()
+    with store.transaction():
+        store.set_mailbox_state("INBOX", MailboxState(7, 0, NOW))
+        store.first_start_done()
+    store.close()
+    again = open_store(path)
+    assert not again.awaits_first_start()
+    again.close()
 
 
 def test_a_store_of_another_version_is_outdated(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from mailer.model import Event, Reason, ReasonCode, Status, ThreadInfo
 
 DAY = 86400.0
 STAFF, REQUESTER, FOLLOW_UP = ReasonCode.STAFF, ReasonCode.REQUESTER, ReasonCode.FOLLOW_UP
+NOT_A_REPLY = "not a reply to our mail"  # why a requester's command did not count
 MAX_NOTE = 20_000  # characters of a note relayed and stored; the mail itself stays in IMAP
 
 
@@ -138,8 +139,14 @@ def requester_step(
     reopen_days: int,
     team_saw: bool,
     files: bool = False,
+    unproven: str = "",
+    confirmations: int = 0,
 ) -> Step:
-    """The requester wrote again: #status, #close, a rating, a reopening or a follow-up."""
+    """The requester wrote again: #status, #close, a rating, a reopening or a follow-up.
+
+    ``unproven`` (why the mail cannot be the requester's own, see ``judge``): a close, a
+    reopening or a rating changes nothing; the requester (the request's recorded address,
+    whoever wrote) is told how to confirm, once a day at most (``confirmations``)."""
     if not visible.strip() and not files:  # only quoted history or a tagline: nothing said
         return Step(Reason(FOLLOW_UP, "nothing new"))
     if commands.has("status"):
@@ -152,6 +159,8 @@ def requester_step(
             Reason(REQUESTER, "#close (already closed)"),
             mails=(Mail("status", "requester", "status"),),
         )
+    if commands.has("close") and unproven:
+        return _unconfirmed(_word(commands), "close", unproven, confirmations)
     if commands.has("close"):
         note = _cap(commands.note) or None
         event = Event("status", actor, _word(commands), thread.status, Status.CLOSED, note=note)
@@ -159,7 +168,11 @@ def requester_step(
         mails = (closing, *(() if team_saw else (_forward("closed_by_requester"),)))
         return Step(Reason(REQUESTER, "#close"), Status.CLOSED, events=(event,), mails=mails)
     if thread.status in (Status.RESOLVED, Status.CLOSED):
-        return _after_resolution(thread, visible, actor, now, reopen_days, team_saw)
+        step = _after_resolution(thread, visible, actor, now, reopen_days, team_saw)
+        if unproven and (step.rating is not None or step.status is not None):
+            asked = "rating" if step.rating is not None else "reopen"
+            return _unconfirmed(asked, asked, unproven, confirmations, rating=step.rating)
+        return step
     forward = () if team_saw else (_forward("follow_up"),)
     if thread.status == Status.WAITING:
         event = Event(
@@ -220,6 +233,16 @@ def _after_resolution(
             mails=mails,
         )
     return Step(Reason(REQUESTER, "late reply", "late reply: new request"), open_new=True)
+
+
+def _unconfirmed(
+    word: str, asked: str, why: str, confirmations: int, *, rating: str | None = None
+) -> Step:
+    """A close, reopening or rating that did not prove to be the requester's: nothing changes,
+    nothing is passed on; the requester hears how to confirm (not again the same day)."""
+    values = {"asked": asked, "rating": rating or "", "not_a_reply": why == NOT_A_REPLY}
+    mails = () if confirmations else (Mail("confirm", "requester", "confirm", values),)
+    return Step(Reason(REQUESTER, f"{word} not confirmed ({why})"), mails=mails)
 
 
 def _names(thread: ThreadInfo) -> list[str]:

@@ -20,8 +20,8 @@ from mailer.core.deciding import conversation as steps
 from mailer.core.deciding import rules
 from mailer.core.deciding.commands import Keywords, parse_commands
 from mailer.core.deciding.decide import Decision, Facts, decide, receipt_address
+from mailer.core.reading import authres, robots
 from mailer.core.reading import language as lang
-from mailer.core.reading import robots
 from mailer.core.reading.staff_auth import StaffCheck, check_staff
 from mailer.core.reading.visible import visible_text
 from mailer.model import Classification, ParsedMessage, ThreadInfo
@@ -43,6 +43,10 @@ class Known:
     returned_ids: tuple[str, ...] = ()  # the Message-IDs it returns (when it is a bounce)
     receipts_to_sender: int = 0  # receipts sent to its receipt address in the last day
     automatic_in_thread: int = 0  # automatic messages in a row in ``thread``
+    # In-Reply-To/References name a mail we sent the requester of ``thread``: a mail client's
+    # reply, which a requester's close, reopening or rating must be (issue 11).
+    replies_to_requester_mail: bool = False
+    confirmations_today: int = 0  # "confirm" mails sent in ``thread`` in the last day
 
 
 # A replay, or ``rules test`` without a store: no thread, no duplicate, no backlog, no caps.
@@ -133,7 +137,7 @@ def judge(
     )
     handled = None
     if robot is None and not known.duplicate and not known.backlog:  # a person wrote
-        handled = person_step(msg, thread, known.named, s, now)
+        handled = person_step(msg, thread, known.named, s, now, known=known)
     if handled is not None and not handled.step.open_new:
         return found(Decision("follow-up", handled.step.why), facts=facts, handled=handled)
     previous = None
@@ -151,12 +155,15 @@ def person_step(
     named: ThreadInfo | None,
     settings: Settings,
     now: float,
+    *,
+    known: Known = NOTHING_KNOWN,
 ) -> Handled | None:
     """What a person's mail does to a request (or its staff keywords without one); None
     when it belongs to no request, and the receipt loop takes it.
 
     ``thread``: the request it was matched to; ``named``: the one a [REF] in its subject
-    names, which a trusted staff member may use without replying to our mail.
+    names, which a trusted staff member may use without replying to our mail. ``known``:
+    whether it replies to our mail, which a requester's state-changing command must.
     """
     s = settings
     check = check_staff(msg, s.staff) if s.staff.configured else None
@@ -197,11 +204,35 @@ def person_step(
             reopen_days=s.workflow.reopen_days,
             team_saw=team_saw,
             files=bool(msg.attachments),
+            unproven=requester_unproven(msg, thread, s, known.replies_to_requester_mail),
+            confirmations=known.confirmations_today,
         )
         return Handled(step, thread, check)
     listed = check is not None and check.listed
     step = steps.other_step(commands, listed=listed, team_saw=team_saw)
     return Handled(step, thread, check, ignored=commands.any)
+
+
+def requester_unproven(
+    msg: ParsedMessage, thread: ThreadInfo, settings: Settings, replied: bool
+) -> str:
+    """Why a mail from a request's requester cannot change the request ("" when it can).
+
+    Anybody can put the requester's address in From and [REF] in a subject. A mail client's
+    reply names our mail to the requester in In-Reply-To/References (``replied``); with
+    ``[staff] authserv_id`` the From domain must also pass DMARC or aligned DKIM in our own
+    server's Authentication-Results, exactly as a staff mail's must.
+    """
+    if not replied:
+        return steps.NOT_A_REPLY
+    authserv_id = settings.staff.authserv_id
+    if authserv_id is None:
+        return ""
+    sender = msg.sender
+    if sender is None or sender.key != thread.requester:
+        return "From is not the requester's address"
+    verdict = authres.authenticate(msg.headers, sender.domain, authserv_id)
+    return "" if verdict.passed else f"not authenticated: {verdict.reason}"
 
 
 @functools.lru_cache(maxsize=8)

@@ -31,7 +31,7 @@ STAFF_SUBJECTS = {
     "en": {"notify": "New request", "forward": "Update", "feedback": "Result"},
     "it": {"notify": "Nuova richiesta", "forward": "Aggiornamento", "feedback": "Esito"},
 }
-REQUESTER_KINDS = frozenset({"progress", "answer", "rating", "status"})
+REQUESTER_KINDS = frozenset({"progress", "answer", "rating", "status", "confirm"})
 MAX_TEXT = 20_000  # characters of a request shown to the team
 
 

@@ -21,6 +21,7 @@ REQUESTER_TEMPLATES: tuple[str, ...] = (
     "progress_reopened",
     "progress_update",
     "late_notice",
+    "confirm",
 )
 STAFF_TEMPLATES: tuple[str, ...] = ("notify", "forward", "feedback")
 # Mails to staff about several requests at once (text only): reminders and escalations, the
@@ -140,6 +141,12 @@ SAMPLE_CONTEXTS: dict[str, dict[str, object]] = {
             {"target": "first_response", "due": "Tuesday 24 November, 14:15", "state": "met"},
             {"target": "resolution", "due": "Thursday 26 November, 10:15", "state": "paused"},
         ],
+    },
+    "confirm": {
+        **_common(),
+        "asked": "close",  # or "reopen", "rating"
+        "rating": "",  # the rating asked for, as written ("2/5"), when asked is "rating"
+        "not_a_reply": True,  # else: a reply, but its sender was not authenticated
     },
     "notify": {
         **_common(),

@@ -30,6 +30,7 @@ from mailer.ops.doctor.net import (
 )
 from mailer.settings import ImapSettings
 from mailer.transport import oauth
+from mailer.transport.imap import CannotLogIn, login_mechanism
 
 
 class ImapProbe:
@@ -154,8 +155,12 @@ class ImapProbe:
         try:
             if s.auth == "xoauth2" and s.oauth is not None:
                 client.oauth2_login(s.username, oauth.source_for(s.oauth).token())
+            elif login_mechanism(_upper(client.capabilities()), s.username, s.password) == "PLAIN":
+                client.plain_login(s.username, s.password)  # what the daemon does too
             else:
                 client.login(s.username, s.password)
+        except CannotLogIn as exc:
+            return fail(str(exc), exc.hint)
         except oauth.OAuthError as exc:
             return fail(f"no OAuth token: {exc}", "fix [imap.oauth] as the message says")
         except LoginError as exc:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from mailer.config.validate import check_templates
-from mailer.errors import StoreBusy, StoreError, StoreReadOnly, StoreUnavailable
+from mailer.errors import (
+    StoreBusy,
+    StoreCorrupt,
+    StoreEmpty,
+    StoreError,
+    StoreReadOnly,
+    StoreUnavailable,
+)
 from mailer.ops.doctor.checklist import Check, Outcome, Step, fail, ok, run_chain, warn
 from mailer.settings import Settings
 from mailer.store import SCHEMA_VERSION
@@ -96,8 +103,14 @@ def _database(path: Path) -> Outcome:
         return fail(f"{path} is read-only", f"{_OWNERSHIP} (also its -wal and -shm files)")
     if isinstance(error, StoreUnavailable):
         return fail(f"SQLite: {error}", _OWNERSHIP)
+    if isinstance(error, StoreEmpty):
+        return fail(str(error), error.hint)
+    if isinstance(error, StoreCorrupt) and "not a database" not in str(error):
+        return fail(f"damaged: {error}", error.hint)
     if error is not None or found.version is None:
         return fail(f"not a SQLite database ({error})", "[store] path names some other file")
+    if found.damage:
+        return fail(f"damaged: {'; '.join(found.damage)}", StoreCorrupt.hint)
     version, expected = found.version, SCHEMA_VERSION
     if version > expected:
         return fail(

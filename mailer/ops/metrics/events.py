@@ -36,6 +36,7 @@ MAIL_KINDS = (
     "forward",
     "rating",
     "status",
+    "confirm",
     "admin",
     "report",
     "other",

@@ -143,7 +143,14 @@ class _StoreCollector:
 
 
 def health(state: State, max_age: float, now: float | None = None) -> str | None:
-    """None when healthy, else why not (the /healthz body)."""
+    """None when healthy, else why not (the /healthz body). ``state()``'s "failed" (the
+    intake met an error it cannot recover from; the daemon is about to exit) wins."""
+    try:
+        failed = state().get("failed")
+    except Exception:
+        failed = None
+    if failed:
+        return f"intake failed: {failed}"
     connected, last_check = _live(state)
     if not connected:
         return "imap not connected"
@@ -221,7 +228,8 @@ def start(
     """Serve /metrics and /healthz on ``listen`` from a daemon thread.
 
     ``state()`` may return "connected" (bool) and "last_check" (epoch seconds) to override
-    what the log events say; ``max_check_age`` (see ``stale_after``) is when /healthz fails.
+    what the log events say, and "failed" (why the intake stopped, else None);
+    ``max_check_age`` (see ``stale_after``) is when /healthz fails.
     OSError when the port is taken, ValueError for a bad ``listen``.
     """
     host, port = parse_listen(listen)

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from email.parser import BytesParser
+from email.policy import compat32
 from pathlib import Path
 
 import pytest
 
-from mailer.core.reading import bounds, parse
+from mailer.core.reading import attachments, bounds, parse, parts
+from mailer.core.reading.attachments import attached_files
 from mailer.core.reading.parse import parse_message
 from mailer.core.reading.text import html_to_text
 from mailer.model import Address, ParsedMessage
@@ -197,3 +200,47 @@ def test_html_to_text_is_linear_in_unfinished_tags(unit: str) -> None:
 )
 def test_complete_tags_keeps_what_a_browser_shows(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+# --- files passed on: decoded from their place in the raw message -------------------------
+
+
+def test_a_20_mb_attachment_is_passed_on_whole_without_copies() -> None:
+    raw = hostile.big_attachment(20 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        files, left_out = attached_files(raw, max_total=MAX)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    [pdf] = files
+    assert (pdf.filename, pdf.content_type, left_out) == ("scan.pdf", "application/pdf", 0)
+    line = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234"  # 76 base64 characters
+    assert pdf.data == line * (20 * 1024 * 1024 // 78)
+    assert peak < 2 * len(pdf.data)  # the file itself; 154 MB before (the whole parse tree)
+
+
+def _files_as_parsed(raw: bytes) -> list[tuple[str, str, bytes]]:
+    """What attached_files gave before bounds.py: the standard parse of the whole message."""
+    walked = parts.walk(BytesParser(policy=compat32).parsebytes(raw))
+    _, _, body = parts.body_text(walked, [])
+    out = []
+    for part in walked:
+        if id(part) in body or part.nested or not attachments._is_file(part):
+            continue
+        if part.content_type in ("message/rfc822", "message/global") and not part.leaf:
+            data = part.message.get_payload(0).as_bytes()  # type: ignore[union-attr]
+        else:
+            data = parts.payload_bytes(part)
+        out.append((part.filename or attachments._name(part), part.content_type, data))
+    return out
+
+
+def test_files_passed_on_are_the_ones_the_whole_parse_gives() -> None:
+    for path in _corpus():
+        raw = path.read_bytes()
+        mine = [(f.filename, f.content_type, f.data) for f in attached_files(raw, max_total=MAX)[0]]
+        if path.name == "rt_multipart-report.eml":  # the attached message as sent, not re-folded
+            assert [m[:2] for m in mine] == [t[:2] for t in _files_as_parsed(raw)]
+            continue
+        assert mine == _files_as_parsed(raw), path.name

@@ -10,7 +10,8 @@ walks the line structure once, in linear time, and copies what reading needs, wi
   Subject after a huge Cc still counts);
 - a part's body keeps at most ``MAX_TEXT_BODY`` bytes (text and message parts: what we read)
   or ``MAX_OTHER_BODY`` (files: only their size matters here); a cut part carries its full
-  size in a marker field whose name only this parse knows (``marker``), for the attachments;
+  size and place in a marker field whose name only this parse knows (``marker``): the
+  attachment list shows the size, and attachments.py decodes a file from its place in raw;
 - a container nested ``MAX_DEPTH`` deep is replaced by the first readable text inside it
   (text/plain, else text/html), however deep that is: the request is kept, not its wrapping;
 - at most ``MAX_PARTS`` parts and ``MAX_KEPT`` bytes in all; the rest is left out.
@@ -139,10 +140,13 @@ class _Shaper:
         return _Block(fields, b"", p, read_head(fields, digest))
 
     def emit_block(self, fields: list[bytes], end: bytes, size: str | None) -> None:
+        self.emit(self.block_bytes(fields, end, size))
+
+    def block_bytes(self, fields: list[bytes], end: bytes, size: str | None) -> bytes:
         if size is not None:
             fields = [ended(f) for f in fields]
             fields.append(self.marker + b": " + size.encode() + b"\r\n")
-        self.emit(b"".join(fields) + end)
+        return b"".join(fields) + end
 
     # ---- bodies ----------------------------------------------------------------------------
 
@@ -159,7 +163,7 @@ class _Shaper:
         piece = self.data[start : start + keep]
         eol = max(piece.rfind(b"\n"), piece.rfind(b"\r"))
         piece = piece[: eol + 1] if eol >= keep // 2 else piece + b"\r\n" if piece else b""
-        return piece, f"{decoded_size(self.data, start, stop, cte)} {stop - start}"
+        return piece, f"{decoded_size(self.data, start, stop, cte)} {stop - start} {start}"
 
     def leaf(self, block: _Block) -> int:
         stop = self.stop(block.body)
@@ -182,10 +186,17 @@ class _Shaper:
             return self.leaf(block)
         if depth >= self.max_depth:
             return self.flatten(block)
-        if not block.head.ctype.startswith("multipart/"):  # message/rfc822 and friends
-            self.emit_block(block.fields, block.end, None)
-            return self.entity(block.body, depth + 1)
-        return self.multipart(block, depth)
+        if block.head.ctype.startswith("multipart/"):
+            return self.multipart(block, depth)
+        self.emit_block(block.fields, block.end, None)  # message/rfc822: a whole message
+        at, kept = len(self.out) - 1, self.kept
+        end = self.entity(block.body, depth + 1)
+        if self.kept - kept != end - block.body:  # cut inside: say where the whole one lies
+            span = end - block.body
+            marked = self.block_bytes(block.fields, block.end, f"{span} {span} {block.body}")
+            self.kept += len(marked) - len(self.out[at])
+            self.out[at] = marked
+        return end
 
     def multipart(self, block: _Block, depth: int) -> int:
         assert block.head.boundary is not None

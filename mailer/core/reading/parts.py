@@ -40,7 +40,8 @@ class Part:
     disposition: str
     filename: str
     charset: str | None
-    cut: tuple[int, int] | None = None  # (decoded, encoded) size of a body cut by bounds.py
+    # A body bounds.py cut: its full (decoded size, encoded size, offset in the raw message)
+    cut: tuple[int, int, int] | None = None
 
 
 def _safe(default: str, call: Callable[[], object]) -> str:
@@ -51,13 +52,13 @@ def _safe(default: str, call: Callable[[], object]) -> str:
     return value if isinstance(value, str) else default
 
 
-def _cut(message: Message, marker: str | None) -> tuple[int, int] | None:
-    """The full size bounds.shape wrote into the marker field of a part it cut."""
+def _cut(message: Message, marker: str | None) -> tuple[int, int, int] | None:
+    """What bounds.shape wrote into the marker field of a part it cut."""
     value = _safe("", lambda: message.get(marker)) if marker else ""
-    sizes = value.split()
-    if len(sizes) != 2 or not all(s.isdigit() for s in sizes):
+    numbers = value.split()
+    if len(numbers) != 3 or not all(n.isdigit() for n in numbers):
         return None
-    return int(sizes[0]), int(sizes[1])
+    return int(numbers[0]), int(numbers[1]), int(numbers[2])
 
 
 def _part(message: Message, nested: bool, embedded: bool, marker: str | None) -> Part:
@@ -173,7 +174,7 @@ def find_attachments(parts: list[Part], body: set[int]) -> tuple[Attachment, ...
             continue
         ctype = part.content_type
         if ctype in _CONTAINERS and not part.leaf:
-            size = _encoded_size(part.message, cuts)
+            size = part.cut[1] if part.cut else _encoded_size(part.message, cuts)
         elif not part.leaf or ctype.startswith("multipart/"):
             continue
         elif _is_attachment(part) or not ctype.startswith(("text/", "message/")):

@@ -19,8 +19,9 @@ walks the line structure once, in linear time, and copies what reading needs, wi
 Boundaries are found as the standard feedparser finds them (a line ``--`` boundary, maybe
 ``--``, blanks, its end; a line that closes several open multiparts belongs to the outermost),
 so whatever is kept parses exactly as the whole message did: only what lies beyond a limit
-changes, and each change is named in ``defects``. Each boundary has its own pattern, searched
-forward only (``_Frame``): the walk reads each byte a bounded number of times.
+changes, and each change is named in ``defects``. Each open boundary has its own pattern,
+searched forward only (``mime_scan.Frame``): a byte is read at most once per open multipart
+(30 at most), and the deep-text search looks at no more than ``MAX_CANDIDATES`` lines.
 """
 
 from __future__ import annotations

@@ -59,3 +59,27 @@ def big_attachment(size: int, tag: str = "file") -> bytes:
         + 'Content-Disposition: attachment; filename="scan.pdf"\r\n'
         + f"Content-Transfer-Encoding: base64\r\n\r\n{data}--{boundary}--\r\n"
     ).encode()
+
+
+def unfinished_html(repeats: int, tag: str = "html") -> bytes:
+    """An HTML-only request whose markup has ``repeats`` tags that never close ('<a ')."""
+    html = f"<html><body><p>{TEXT}</p>" + "<a " * repeats
+    head = _head(f"{tag}-{repeats}") + "Content-Type: text/html; charset=utf-8\r\n\r\n"
+    return (head + html + "\r\n").encode()
+
+
+def many_parts(count: int, tag: str = "parts") -> bytes:
+    """The request's text, then ``count`` tiny image parts."""
+    parts = "".join(f"--m\r\nContent-Type: image/gif\r\n\r\nx{i}\r\n" for i in range(count))
+    return (
+        _head(f"{tag}-{count}")
+        + 'Content-Type: multipart/mixed; boundary="m"\r\n\r\n'
+        + f"--m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{TEXT}\r\n{parts}--m--\r\n"
+    ).encode()
+
+
+def many_fields(count: int, tag: str = "fields") -> bytes:
+    """``count`` short X- header fields between the request's headers and its body."""
+    fields = "".join(f"X-Field-{i}: value {i}\r\n" for i in range(count))
+    body = f"Content-Type: text/plain; charset=utf-8\r\n\r\n{TEXT}\r\n"
+    return (_head(f"{tag}-{count}") + fields + body).encode()

@@ -86,9 +86,13 @@ def _cell(run: Measured | None, timeout: float) -> str:
 
 
 def measure(sandbox: MailSandbox, name: str, timeout: float) -> str:
+    with tempfile.TemporaryDirectory(prefix=f"bench-limits-{name}-", dir="/tmp") as where:
+        return _measure(sandbox, name, timeout, Path(where))
+
+
+def _measure(sandbox: MailSandbox, name: str, timeout: float, directory: Path) -> str:
     title, build = SHAPES[name]
     raw = build()
-    directory = Path(tempfile.mkdtemp(prefix=f"bench-limits-{name}-", dir="/tmp"))
     (directory / "message.eml").write_bytes(raw)
     sandbox.reset()
     sandbox.append("helpdesk", raw)

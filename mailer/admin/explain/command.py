@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,6 +25,8 @@ from mailer.core.reading.parse import parse_message
 from mailer.core.writing.readdress import readdressed
 from mailer.errors import StoreError
 from mailer.settings import Settings
+
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,23 +48,30 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
     from mailer.store import open_store
 
     settings = load_settings(config_path, reach_secrets=False)
+    limit = settings.limits.max_message_size
     try:
-        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        raw, size = _read(args.file, limit)
     except OSError as exc:
         print(f"mailer: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     notes: list[str] = []
-    msg = parse_message(raw, max_size=settings.limits.max_message_size)
+    if size > len(raw):
+        notes.append(f"{size} bytes: judged on the first {len(raw)}, as the daemon fetches them")
+    msg = parse_message(raw, max_size=limit)
     to = args.recipient or settings.service.address
+    original, body = _head_and_body(raw)
     if not args.as_is and not any(settings.service.is_own(a.key) for a in msg.recipients):
         # A file saved from elsewhere: judge it as a colleague's mail to the service.
-        sender, raw = readdressed(raw, to)
-        raw = with_envelope(raw, args.sender or sender, None)
+        sender, head = readdressed(original, to)
+        head = with_envelope(head, args.sender or sender, None)
         notes.append(f"To/Cc did not name the service: judged as sent to {to} (see --as-is)")
     else:
-        raw = with_envelope(raw, args.sender, None)
-    raw = with_envelope(raw, None, args.recipient)
-    msg = parse_message(raw, max_size=settings.limits.max_message_size)
+        head = with_envelope(original, args.sender, None)
+    head = with_envelope(head, None, args.recipient)
+    if head != original:  # only the header changed: the body is copied once, not split
+        raw = b"".join((head, body))
+        msg = parse_message(raw, max_size=limit)
+    del body
     env = templates.make_environment(settings)
     store = None
     if settings.store.path.exists():
@@ -87,6 +98,25 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
         json.dumps(as_json(result), ensure_ascii=False, indent=2) if args.json else as_text(result)
     )
     return 0
+
+
+def _read(file: str, limit: int) -> tuple[bytes, int]:
+    """(the first ``limit`` bytes, the whole size): what the daemon fetches of a message."""
+    if file == "-":
+        raw = sys.stdin.buffer.read(limit) if limit > 0 else sys.stdin.buffer.read()
+        rest = sum(len(chunk) for chunk in iter(lambda: sys.stdin.buffer.read(1 << 20), b""))
+        return raw, len(raw) + rest
+    with open(file, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        return (handle.read(limit) if limit > 0 else handle.read()), size
+
+
+def _head_and_body(raw: bytes) -> tuple[bytes, memoryview]:
+    """The header (up to and with its blank line) and the body, not copied: only the header
+    is edited, and a 25 MB body is not split into lines for that."""
+    found = _BLANK_LINE.search(raw)
+    at = found.end() if found is not None else len(raw)
+    return raw[:at], memoryview(raw)[at:]
 
 
 def _languages(env: Any, settings: Settings) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses
 
+from mailer.core.reading import bounds
 from mailer.core.reading.parts import body_text, embedded_ids, find_attachments, find_report, walk
 from mailer.core.reading.text import decode_words, one_line, raw_header_text
 from mailer.model import Address, InboundMail, ParsedMessage
@@ -24,6 +25,7 @@ __all__ = ["base_subject", "is_valid_addr", "message_ids", "parse_inbound", "par
 
 MAX_HEADER_VALUE = 64 * 1024  # per decoded header value; the rest is cut and noted
 MAX_IDS = 200  # Message-IDs kept per References/In-Reply-To header
+MAX_ADDRESS_TEXT = 64 * 1024  # characters of address lists read per kind (From, recipients)
 
 _COMMENT = re.compile(r"\([^()]*\)")
 _MSGID = re.compile(r"<\s*([^<>\s]+)\s*>")
@@ -88,8 +90,14 @@ def _addresses(values: list[str], defects: list[str], field: str) -> tuple[list[
     """Parse address headers from their *raw* text; returns (valid addresses, all were valid)."""
     found: list[Address] = []
     clean = True
+    budget = MAX_ADDRESS_TEXT  # the stdlib address parser takes ~50 µs per address
     for value in values:
         unfolded = _unfold(value)
+        if len(unfolded) > budget:
+            defects.append(f"{field}: address lists cut at {MAX_ADDRESS_TEXT} characters")
+            cut = unfolded[:budget].rfind(",")
+            unfolded = unfolded[: max(cut, 0)]
+        budget -= len(unfolded)
         try:
             pairs = getaddresses([unfolded])
         except Exception:  # the stdlib address parser is not written for hostile input
@@ -158,13 +166,13 @@ def _delivered_to(values: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _cap(raw: bytes, max_size: int) -> tuple[bytes, bool]:
+def _cap(raw: bytes, max_size: int) -> int:
+    """Where the configured size cap cuts ``raw`` (its length when it does not)."""
     if max_size <= 0 or len(raw) <= max_size:
-        return raw, False
-    data = raw[:max_size]
-    cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        return len(raw)
+    cut = max(raw.rfind(b"\n", 0, max_size), raw.rfind(b"\r", 0, max_size))
     # At a line end, unless the last one is far back (one giant line): then mid-line.
-    return (data[: cut + 1] if cut >= max_size // 2 else data), True
+    return cut + 1 if cut >= max_size // 2 else max_size
 
 
 _TRACE_FIELDS = frozenset({
@@ -175,12 +183,14 @@ _TRACE_FIELDS = frozenset({
 })  # fmt: skip
 
 
-def _header_values(msg: Message, defects: list[str]) -> list[tuple[str, str, str]]:
+def _header_values(msg: Message, defects: list[str], marker: str) -> list[tuple[str, str, str]]:
     """(lower-cased name, raw value, decoded one-line value) for every header, in order."""
     out: list[tuple[str, str, str]] = []
     for name, value in msg.raw_items():
         raw = value if isinstance(value, str) else str(value)
         key = one_line(name).lower()
+        if key == marker:
+            continue  # bounds.py's note of a cut body, not the sender's
         unfolded = _unfold(raw)
         # Trace and authentication fields are structured: RFC 2047 does not apply, and
         # decoding them would let a sender's encoded MAIL FROM forge "; dkim=pass".
@@ -194,11 +204,20 @@ def _header_values(msg: Message, defects: list[str]) -> list[tuple[str, str, str
 
 
 def parse_message(raw: bytes, *, max_size: int) -> ParsedMessage:
-    """Parse one message; any failure becomes a defect string, never an exception."""
+    """Parse one message; any failure becomes a defect string, never an exception.
+
+    A structure the parser cannot take is read flat: the headers and the first readable text
+    still make a request (bounds.py), only the parts are lost.
+    """
+    digest = hashlib.sha256(raw).hexdigest()
     try:
-        return _parse(raw, max_size)
+        return _parse(raw, max_size, digest)
     except Exception as exc:  # last line of defence: a message must never stop the run
-        return _empty(raw, f"parse failed: {type(exc).__name__}: {exc}"[:300])
+        failed = f"parse failed: {type(exc).__name__}: {exc}"[:300]
+    try:
+        return _parse(raw, max_size, digest, flat=failed)
+    except Exception:
+        return _empty(raw, failed)
 
 
 def parse_inbound(mail: InboundMail, *, max_size: int) -> ParsedMessage:
@@ -210,13 +229,17 @@ def parse_inbound(mail: InboundMail, *, max_size: int) -> ParsedMessage:
     return dataclasses.replace(msg, truncated=True, defects=(*msg.defects, defect))
 
 
-def _parse(raw: bytes, max_size: int) -> ParsedMessage:
-    data, truncated = _cap(raw, max_size)
-    defects: list[str] = []
+def _parse(raw: bytes, max_size: int, digest: str, flat: str = "") -> ParsedMessage:
+    end = _cap(raw, max_size)
+    truncated = end < len(raw)
+    defects: list[str] = [flat] if flat else []
     if truncated:
-        defects.append(f"truncated: {len(raw)} bytes, parsed the first {len(data)}")
-    msg = BytesParser(policy=compat32).parsebytes(data)
-    headers = _header_values(msg, defects)
+        defects.append(f"truncated: {len(raw)} bytes, parsed the first {end}")
+    marker = f"x-mailer-cut-{digest[:16]}"  # no sender can know it: it hashes their bytes
+    shaped = bounds.shape(raw, end, marker=marker.encode(), flat=bool(flat))
+    defects.extend(shaped.defects)
+    msg = BytesParser(policy=compat32).parsebytes(shaped.data)
+    headers = _header_values(msg, defects, marker)
 
     def raws(*names: str) -> list[str]:
         return [raw for name, raw, _ in headers if name in names]
@@ -230,13 +253,13 @@ def _parse(raw: bytes, max_size: int) -> ParsedMessage:
         defects.append("message-id: no <...> token")
     raw_subjects = raws("subject")
     recipients, _ = _addresses(raws(*_ADDRESS_HEADERS), defects, "recipients")
-    parts = walk(msg)
+    parts = walk(msg, marker)
     text, html_only, body_parts = body_text(parts, defects)
     embedded = embedded_ids(parts, message_ids)
     for part in parts:
         defects.extend(type(defect).__name__ for defect in part.message.defects)
     return ParsedMessage(
-        key=message_id or "sha256:" + hashlib.sha256(raw).hexdigest(),
+        key=message_id or "sha256:" + digest,
         message_id=message_id,
         in_reply_to=message_ids(" ".join(raws("in-reply-to"))),
         references=message_ids(" ".join(raws("references"))),
@@ -255,7 +278,7 @@ def _parse(raw: bytes, max_size: int) -> ParsedMessage:
         has_calendar=any(p.content_type in _CALENDAR_TYPES for p in parts if not p.nested),
         report=find_report(parts, embedded),
         size=len(raw),
-        truncated=truncated,
+        truncated=truncated or any(p.cut for p in parts if id(p) in body_parts),
         defects=tuple(dict.fromkeys(defects))[:50],
         thread_topic=first("thread-topic"),
         thread_index=first("thread-index"),

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import Message
 
+from mailer.core.reading.bounds import MAX_DEPTH, MAX_PARTS
 from mailer.core.reading.text import clean_text, decode_bytes, decode_words, html_to_text, one_line
 from mailer.model import Attachment, DeliveryReport
 
-MAX_PARTS = 1000  # a message with more parts is hostile; the rest are ignored
-MAX_DEPTH = 30
+__all__ = ["MAX_DEPTH", "MAX_PARTS", "Part", "body_text", "find_attachments", "walk"]
 MAX_HTML = 1_000_000  # characters of an HTML body converted to text
 # message/* types the parser nests a whole message into; other message/* parts (DSN, MDN,
 # ARF fields) are leaves whose "headers" are the report fields.
@@ -40,6 +40,8 @@ class Part:
     disposition: str
     filename: str
     charset: str | None
+    # A body bounds.py cut: its full (decoded size, encoded size, offset in the raw message)
+    cut: tuple[int, int, int] | None = None
 
 
 def _safe(default: str, call: Callable[[], object]) -> str:
@@ -50,7 +52,16 @@ def _safe(default: str, call: Callable[[], object]) -> str:
     return value if isinstance(value, str) else default
 
 
-def _part(message: Message, nested: bool, embedded: bool) -> Part:
+def _cut(message: Message, marker: str | None) -> tuple[int, int, int] | None:
+    """What bounds.shape wrote into the marker field of a part it cut."""
+    value = _safe("", lambda: message.get(marker)) if marker else ""
+    numbers = value.split()
+    if len(numbers) != 3 or not all(n.isdigit() for n in numbers):
+        return None
+    return int(numbers[0]), int(numbers[1]), int(numbers[2])
+
+
+def _part(message: Message, nested: bool, embedded: bool, marker: str | None) -> Part:
     ctype = _safe("text/plain", message.get_content_type).lower()
     container = ctype.startswith("multipart/") or ctype in _CONTAINERS
     return Part(
@@ -62,16 +73,17 @@ def _part(message: Message, nested: bool, embedded: bool) -> Part:
         disposition=_safe("", message.get_content_disposition).lower(),
         filename=one_line(decode_words(_safe("", message.get_filename))),
         charset=_safe("", message.get_content_charset) or None,
+        cut=_cut(message, marker),
     )
 
 
-def walk(root: Message) -> list[Part]:
+def walk(root: Message, marker: str | None = None) -> list[Part]:
     """All parts, depth first in document order, capped against hostile nesting."""
     parts: list[Part] = []
     stack: list[tuple[Message, int, bool, bool]] = [(root, 0, False, False)]
     while stack and len(parts) < MAX_PARTS:
         message, depth, nested, embedded = stack.pop()
-        part = _part(message, nested, embedded)
+        part = _part(message, nested, embedded, marker)
         parts.append(part)
         payload = message.get_payload()
         if part.leaf or not isinstance(payload, list) or depth >= MAX_DEPTH:
@@ -126,10 +138,12 @@ def body_text(parts: list[Part], defects: list[str]) -> tuple[str, bool, set[int
     candidates = [p for p in parts if p.leaf and not p.nested and not _is_attachment(p)]
     for part in candidates:
         if part.content_type == "text/plain":
+            _note_cut(part, defects)
             return part_text(part), False, {id(part)}
     for part in candidates:
         if part.content_type == "text/html":
             defects.append("body: HTML only, text derived from HTML")
+            _note_cut(part, defects)
             html = part_text(part)
             if len(html) > MAX_HTML:  # HTMLParser is slow; nobody writes a request this long
                 defects.append(f"body: HTML cut at {MAX_HTML} characters before conversion")
@@ -142,39 +156,47 @@ def body_text(parts: list[Part], defects: list[str]) -> tuple[str, bool, set[int
     return "", False, set()
 
 
+def _note_cut(part: Part, defects: list[str]) -> None:
+    if part.cut is not None:
+        kept = len(part.message.get_payload() or "")
+        defects.append(f"body: text of {part.cut[1]} bytes, the first {kept} read")
+
+
 def find_attachments(parts: list[Part], body: set[int]) -> tuple[Attachment, ...]:
     """Attachments by disposition, filename or non-text type; attached mail counts as one.
 
     Report fields (message/delivery-status and friends) are machinery, not attachments.
     """
     found: list[Attachment] = []
+    cuts = {id(p.message): p.cut[1] for p in parts if p.cut is not None}
     for part in parts:
         if id(part) in body or part.nested:
             continue
         ctype = part.content_type
         if ctype in _CONTAINERS and not part.leaf:
-            size = _encoded_size(part.message)
+            size = part.cut[1] if part.cut else _encoded_size(part.message, cuts)
         elif not part.leaf or ctype.startswith("multipart/"):
             continue
         elif _is_attachment(part) or not ctype.startswith(("text/", "message/")):
-            size = len(payload_bytes(part))
+            size = part.cut[0] if part.cut else len(payload_bytes(part))
         else:
             continue
         found.append(Attachment(part.filename, ctype, size))
     return tuple(found)
 
 
-def _encoded_size(message: Message, depth: int = 0) -> int:
+def _encoded_size(message: Message, cuts: dict[int, int], depth: int = 0) -> int:
     """About the size of an attached message as sent: headers plus encoded payloads.
 
-    Cheaper than flattening it again (as_bytes), which also re-folds every header.
+    Cheaper than flattening it again (as_bytes), which also re-folds every header. A body
+    that bounds.py cut counts with its full size (``cuts``: encoded size by message id).
     """
     size = sum(len(name) + len(str(value)) + 4 for name, value in message.raw_items()) + 2
     payload = message.get_payload()
     if isinstance(payload, str):
-        return size + len(payload)
+        return size + cuts.get(id(message), len(payload))
     if isinstance(payload, list) and depth < MAX_DEPTH:
-        size += sum(_encoded_size(m, depth + 1) for m in payload if isinstance(m, Message))
+        size += sum(_encoded_size(m, cuts, depth + 1) for m in payload if isinstance(m, Message))
     return size
 
 

@@ -12,6 +12,8 @@ import codecs
 import re
 from html.parser import HTMLParser
 
+from mailer.core.reading.html_input import complete_tags
+
 # C0 controls (except TAB/LF/CR, which callers turn into spaces or newlines), DEL, C1
 # controls and the Unicode line/paragraph separators: none belongs in a one-line value.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
@@ -302,10 +304,10 @@ def html_to_text(html: str) -> str:
     """Readable text of an HTML body; quoted history (``<blockquote>``) as "> " lines."""
     parser = _TextExtractor()
     try:
-        parser.feed(html)
+        parser.feed(complete_tags(html))  # HTMLParser is quadratic on unfinished tags
         parser.close()
         return parser.text()
     except Exception:  # HTMLParser has raised on hostile markup in some versions
-        text = re.sub(r"<[^>]*>", " ", html)
+        text = re.sub(r"<[^<>]*>", " ", html)
     lines = (_SPACES.sub(" ", line.replace("\xa0", " ")).strip() for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -46,7 +46,8 @@ def header_line(name: str, value: str, *, structured: bool = False) -> str:
     value = clean_header_text(value)
     if structured or value.isascii():
         return _fold_ascii(name, value)
-    encoded = Header(value, "utf-8", header_name=name, maxlinelen=MAX_LINE).encode("\r\n")
+    # linesep by name: Header.encode's first parameter is splitchars, and its linesep is LF
+    encoded = Header(value, "utf-8", header_name=name, maxlinelen=MAX_LINE).encode(linesep="\r\n")
     return f"{name}: {encoded}\r\n"
 
 

@@ -238,26 +238,47 @@ class Service(SendingLoop):
         retry = self.store.retry_candidates(s.imap.mailbox, selected.uidvalidity)
         todo = sorted(set(uids) | set(retry))
         move = s.imap.move_to is not None
-        for start in range(0, len(todo), s.imap.batch_size):
-            chunk = todo[start : start + s.imap.batch_size]
-            skip_before = None if self.backfill else state.first_seen - s.imap.backlog
-            fetched = await asyncio.to_thread(self._fetch, chunk, skip_before)
-            outcomes = self.pipeline.process_batch(
-                fetched, state, time.time(), backfill=self.backfill, move=move
-            )
-            self.stats.processed += len(outcomes)
-            queued = sum(o.queued for o in outcomes)
-            self.stats.queued += queued
-            if queued:
-                self.wake_outbox.set()
-            if move:
-                await self._moves(selected.uidvalidity)
-            if self.stopping.is_set():
-                break
+        chunks = [todo[i : i + s.imap.batch_size] for i in range(0, len(todo), s.imap.batch_size)]
+        skip_before = None if self.backfill else state.first_seen - s.imap.backlog
+        # The next batch is fetched while this one is judged and committed (without moves,
+        # which need the connection between batches): the IMAP round trips overlap the CPU.
+        ahead = self._fetching(chunks[0], skip_before) if chunks else None
+        try:
+            for n in range(len(chunks)):
+                assert ahead is not None
+                fetched = await ahead
+                ahead = None
+                if n + 1 < len(chunks) and not move and not self.stopping.is_set():
+                    ahead = self._fetching(chunks[n + 1], skip_before)
+                self._process(fetched, state, move)
+                if move:
+                    await self._moves(selected.uidvalidity)
+                await asyncio.sleep(0)  # let the outbox start on what was just committed
+                if self.stopping.is_set():
+                    break
+        finally:
+            if ahead is not None:  # never leave a FETCH running on the connection
+                with contextlib.suppress(Exception):
+                    await ahead  # what it fetched is fetched again next time
         if move:
             await self._moves(selected.uidvalidity)
         self.last_check = time.time()  # the mailbox was read: metrics and /healthz
         return len(uids)
+
+    def _process(self, fetched: list[InboundMail], state: MailboxState, move: bool) -> None:
+        outcomes = self.pipeline.process_batch(
+            fetched, state, time.time(), backfill=self.backfill, move=move
+        )
+        self.stats.processed += len(outcomes)
+        queued = sum(o.queued for o in outcomes)
+        self.stats.queued += queued
+        if queued:
+            self.wake_outbox.set()
+
+    def _fetching(
+        self, uids: list[int], older_than: float | None
+    ) -> asyncio.Future[list[InboundMail]]:
+        return asyncio.ensure_future(asyncio.to_thread(self._fetch, uids, older_than))
 
     def _fetch(self, uids: list[int], older_than: float | None) -> list[InboundMail]:
         self.sd.beat(f"processing {len(uids)} new messages")

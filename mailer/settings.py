@@ -111,7 +111,7 @@ class SmtpSettings:
     retry_for: float = 4 * 3600.0  # give up (dead letter) after this long
     ca_file: str | None = None
     helo: str | None = None
-    connections: int = 3  # SMTP connections kept open in parallel by the outbox
+    connections: int = 4  # SMTP connections kept open in parallel by the outbox
     auth: Auth = "password"  # "xoauth2": AUTH XOAUTH2 with a token from ``oauth``
     oauth: OAuthSettings | None = None
 

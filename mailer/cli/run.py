@@ -29,18 +29,24 @@ from mailer.settings import Settings
 
 
 def run(path: Path, args: argparse.Namespace) -> int:
-    from mailer.config.validate import check_all
+    from mailer.config import templates
+    from mailer.config.load import check_settings
+    from mailer.config.validate import check_templates
 
-    settings_or_none, problems = check_all(path)
+    settings_or_none, problems = check_settings(path)
+    env = None
+    if settings_or_none is not None:  # the daemon runs with the very templates checked here
+        env = templates.make_environment(settings_or_none)
+        problems = [*problems, *check_templates(settings_or_none, env)]
     errors = [p for p in problems if not p.warning]
     if settings_or_none is None or errors:
         raise ConfigError(errors or problems)
     for problem in problems:  # as load_settings reports them
         logging.getLogger("mailer.config").warning("%s", problem)
-    return _run(settings_or_none, args)
+    return _run(settings_or_none, args, env)
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace, env: Any = None) -> int:
     once = args.once
     from mailer.daemon.service import Service
     from mailer.store import open_store
@@ -55,7 +61,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             f"cannot open the store {settings.store.path}: {exc}; {hint}. Nothing was taken "
             "from the mailbox, so no mail is lost"
         ) from None
-    service = Service(settings, store, backfill=args.backfill, first_start=args.first_start)
+    service = Service(
+        settings, store, backfill=args.backfill, first_start=args.first_start, env=env
+    )
     server = None if once else _serve_metrics(settings, service, args)
     try:
         if not once:

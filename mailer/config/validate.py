@@ -66,9 +66,12 @@ def check_all(
     return settings, problems
 
 
-def check_templates(settings: Settings) -> list[Problem]:
-    """Every template a rule names must exist and render in every language we ship."""
-    env = templates.make_environment(settings)
+def check_templates(settings: Settings, env: jinja2.Environment | None = None) -> list[Problem]:
+    """Every template a rule names must exist and render in every language we ship.
+
+    ``env``: the environment to check (its templates then stay compiled for the daemon,
+    which uses exactly what was checked); by default one made for ``settings``."""
+    env = env or templates.make_environment(settings)
     problems: list[Problem] = []
     have = templates.available_languages(env)
     for absent in [lang for lang in settings.service.languages if lang not in have]:

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 
+import jinja2
 import structlog
 
 from mailer.config import templates
@@ -45,13 +46,19 @@ SHUTDOWN_BUDGET = 4.0  # seconds for the last sends after SIGTERM; exit within 5
 
 class Service(SendingLoop):
     def __init__(
-        self, settings: Settings, store: Store, *, backfill: bool = False, first_start: bool = False
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        backfill: bool = False,
+        first_start: bool = False,
+        env: jinja2.Environment | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.backfill = backfill
         self.first_start = first_start  # --first-start: a store without a watermark is fine
-        self.env = templates.make_environment(settings)
+        self.env = env or templates.make_environment(settings)  # the checked one, when given
         self.pipeline = Pipeline(settings, store, self.env)
         self.clock = clock_from()  # promises only; a test may move it (daemon/clock.py)
         self.keeper = PromiseKeeper(settings, store, self.env, self.pipeline.mail)

@@ -187,7 +187,7 @@ security = {q(a.smtp.security)}
 # retry_for = "4h"
 # ca_file = "/etc/ssl/certs/corp-ca.pem"   # as in [imap]; default: system CAs
 # helo = "mailer.{a.domain}"  # name sent in EHLO; default: this machine's name
-# connections = 3                   # SMTP connections kept open in parallel; default 3
+# connections = 4                   # SMTP connections kept open in parallel; default 4
 # auth = "password"                # or "xoauth2" with an [smtp.oauth] table, as in [imap]
 # oauth = (a table)                 # with "xoauth2": [smtp.oauth], see the README
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -74,6 +75,14 @@ class Daemon:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
+    def __enter__(self) -> Daemon:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Whatever happened, no daemon outlives its test."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
     def stop(self) -> None:
         assert self.proc is not None
         code, _ = stop_daemon(self.proc)
@@ -94,12 +103,12 @@ def settle(sandbox: MailSandbox, user: str, count: int, quiet: float = 2.0) -> l
 
 
 @pytest.fixture(name="daemon")
-def _daemon(sandbox: MailSandbox, tmp_path: Path) -> Daemon:
+def _daemon(sandbox: MailSandbox, tmp_path: Path) -> Iterator[Daemon]:
     config = write_config(tmp_path, sandbox, extra=PROMISES.replace("{digest}", ""))
-    daemon = Daemon(config)
-    daemon.start()
-    time.sleep(1.5)
-    return daemon
+    with Daemon(config) as daemon:
+        daemon.start()
+        time.sleep(1.5)
+        yield daemon
 
 
 def test_the_reminder_and_the_escalation_each_arrive_once_across_sigkills(
@@ -145,22 +154,22 @@ def test_the_digest_arrives_once_a_day_and_not_again_after_a_restart(
     config = write_config(
         tmp_path, sandbox, extra=PROMISES.replace("{digest}", 'digest_at = "00:00"')
     )
-    daemon = Daemon(config)
-    daemon.start()
-    time.sleep(1.5)
-    sandbox.send(request(1), mail_from="alice@example.test", rcpt_to=[SHARED])
-    settle(sandbox, "alice", 1, quiet=0.5)
-    arrived = time.time()
-    daemon.set_time(arrived + 1)  # a tick: the team's digest for today (one unowned request)
-    team = settle(sandbox, "it-team", 2)
-    digest = next(m for m in team if "Today's requests" in str(m["Subject"]))
-    assert "REQ-1000" in text_of(digest) and "Owned by nobody (1)" in text_of(digest)
-    daemon.kill()
-    daemon.start()
-    daemon.set_time(arrived + 2)
-    settle(sandbox, "it-team", 2, quiet=3.0)  # same day: nothing more
-    daemon.set_time(arrived + 86400)  # the next day: one more (the escalations go to the lead)
-    later = settle(sandbox, "it-team", 3, quiet=2.0)
-    subjects = sorted(str(m["Subject"]) for m in later)
-    assert sum("Today's requests" in s for s in subjects) == 2, subjects
-    daemon.stop()
+    with Daemon(config) as daemon:
+        daemon.start()
+        time.sleep(1.5)
+        sandbox.send(request(1), mail_from="alice@example.test", rcpt_to=[SHARED])
+        settle(sandbox, "alice", 1, quiet=0.5)
+        arrived = time.time()
+        daemon.set_time(arrived + 1)  # a tick: the team's digest for today (one unowned request)
+        team = settle(sandbox, "it-team", 2)
+        digest = next(m for m in team if "Today's requests" in str(m["Subject"]))
+        assert "REQ-1000" in text_of(digest) and "Owned by nobody (1)" in text_of(digest)
+        daemon.kill()
+        daemon.start()
+        daemon.set_time(arrived + 2)
+        settle(sandbox, "it-team", 2, quiet=3.0)  # same day: nothing more
+        daemon.set_time(arrived + 86400)  # the next day: one more (the escalations go to the lead)
+        later = settle(sandbox, "it-team", 3, quiet=2.0)
+        subjects = sorted(str(m["Subject"]) for m in later)
+        assert sum("Today's requests" in s for s in subjects) == 2, subjects
+        daemon.stop()

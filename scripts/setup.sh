@@ -3,13 +3,14 @@
 #
 #   sudo scripts/setup.sh        (any cwd; safe to re-run; works without a terminal, e.g. CI)
 #
-# 1. installs Dovecot (IMAP + LMTP) and Postfix from Debian, only if missing. The tests start
-#    their own throw-away instances (sandbox/servers.py); the system's own services stay stopped.
+# 1. installs Dovecot (IMAP + LMTP), Postfix and PostgreSQL from Debian, only if missing. The
+#    tests start their own throw-away instances (sandbox/servers.py, sandbox/postgres.py); the
+#    system's own services (and the cluster Debian's postgresql package creates) stay stopped.
 # 2. creates .venv in the repository root (Python >= 3.11) if missing
 # 3. pip install -e '.[test]' into it
 set -euo pipefail
 
-PACKAGES=(dovecot-imapd dovecot-lmtpd postfix systemd)  # systemd: systemd-analyze for the unit tests
+PACKAGES=(dovecot-imapd dovecot-lmtpd postfix postgresql systemd)  # systemd: systemd-analyze for the unit tests
 
 say() { echo "setup: $*"; }
 die() { echo "setup: ERROR: $*" >&2; exit 1; }
@@ -71,13 +72,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}" || die "apt-get install ${missing[*]} failed"
 else
-  say "Dovecot and Postfix already installed"
+  say "Dovecot, Postfix and PostgreSQL already installed"
 fi
 
 # --- 2. keep the system's own mail servers stopped (the tests run their own) ----------------
 if [ "$(id -u)" = 0 ]; then
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-    for svc in dovecot postfix; do
+    for svc in dovecot postfix postgresql; do
       if systemctl is-active --quiet "$svc" 2>/dev/null; then
         say "stopping system $svc"
         systemctl stop "$svc" >/dev/null 2>&1 || true
@@ -92,6 +93,15 @@ if [ "$(id -u)" = 0 ]; then
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       say "stopping system postfix"; postfix stop >/dev/null 2>&1 || true
     fi
+  fi
+  # Debian's package creates and starts a cluster (main, port 5432); the tests run their own
+  if command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters --no-header 2>/dev/null | while read -r ver name _ status _; do
+      if [ "$status" = online ]; then
+        say "stopping system PostgreSQL cluster $ver/$name"
+        pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+      fi
+    done || true
   fi
 fi
 
@@ -112,5 +122,6 @@ quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]
 for bin in /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/lib/postfix/sbin/master; do
   [ -x "$bin" ] || die "$bin missing after install"
 done
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "PostgreSQL's initdb missing after install"
 rm -f "$LOG"
 say "done: run the tests with  .venv/bin/pytest   (integration tests need root)"

@@ -44,6 +44,11 @@ class StoreLocked(StoreError):
     """Another mailer process holds the store (its lock file): stop it, or use another path."""
 
 
+class DeskTaken(StoreLocked):
+    """A second config for a mailbox (or prefix) that another config already works in this
+    shared store: give it its own mailbox and prefix, or use the same config file."""
+
+
 class StoreOutdated(StoreError):
     """The store's schema is not the one this mailer knows: newer, or not yet upgraded."""
 
@@ -63,6 +68,11 @@ class StoreFull(StoreUnavailable):
 
 class StoreReadOnly(StoreUnavailable):
     """The store file, or its directory, cannot be written by this user."""
+
+
+class LeaseLost(StoreUnavailable):
+    """This node does not hold (or no longer holds) its mailbox's lease in a shared store:
+    another node works the mailbox, and nothing was written. It waits to take over."""
 
 
 class StoreCorrupt(StoreError):

@@ -120,6 +120,21 @@ class SmtpSettings:
 class StoreSettings:
     path: Path
     retention_days: int | None = None  # `mailer purge`: bodies and closed requests older go
+    url: str | None = None  # "postgresql://user@host/db": a shared PostgreSQL store, not path
+    password: str | None = None  # for url, from password / password_file / password_env
+    # Who this config is in a shared store (from [service] and [imap]; set by the loader):
+    mailbox: str = ""  # the shared address: its rows, watermarks and lease are its own
+    prefix: str = ""  # [service] reference_prefix: one mailbox per prefix in a store
+    imap: str = ""  # user@host:port/folder: one config per IMAP mailbox in a store
+
+    @property
+    def where(self) -> str:
+        """The store as people name it: the URL without a password, or the file."""
+        if self.url is None:
+            return str(self.path)
+        scheme, sep, rest = self.url.partition("://")
+        user, at, host = rest.rpartition("@")
+        return f"{scheme}{sep}{user.split(':')[0]}{at}{host}" if at else self.url
 
 
 @dataclass(frozen=True)

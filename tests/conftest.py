@@ -7,13 +7,16 @@ neither write into that closed stream nor inherit the set-up.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
 
 from mailer.ops import logs
+from sandbox.postgres import Postgres
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +33,34 @@ def _logging_restored() -> Iterator[None]:
     root.setLevel(level)
     for name, was in noisy.items():
         logging.getLogger(name).setLevel(was)
+
+
+# ---- the store on both backends ------------------------------------------------------------
+# Every store test runs on SQLite and on PostgreSQL (a throw-away cluster of Debian's
+# postgresql package, started once per session when a test first needs it). A machine
+# without PostgreSQL fails these tests: run scripts/setup.sh. Never a skip.
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    with Postgres.start() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store_where(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """Where a test's store lives: a SQLite file, or a fresh PostgreSQL database's URL."""
+    if backend == "sqlite":
+        return tmp_path / "s.sqlite3"
+    cluster: Postgres = request.getfixturevalue("postgres")
+    return cluster.create_database(f"t_{next(_DATABASES)}")
+
+
+_DATABASES = itertools.count(1)

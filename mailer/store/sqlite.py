@@ -22,6 +22,7 @@ from mailer.store.queue import QueueQueries
 from mailer.store.retention import RetentionQueries
 from mailer.store.rows import LoggedMessage, MailboxState, MessageRow
 from mailer.store.schema import SCHEMA_VERSION, migrate
+from mailer.store.single import SingleNode
 from mailer.store.sqlerrors import speaks_store_errors, sqlite_errors
 from mailer.store.threads import ThreadQueries
 
@@ -31,7 +32,7 @@ _MESSAGE = ", ".join(MessageRow.__dataclass_fields__)
 
 
 @speaks_store_errors
-class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries):
+class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries, SingleNode):
     """``Store`` on one SQLite file: the only place that speaks SQL (with its mixins).
 
     Build it with ``mailer.store.open_store``; every SQLite error leaves it as a store error.

@@ -1,0 +1,252 @@
+"""The PostgreSQL connection as the store's queries expect one: ``execute`` with SQLite's SQL.
+
+``PgDatabase`` speaks like ``sqlite3.Connection`` in autocommit mode (``isolation_level=None``):
+``execute(sql, args)`` returns rows that read by name or position, ``lastrowid`` and
+``rowcount``; ``BEGIN IMMEDIATE`` / ``COMMIT`` / ``ROLLBACK`` / ``SAVEPOINT`` are statements.
+The text goes through ``dialect``; psycopg's errors leave as store errors (``pg_errors``).
+
+Fencing: a daemon's store is only written under its lease. Every write transaction starts
+by reading the lease row ``FOR KEY SHARE`` with this node's token: a lost lease raises
+``LeaseLost`` before anything is written, and a takeover (which locks the row ``FOR UPDATE``)
+waits until the transaction is over. A write outside a transaction is wrapped in one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg.rows import RowMaker
+
+from mailer.errors import (
+    LeaseLost,
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    StoreFull,
+    StoreReadOnly,
+    StoreUnavailable,
+)
+from mailer.store import dialect
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+FENCE = (
+    "SELECT 1 FROM mailer.leases WHERE desk = %s AND node = %s AND token = %s"
+    " AND expires_at > clock_timestamp() FOR KEY SHARE"
+)
+
+
+def store_error(exc: BaseException) -> StoreError:
+    """The store error that says what a psycopg (or pool) error means for the caller."""
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, psycopg_pool.PoolTimeout):
+        return StoreUnavailable(f"cannot connect to PostgreSQL: {text}")
+    state = getattr(exc, "sqlstate", None) or ""
+    if state in ("40001", "40P01", "55P03", "57014"):  # serialization, deadlock, lock, timeout
+        return StoreBusy(text)
+    if state == "53100":
+        return StoreFull(text)
+    if state == "25006":  # a read-only transaction: a standby after a failover
+        return StoreReadOnly(text)
+    if state.startswith("XX"):
+        return StoreCorrupt(text)
+    if state[:2] in ("08", "53", "57", "28", "3D") or state == "25P03":
+        return StoreUnavailable(text)  # connection, resources, shutdown, auth, no database
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and not state:
+        return StoreUnavailable(text)  # the connection is gone (server restart, network)
+    return StoreError(text)  # a constraint, a misuse: a bug, never retried as such
+
+
+@contextlib.contextmanager
+def pg_errors() -> Iterator[None]:
+    try:
+        yield
+    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        raise store_error(exc) from exc
+
+
+class Row(dict[str, Any]):
+    """A row by column name (``row["id"]``, ``**row``) or by position (``row[0]``)."""
+
+    def __getitem__(self, key: str | int) -> Any:
+        if isinstance(key, int):
+            return list(self.values())[key]
+        return super().__getitem__(key)
+
+
+def row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+    names = [column.name for column in cursor.description or ()]
+
+    def make(values: Sequence[Any]) -> Row:
+        return Row(zip(names, values, strict=True))
+
+    return make
+
+
+def _control_word(sql: str) -> bool:
+    """BEGIN [IMMEDIATE], COMMIT or ROLLBACK (not ROLLBACK TO a savepoint)."""
+    words = sql.split()
+    return bool(words) and (
+        words[0].upper() in ("BEGIN", "COMMIT") or [w.upper() for w in words] == ["ROLLBACK"]
+    )
+
+
+class Result:
+    """What ``execute`` returns: the rows (fetched), ``lastrowid``, ``rowcount``."""
+
+    def __init__(self, rows: list[Row], rowcount: int, lastrowid: int | None) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    def fetchone(self) -> Row | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Row]:
+        return self.rows
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+
+class Fence:
+    """Whose lease this store writes under: the desk, this node, the token it holds."""
+
+    def __init__(self, desk: str, node: str) -> None:
+        self.desk = desk
+        self.node = node
+        self.token: int | None = None
+
+    def check(self, conn: psycopg.Connection[Row]) -> None:
+        if self.token is None:
+            raise LeaseLost(f"this node ({self.node}) does not hold the lease of {self.desk}")
+        row = conn.execute(FENCE, (self.desk, self.node, self.token)).fetchone()
+        if row is None:
+            self.token = None
+            raise LeaseLost(
+                f"this node ({self.node}) lost the lease of {self.desk}: another node works it"
+            )
+
+
+class PgDatabase:
+    """One held connection from ``pool`` (re-made after a failure) that runs SQLite's SQL."""
+
+    def __init__(
+        self,
+        pool: psycopg_pool.ConnectionPool[Any],
+        fence: Fence | None,
+        on_connect: Callable[[psycopg.Connection[Row]], None] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.fence = fence
+        self.on_connect = on_connect
+        self._conn: psycopg.Connection[Row] | None = None
+        self.in_transaction = False
+        self.borrowed: psycopg.Connection[Row] | None = None  # an outbox claim's connection
+
+    @property
+    def conn(self) -> psycopg.Connection[Row]:
+        if self.borrowed is not None:
+            return self.borrowed
+        conn = self._conn
+        if conn is None or conn.closed:
+            self.drop()
+            with pg_errors():
+                conn = self.pool.getconn()
+                if self.on_connect is not None:
+                    self.on_connect(conn)
+            self._conn = conn
+        return conn
+
+    def drop(self) -> None:
+        """Give the held connection back (the pool throws a broken one away)."""
+        conn, self._conn = self._conn, None
+        self.in_transaction = False
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                if not conn.closed and conn.info.transaction_status != 0:
+                    conn.rollback()
+            with contextlib.suppress(Exception):
+                self.pool.putconn(conn)
+
+    def execute(self, sql: str, args: Iterable[Any] | dict[str, Any] = ()) -> Result:
+        word = sql.lstrip()[:9].upper()
+        if word.startswith("PRAGMA"):
+            return Result([], -1, None)
+        if self.borrowed is None and _control_word(sql):
+            return self._control(word, sql)
+        text, returning = dialect.statement(sql)
+        params = args if isinstance(args, dict) else tuple(args)
+        wrap = (
+            self.fence is not None
+            and not self.in_transaction
+            and self.borrowed is None
+            and word.startswith(_WRITES)
+        )
+        try:
+            if wrap:
+                with self.conn.transaction():
+                    assert self.fence is not None
+                    self.fence.check(self.conn)
+                    return self._run(text, params, returning)
+            return self._run(text, params, returning)
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            self._after_error()
+            raise store_error(exc) from exc
+        except LeaseLost:
+            raise
+
+    def _run(self, text: str, params: Any, returning: bool) -> Result:
+        cursor = self.conn.execute(text, params)
+        rows = cursor.fetchall() if cursor.description is not None else []
+        lastrowid = int(rows[0]["id"]) if returning and rows else None
+        return Result(rows, cursor.rowcount, lastrowid)
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Result:
+        text, _ = dialect.statement(sql)
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(text, list(seq))
+                return Result([], cursor.rowcount, None)
+        except psycopg.Error as exc:
+            self._after_error()
+            raise store_error(exc) from exc
+
+    def _control(self, word: str, sql: str) -> Result:
+        verb = sql.split()[0].upper()
+        try:
+            if verb == "BEGIN":
+                self.conn.execute("BEGIN")
+                self.in_transaction = True
+                if self.fence is not None:
+                    self.fence.check(self.conn)
+            elif verb == "COMMIT":
+                self.in_transaction = False
+                if self._conn is None or self._conn.closed:
+                    raise StoreUnavailable("the connection to PostgreSQL was lost before COMMIT")
+                self._conn.execute("COMMIT")
+            else:  # ROLLBACK: on a lost connection the server has rolled back already
+                self.in_transaction = False
+                if self._conn is not None and not self._conn.closed:
+                    self._conn.execute("ROLLBACK")
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            self._after_error()
+            raise store_error(exc) from exc
+        except LeaseLost:
+            self.in_transaction = False
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        return Result([], -1, None)
+
+    def _after_error(self) -> None:
+        """A lost connection is dropped (the next call takes a fresh one)."""
+        conn = self._conn
+        if conn is not None and (conn.closed or conn.broken):
+            self.drop()
+
+    def close(self) -> None:
+        self.drop()

@@ -123,9 +123,10 @@ class StoreSettings:
     url: str | None = None  # "postgresql://user@host/db": a shared PostgreSQL store, not path
     password: str | None = None  # for url, from password / password_file / password_env
     # Who this config is in a shared store (from [service] and [imap]; set by the loader):
-    mailbox: str = ""  # the shared address: its rows, watermarks and lease are its own
-    prefix: str = ""  # [service] reference_prefix: one mailbox per prefix in a store
-    imap: str = ""  # user@host:port/folder: one config per IMAP mailbox in a store
+    # (derived from other sections: not compared, so a reload sees only [store] itself)
+    mailbox: str = field(default="", compare=False)  # the shared address: its rows and lease
+    prefix: str = field(default="", compare=False)  # reference_prefix: one mailbox per prefix
+    imap: str = field(default="", compare=False)  # user@host:port/folder: one config each
 
     @property
     def where(self) -> str:

@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--due-before", metavar="WHEN", help="only open requests due before WHEN (ISO date or time)"
     )
     threads.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    threads.add_argument(
+        "--mailbox",
+        metavar="ADDRESS",
+        help='a shared store: this mailbox\'s requests, or "all" mailboxes (default: this one)',
+    )
+
+    status = sub.add_parser("status", help="which node works which mailbox (a shared store)")
+    status.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 
     thread = sub.add_parser("thread", help="one request's timeline: messages, steps, who, when")
     thread.add_argument("reference", help="the request's reference, e.g. IT-1024")
@@ -176,7 +184,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             logging.getLogger("mailer.config").warning("%s", problem)
         return _run(settings_or_none, args)
     # Only the daemon connects: the store commands work from an admin's shell without secrets.
-    settings = load_settings(path, reach_secrets=False)
+    settings = load_settings(path, reach_secrets=args.command == "status" or _shared(path))
+    if args.command == "status" or getattr(args, "mailbox", None):
+        from mailer.cli import spanning
+
+        return (
+            spanning.status(settings, args)
+            if args.command == "status"
+            else (spanning.threads(settings, args))
+        )
     from mailer.store import open_store
 
     store = open_store(settings.store)
@@ -184,6 +200,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return views.show(store, settings, args, now=time.time())
     finally:
         store.close()
+
+
+def _shared(path: Path) -> bool:
+    """A PostgreSQL store: its password is read even by the commands that only read."""
+    from mailer.config.dump import read_raw
+
+    store = read_raw(path).get("store")
+    return isinstance(store, dict) and "url" in store
 
 
 def _check(path: Path) -> int:
@@ -210,8 +234,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         raise  # another daemon has it (exit 2), or another mailer version wrote it
     except (StoreError, OSError) as exc:
         raise MailerError(
-            f"cannot open the store {settings.store.path}: {exc} (a full disk, or a directory "
-            "mailer cannot write?); nothing was taken from the mailbox, so no mail is lost"
+            f"cannot open the store {settings.store.where}: {exc} (a full disk, a directory "
+            "mailer cannot write, a database out of reach?); nothing was taken from the "
+            "mailbox, so no mail is lost"
         ) from None
     service = Service(settings, store, backfill=args.backfill)
     server = None if args.once else _serve_metrics(settings, service, args)
@@ -224,6 +249,13 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
         store.close()
+    if not service.leadership.active and service.leadership.holder is not None:
+        print(
+            f"mailer: {settings.service.address} is worked by node {service.leadership.holder} "
+            "right now; this run did nothing (that node sends the mail)",
+            file=sys.stderr,
+        )
+        return EXIT_OK
     structlog.get_logger("mailer").info(
         "run.once.done",
         processed=stats.processed,
@@ -250,13 +282,20 @@ def _serve_metrics(settings: Settings, service: Any, args: argparse.Namespace) -
     from mailer.ops.metrics import server as metrics
 
     def state() -> dict[str, object]:
-        return {"connected": service.connected, "last_check": getattr(service, "last_check", None)}
+        lead = service.leadership
+        role = ("active" if lead.active else "standby") if lead.shared else None
+        return {
+            "connected": service.connected,
+            "last_check": getattr(service, "last_check", None),
+            "role": role,
+            "holder": lead.holder,
+        }
 
     logsetup.configure(json=args.json_logs, verbose=args.verbose, processors=[metrics.count_events])
     try:
         return metrics.start(
             settings.metrics.listen,
-            settings.store.path,
+            settings.store,
             state,
             max_check_age=metrics.stale_after(settings.imap),
         )

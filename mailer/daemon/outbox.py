@@ -98,6 +98,12 @@ class Outbox:
             await sender.close()
 
     async def send_one(self, row: OutboxRow, sender: Sender | None = None) -> int:
+        # The claim: on a shared store, the row locked for this send (FOR UPDATE SKIP
+        # LOCKED), so no other node sends it; False when another node has it or sent it.
+        with self.store.claim(row.id) as mine:
+            return await self._send(row, sender) if mine else 0
+
+    async def _send(self, row: OutboxRow, sender: Sender | None) -> int:
         try:
             reply = await (sender or self.senders[0]).send(
                 row.raw, row.envelope_sender, row.recipient
@@ -112,7 +118,8 @@ class Outbox:
         self.unreachable = False
         # DUPLICATE WINDOW: the server has accepted the mail and the row still says
         # "pending". A crash right here, before mark_sent commits, sends this mail again
-        # on restart. It is the only such window; one autocommitted UPDATE keeps it short.
+        # on restart. It is the only such window; one autocommitted UPDATE (on a shared
+        # store: the claim's COMMIT) keeps it short.
         self.store.mark_sent(row.id, self.clock(), copy_wanted=self.want_copies)
         log.info(
             "mail.sent",

@@ -20,6 +20,7 @@ import structlog
 
 from mailer.config import templates
 from mailer.daemon.clock import clock_from
+from mailer.daemon.lease import Leadership
 from mailer.daemon.mailbox_writes import MailboxWrites
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
@@ -71,7 +72,9 @@ class Service(MailboxWrites):
             settings.smtp,
             want_copies=settings.imap.sent_folder is not None,
         )
-        self.stopping = threading.Event()
+        self.stopping = threading.Event()  # this working period ends (SIGTERM, lease lost)
+        self.shutdown = threading.Event()  # the daemon ends (SIGTERM, SIGINT)
+        self.leadership = Leadership(store, settings.service.address)
         self.wake_intake = threading.Event()
         self.wake_outbox = asyncio.Event()
         self.stats = RunStats()
@@ -82,7 +85,9 @@ class Service(MailboxWrites):
     # ---- entry points --------------------------------------------------------------------
 
     async def run_once(self) -> RunStats:
-        """Process what is in the mailbox, try every queued mail once, and return."""
+        """Process the mailbox, try each queued mail once, return; idle if another node has it."""
+        if not self.leadership.try_once():
+            return self.stats
         await self._connect()
         sending = asyncio.create_task(self._outbox_loop())  # sends while we still fetch
         try:
@@ -98,6 +103,7 @@ class Service(MailboxWrites):
         finally:
             await self.outbox.close()
             await self._close()
+            self.leadership.release()
         return self.stats
 
     async def run_forever(self) -> None:
@@ -110,6 +116,17 @@ class Service(MailboxWrites):
             mailbox=self.settings.imap.mailbox,
             address=self.settings.service.address,
         )
+        self.sd.start(self.shutdown.is_set)  # READY, STATUS, WATCHDOG: sdnotify.py
+        try:  # a shared store: work while this node holds the mailbox's lease (lease.py)
+            await self.leadership.take_turns(self.shutdown.is_set, self.sd.standing_by, self._work)
+        finally:
+            log.info("service.stopped", pending=self.store.pending_count())
+
+    async def _work(self) -> None:
+        """While this node holds the lease: intake, outbox, promises, reloads."""
+        self.stopping.clear()
+        self.final_budget = SHUTDOWN_BUDGET
+        heartbeat = asyncio.create_task(self.leadership.keep(self._stand_down))
         outbox = asyncio.create_task(self._outbox_loop())
         watcher = asyncio.create_task(self._watch_files())
         promises = asyncio.create_task(
@@ -117,16 +134,20 @@ class Service(MailboxWrites):
                 lambda: self.keeper, self.clock, self.stopping.is_set, self.wake_outbox.set
             )
         )
-        self.sd.start(self.stopping.is_set)  # READY, STATUS, WATCHDOG: sdnotify.py
         try:
             await self._intake_loop()
         finally:
             watcher.cancel()
             promises.cancel()
+            heartbeat.cancel()
             self.wake_outbox.set()
             await outbox
             await self._close()
-            log.info("service.stopped", pending=self.store.pending_count())
+
+    def _stand_down(self) -> None:  # the lease is gone: stop at once, send nothing more
+        self.final_budget = 0.0
+        self.stopping.set()
+        self.wake_outbox.set()
 
     def reload(self) -> bool:
         """SIGHUP or an edited file: take the new rules, templates and settings, or keep the
@@ -163,6 +184,7 @@ class Service(MailboxWrites):
             guard = threading.Timer(SHUTDOWN_BUDGET + 0.7, os._exit, (0,))
             guard.daemon = True
             guard.start()
+        self.shutdown.set()
         self.stopping.set()
         self.wake_outbox.set()
 

@@ -178,6 +178,11 @@ class SystemdLink:
         self.beat(f"reconnecting to IMAP in {delay:.0f} s ({error})", within=delay + self.busy)
         self._ready()
 
+    def standing_by(self, text: str) -> None:
+        """A second node: ready, and waiting for the mailbox's lease."""
+        self.beat(text, within=self.busy)
+        self._ready()
+
     def stopping(self) -> None:
         self.phase, self.is_stopping = "stopping", True
         if self.notifier.enabled:

@@ -118,6 +118,7 @@ class PostgresStore(LeaseQueries, SqliteStore):
         read_only: bool = False,
         pool: psycopg_pool.ConnectionPool[Any] | None = None,
         pool_size: int = 8,
+        node: str | None = None,
     ) -> None:
         self.settings = settings
         self.url = settings.url or ""
@@ -125,7 +126,7 @@ class PostgresStore(LeaseQueries, SqliteStore):
         self._lock_file = None
         self.mailbox = settings.mailbox
         self.schema = desk_schema(settings.mailbox)
-        self.node = node_name()
+        self.node = node or node_name()
         self.owns_pool = pool is None
         self.pool = pool or make_pool(
             self.url, settings.password, size=pool_size, schema=self.schema

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from mailer.errors import StoreError
 from mailer.ops.metrics.events import EVENTS, LIVE, count_events
-from mailer.settings import ImapSettings
+from mailer.settings import ImapSettings, StoreSettings
 from mailer.store.probe import read_gauges
 
 __all__ = ["Metrics", "MetricsSettings", "count_events", "parse_listen", "stale_after", "start"]
@@ -100,6 +100,13 @@ class _LiveCollector:
             "1 while the IMAP connection is up.",
             value=int(bool(connected)),
         )
+        role = _role(self.state)
+        if role is not None:  # a shared store: does this node work the mailbox now?
+            yield GaugeMetricFamily(
+                "mailer_node_active",
+                "1 while this node holds the mailbox's lease and works it, 0 on standby.",
+                value=int(role == "active"),
+            )
         if last_check is not None:
             yield GaugeMetricFamily(
                 "mailer_last_check_timestamp_seconds",
@@ -115,7 +122,7 @@ class _LiveCollector:
 
 @dataclass(frozen=True)
 class _StoreCollector:
-    path: Path
+    path: Path | StoreSettings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
@@ -139,6 +146,15 @@ class _StoreCollector:
             "Inbound messages that failed too often.",
             gauges.quarantined,
         )
+
+
+def _role(state: State) -> str | None:
+    """ "active" or "standby" on a shared store (two nodes), else None."""
+    try:
+        role = state().get("role")
+    except Exception:
+        return None
+    return role if isinstance(role, str) else None
 
 
 def health(state: State, max_age: float, now: float | None = None) -> str | None:
@@ -173,10 +189,14 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             self._reply(HTTPStatus.OK, generate_latest(self.server.registry), CONTENT_TYPE_LATEST)
+        elif path == "/healthz" and _role(self.server.state) == "standby":
+            holder = self.server.state().get("holder") or "another node"
+            self._reply(HTTPStatus.OK, f"ok: standby, {holder} is active\n".encode())
         elif path == "/healthz":
             problem = health(self.server.state, self.server.max_age)
             code = HTTPStatus.OK if problem is None else HTTPStatus.SERVICE_UNAVAILABLE
-            self._reply(code, f"{problem or 'ok'}\n".encode())
+            good = "ok: active" if _role(self.server.state) == "active" else "ok"
+            self._reply(code, f"{problem or good}\n".encode())
         else:
             self._reply(HTTPStatus.NOT_FOUND, b"try /metrics or /healthz\n")
 
@@ -212,7 +232,7 @@ class Metrics:
 
 def start(
     listen: str,
-    store_path: Path,
+    store_path: Path | StoreSettings,
     state: State = dict,
     *,
     max_check_age: float = 900.0,

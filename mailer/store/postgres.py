@@ -209,6 +209,12 @@ class PostgresStore(LeaseQueries, SqliteStore):
                 (self.mailbox,),
             )
 
+    def register(self) -> None:
+        """Claim this config's mailbox, prefix and IMAP mailbox (``DeskTaken`` if another
+        config has one): what a daemon does at start, and ``mailer store copy`` first."""
+        with self._admin() as conn:
+            self._register(conn)
+
     def _register(self, conn: psycopg.Connection[Row]) -> None:
         """This config's mailbox, prefix and IMAP mailbox; refuse another config's."""
         s = self.settings

@@ -27,7 +27,7 @@ import hashlib
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import psycopg_pool
 from mailer.errors import DeskTaken, StoreOutdated, StoreUnavailable
 from mailer.settings import StoreSettings
 from mailer.store import dialect
+from mailer.store.claims import ClaimQueries
 from mailer.store.lease import LeaseQueries
 from mailer.store.pgdb import Fence, PgDatabase, Row, pg_errors, row_factory
 from mailer.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -103,7 +104,7 @@ def make_pool(
     return pool
 
 
-class PostgresStore(LeaseQueries, SqliteStore):
+class PostgresStore(ClaimQueries, LeaseQueries, SqliteStore):
     """``Store`` on PostgreSQL, for one mailbox (``settings.mailbox``) of a shared database.
 
     ``lock``: this is a daemon: it registers its mailbox (``DeskTaken`` for a second config)
@@ -134,7 +135,7 @@ class PostgresStore(LeaseQueries, SqliteStore):
         self.fence = Fence(self.mailbox, self.node) if lock else None
         self.pg = PgDatabase(self.pool, self.fence, on_connect=self._intake_session)
         self.db = self.pg  # type: ignore[assignment]  # the queries' connection: SQLite's SQL
-        self._claims: dict[int, psycopg.Connection[Row]] = {}
+        self._claims: dict[int, tuple[psycopg.Connection[Row], list[Callable[[], None]]]] = {}
         self._lease_conn: psycopg.Connection[Row] | None = None
         try:
             if read_only:
@@ -265,54 +266,6 @@ class PostgresStore(LeaseQueries, SqliteStore):
         if self.owns_pool:
             with contextlib.suppress(Exception):
                 self.pool.close()
-
-    # ---- outbox claims: one node sends each row ---------------------------------------
-
-    @contextlib.contextmanager
-    def claim(self, row_id: int) -> Iterator[bool]:
-        """Lock the outbox row ``FOR UPDATE SKIP LOCKED`` for one send: False when another
-        node has it, it is no longer pending, or this node lost its lease. The marks written
-        inside commit with the lock's end."""
-        sql = "SELECT o.id FROM outbox o WHERE o.id = %s AND o.status = 'pending'"
-        args: tuple[Any, ...] = (row_id,)
-        if self.fence is not None:
-            sql += (
-                " AND EXISTS (SELECT 1 FROM mailer.leases l WHERE l.desk = %s AND l.node = %s"
-                " AND l.token = %s AND l.expires_at > clock_timestamp())"
-            )
-            args += (self.fence.desk, self.fence.node, self.fence.token)
-        with pg_errors():
-            conn = self.pool.getconn()
-        try:
-            with pg_errors(), conn.transaction():
-                if conn.execute(sql + " FOR UPDATE OF o SKIP LOCKED", args).fetchone() is None:
-                    yield False
-                    return
-                self._claims[row_id] = conn
-                yield True
-        finally:
-            self._claims.pop(row_id, None)
-            self.pool.putconn(conn)
-
-    @contextlib.contextmanager
-    def _on_claim(self, row_id: int) -> Iterator[None]:
-        self.pg.borrowed = self._claims.get(row_id)
-        try:
-            yield
-        finally:
-            self.pg.borrowed = None
-
-    def mark_sent(self, row_id: int, now: float, *, copy_wanted: bool) -> None:
-        with self._on_claim(row_id):
-            super().mark_sent(row_id, now, copy_wanted=copy_wanted)
-
-    def mark_retry(self, row_id: int, when: float, error: str) -> None:
-        with self._on_claim(row_id):
-            super().mark_retry(row_id, when, error)
-
-    def mark_dead(self, row_id: int, error: str) -> None:
-        with self._on_claim(row_id):
-            super().mark_dead(row_id, error)
 
     # ---- what differs from SQLite ------------------------------------------------------
 

@@ -1,0 +1,133 @@
+"""Outbox claims on a shared store: each row is sent by one node, and marked once.
+
+A mixin of ``PostgresStore``. A send runs inside a claim: the row locked ``FOR UPDATE SKIP
+LOCKED`` on a connection of its own (another node skips it, never waits for it), checked
+against this node's lease; what the send says (``mark_sent``, ``mark_retry``, ``mark_dead``)
+is written on that connection and committed as the lock ends. A paused node keeps its lock
+(up to ``CLAIM_IDLE_TIMEOUT``): it finishes its one send when it wakes, and nobody else sent
+it meanwhile. When the connection dies first (a server restart, a failover), the marks are
+written again once the server answers, so a mail the SMTP server took is not sent twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import psycopg
+import psycopg_pool
+
+from mailer.errors import LeaseLost, StoreUnavailable
+from mailer.store.pgdb import Fence, PgDatabase, Row, pg_errors
+from mailer.store.sqlite import SqliteStore
+
+RECONNECT_FOR = 60.0  # seconds a sent mail's mark waits for the server to come back
+Marks = list[Callable[[], None]]
+
+
+class ClaimQueries:
+    pool: psycopg_pool.ConnectionPool[Any]
+    fence: Fence | None
+    pg: PgDatabase
+    _claims: dict[int, tuple[psycopg.Connection[Row], Marks]]
+
+    @contextlib.contextmanager
+    def claim(self, row_id: int) -> Iterator[bool]:
+        """Lock the outbox row ``FOR UPDATE SKIP LOCKED`` for one send: False when another
+        node has it, it is no longer pending, or this node lost its lease. The marks written
+        inside commit with the lock's end; when the connection dies first (a server
+        restart), they are written again once the server is back, so a mail the SMTP
+        server took is never sent a second time."""
+        sql = "SELECT o.id FROM outbox o WHERE o.id = %s AND o.status = 'pending'"
+        args: tuple[Any, ...] = (row_id,)
+        if self.fence is not None:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM mailer.leases l WHERE l.desk = %s AND l.node = %s"
+                " AND l.token = %s AND l.expires_at > clock_timestamp())"
+            )
+            args += (self.fence.desk, self.fence.node, self.fence.token)
+        with pg_errors():
+            conn = self.pool.getconn()
+        marks: list[Callable[[], None]] = []
+        try:
+            with pg_errors(), conn.transaction():
+                if conn.execute(sql + " FOR UPDATE OF o SKIP LOCKED", args).fetchone() is None:
+                    yield False
+                    return
+                self._claims[row_id] = (conn, marks)
+                yield True
+            if marks and conn.closed:  # psycopg skips the COMMIT of a lost connection
+                self._write_again(marks)
+        except LeaseLost:
+            raise
+        except StoreUnavailable:
+            if not marks:
+                raise
+            self._write_again(marks)
+        finally:
+            self._claims.pop(row_id, None)
+            self.pool.putconn(conn)
+
+    def _mark(self, row_id: int, write: Callable[[], None]) -> None:
+        claimed = self._claims.get(row_id)
+        if claimed is None:
+            write()
+            return
+        conn, marks = claimed
+        marks.append(write)
+        self.pg.borrowed = conn
+        try:
+            write()
+        except StoreUnavailable:
+            pass  # the claim's connection is gone: its end writes the marks again
+        finally:
+            self.pg.borrowed = None
+
+    def _write_again(self, marks: list[Callable[[], None]]) -> None:
+        deadline = time.monotonic() + RECONNECT_FOR
+        while True:
+            try:
+                with cast(Any, self).transaction():  # SqliteStore's, through PgDatabase
+                    for write in marks:
+                        write()
+                return
+            except LeaseLost:
+                raise
+            except StoreUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def mark_sent(self, row_id: int, now: float, *, copy_wanted: bool) -> None:
+        self._mark(
+            row_id,
+            lambda: SqliteStore.mark_sent(
+                self,  # type: ignore[arg-type]
+                row_id,
+                now,
+                copy_wanted=copy_wanted,
+            ),
+        )
+
+    def mark_retry(self, row_id: int, when: float, error: str) -> None:
+        self._mark(
+            row_id,
+            lambda: SqliteStore.mark_retry(
+                self,  # type: ignore[arg-type]
+                row_id,
+                when,
+                error,
+            ),
+        )
+
+    def mark_dead(self, row_id: int, error: str) -> None:
+        self._mark(
+            row_id,
+            lambda: SqliteStore.mark_dead(
+                self,  # type: ignore[arg-type]
+                row_id,
+                error,
+            ),
+        )

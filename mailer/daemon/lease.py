@@ -94,21 +94,32 @@ class Leadership:
         while True:
             await asyncio.sleep(RENEW_EVERY)
             try:
-                ok = await asyncio.wait_for(
-                    asyncio.to_thread(self.store.renew_lease, LEASE_TTL), LEASE_TTL / 2
-                )
+                ok = await self._renew()
                 if ok:
                     renewed = time.monotonic()
                     continue
                 reason = "another node holds the lease"
             except (StoreError, TimeoutError) as exc:
-                if time.monotonic() - renewed < LEASE_TTL - 2 * RENEW_EVERY:
-                    continue  # a blip: the lease still has time
+                if time.monotonic() - renewed < LEASE_TTL - RENEW_EVERY:
+                    continue  # a restart, a blip: the lease still has time
                 reason = f"cannot renew the lease: {type(exc).__name__}: {exc}"
             self.active = False
             log.warning("lease.lost", mailbox=self.mailbox, node=self.node, reason=reason)
             lost()
             return
+
+    async def _renew(self) -> bool:
+        """One renewal, tried again at once on a fresh connection (the first call after a
+        server restart meets the connection it cut)."""
+        for attempt in (1, 2):
+            try:
+                return await asyncio.wait_for(
+                    asyncio.to_thread(self.store.renew_lease, LEASE_TTL), LEASE_TTL / 4
+                )
+            except StoreError:
+                if attempt == 2:
+                    raise
+        return False
 
     def _take(self) -> bool:
         try:

@@ -145,6 +145,7 @@ class PgDatabase:
         self.on_connect = on_connect
         self._conn: psycopg.Connection[Row] | None = None
         self.in_transaction = False
+        self.lost = False  # the connection died mid-transaction: only ROLLBACK ends it
         self.borrowed: psycopg.Connection[Row] | None = None  # an outbox claim's connection
 
     @property
@@ -178,6 +179,8 @@ class PgDatabase:
             return Result([], -1, None)
         if self.borrowed is None and _control_word(sql):
             return self._control(word, sql)
+        if self.lost and self.borrowed is None:  # SAVEPOINT, ROLLBACK TO: the rest of it
+            raise StoreUnavailable("the connection to PostgreSQL was lost mid-transaction")
         text, returning = dialect.statement(sql)
         params = args if isinstance(args, dict) else tuple(args)
         wrap = (
@@ -225,11 +228,12 @@ class PgDatabase:
                     self.fence.check(self.conn)
             elif verb == "COMMIT":
                 self.in_transaction = False
-                if self._conn is None or self._conn.closed:
+                if self.lost or self._conn is None or self._conn.closed:
+                    self.lost = False
                     raise StoreUnavailable("the connection to PostgreSQL was lost before COMMIT")
                 self._conn.execute("COMMIT")
             else:  # ROLLBACK: on a lost connection the server has rolled back already
-                self.in_transaction = False
+                self.in_transaction = self.lost = False
                 if self._conn is not None and not self._conn.closed:
                     self._conn.execute("ROLLBACK")
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
@@ -243,10 +247,13 @@ class PgDatabase:
         return Result([], -1, None)
 
     def _after_error(self) -> None:
-        """A lost connection is dropped (the next call takes a fresh one)."""
+        """A lost connection is dropped (the next call takes a fresh one); a transaction it
+        was in is over, and says so until its ROLLBACK."""
         conn = self._conn
         if conn is not None and (conn.closed or conn.broken):
+            lost = self.in_transaction
             self.drop()
+            self.lost = lost
 
     def close(self) -> None:
         self.drop()

@@ -95,8 +95,7 @@ def make_pool(
         max_size=size,
         open=False,
         check=psycopg_pool.ConnectionPool.check_connection,
-        timeout=15.0,
-        reconnect_timeout=0,
+        timeout=5.0,  # a call waits this long for a connection (the server restarts)
         name="mailer-store",
     )
     with pg_errors():

@@ -38,6 +38,7 @@ class Leadership:
         self.active = False
         self.shared = bool(getattr(store, "fence", None))  # a PostgreSQL daemon's store
         self.holder: str | None = None  # the other node, while we stand by
+        self._heartbeat: asyncio.Task[None] | None = None
 
     def try_once(self) -> bool:
         """``run --once``: the lease now, or not at all (another node works the mailbox)."""
@@ -46,7 +47,18 @@ class Leadership:
         self.holder = self._holder()
         return False
 
+    def keeping(self, lost: Callable[[], None]) -> None:
+        """Renew the lease in the background (``keep``) until ``stop_keeping``/``release``."""
+        self.stop_keeping()
+        self._heartbeat = asyncio.get_running_loop().create_task(self.keep(lost))
+
+    def stop_keeping(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+
     def release(self) -> None:
+        self.stop_keeping()
         if self.active and self.shared:
             try:
                 self.store.drop_lease()

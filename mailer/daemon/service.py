@@ -68,9 +68,7 @@ class Service(MailboxWrites):
         self.live = LiveReload(settings)
         self.mailbox = Mailbox(settings.imap, readonly=settings.imap.move_to is None)
         self.outbox = Outbox(
-            store,
-            settings.smtp,
-            want_copies=settings.imap.sent_folder is not None,
+            store, settings.smtp, want_copies=settings.imap.sent_folder is not None
         )
         self.stopping = threading.Event()  # this working period ends (SIGTERM, lease lost)
         self.shutdown = threading.Event()  # the daemon ends (SIGTERM, SIGINT)
@@ -88,6 +86,7 @@ class Service(MailboxWrites):
         """Process the mailbox, try each queued mail once, return; idle if another node has it."""
         if not self.leadership.try_once():
             return self.stats
+        self.leadership.keeping(self._stand_down)  # renewed while this run lasts
         await self._connect()
         sending = asyncio.create_task(self._outbox_loop())  # sends while we still fetch
         try:
@@ -126,7 +125,7 @@ class Service(MailboxWrites):
         """While this node holds the lease: intake, outbox, promises, reloads."""
         self.stopping.clear()
         self.final_budget = SHUTDOWN_BUDGET
-        heartbeat = asyncio.create_task(self.leadership.keep(self._stand_down))
+        self.leadership.keeping(self._stand_down)
         outbox = asyncio.create_task(self._outbox_loop())
         watcher = asyncio.create_task(self._watch_files())
         promises = asyncio.create_task(
@@ -139,7 +138,7 @@ class Service(MailboxWrites):
         finally:
             watcher.cancel()
             promises.cancel()
-            heartbeat.cancel()
+            self.leadership.stop_keeping()
             self.wake_outbox.set()
             await outbox
             await self._close()

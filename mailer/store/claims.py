@@ -18,12 +18,14 @@ from typing import Any, cast
 
 import psycopg
 import psycopg_pool
+from psycopg.pq import TransactionStatus
 
 from mailer.errors import LeaseLost, StoreUnavailable
 from mailer.store.pgdb import Fence, PgDatabase, Row, pg_errors
 from mailer.store.sqlite import SqliteStore
 
 RECONNECT_FOR = 60.0  # seconds a sent mail's mark waits for the server to come back
+KEEP_CLAIMS = 4  # connections kept for claims (the outbox sends on 3 SMTP connections)
 Marks = list[Callable[[], None]]
 
 
@@ -32,6 +34,7 @@ class ClaimQueries:
     fence: Fence | None
     pg: PgDatabase
     _claims: dict[int, tuple[psycopg.Connection[Row], Marks]]
+    _idle_claims: list[psycopg.Connection[Row]]
 
     @contextlib.contextmanager
     def claim(self, row_id: int) -> Iterator[bool]:
@@ -48,18 +51,24 @@ class ClaimQueries:
                 " AND l.token = %s AND l.expires_at > clock_timestamp())"
             )
             args += (self.fence.desk, self.fence.node, self.fence.token)
-        with pg_errors():
-            conn = self.pool.getconn()
-        marks: list[Callable[[], None]] = []
+        conn = self._claim_connection()
+        marks: Marks = []
         try:
-            with pg_errors(), conn.transaction():
-                if conn.execute(sql + " FOR UPDATE OF o SKIP LOCKED", args).fetchone() is None:
+            with pg_errors():
+                conn.execute("BEGIN")
+                cursor = conn.execute(sql + " FOR UPDATE OF o SKIP LOCKED", args)
+                if cursor.fetchone() is None:
+                    conn.execute("ROLLBACK")
                     yield False
                     return
-                self._claims[row_id] = (conn, marks)
+            self._claims[row_id] = (conn, marks)
+            try:
                 yield True
-            if marks and conn.closed:  # psycopg skips the COMMIT of a lost connection
-                self._write_again(marks)
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            self._commit_marks(conn, marks)
         except LeaseLost:
             raise
         except StoreUnavailable:
@@ -68,6 +77,39 @@ class ClaimQueries:
             self._write_again(marks)
         finally:
             self._claims.pop(row_id, None)
+            self._give_back(conn)
+
+    def _commit_marks(self, conn: psycopg.Connection[Row], marks: Marks) -> None:
+        """What the send said, and COMMIT."""
+        self.pg.borrowed = conn
+        try:
+            with pg_errors():
+                for write in marks:
+                    write()
+                conn.execute("COMMIT")
+        finally:
+            self.pg.borrowed = None
+        if marks and conn.closed:  # psycopg skips the COMMIT of a lost connection
+            raise StoreUnavailable("the connection to PostgreSQL was lost before COMMIT")
+
+    def _claim_connection(self) -> psycopg.Connection[Row]:
+        while self._idle_claims:
+            conn = self._idle_claims.pop()
+            if not conn.closed:
+                return conn
+            with contextlib.suppress(Exception):
+                self.pool.putconn(conn)
+        with pg_errors():
+            fresh: psycopg.Connection[Row] = self.pool.getconn()
+        return fresh
+
+    def _give_back(self, conn: psycopg.Connection[Row]) -> None:
+        """Kept for the next claim while healthy (no pool round trip); else to the pool."""
+        healthy = not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+        if healthy and len(self._idle_claims) < KEEP_CLAIMS:
+            self._idle_claims.append(conn)
+            return
+        with contextlib.suppress(Exception):
             self.pool.putconn(conn)
 
     def _mark(self, row_id: int, write: Callable[[], None]) -> None:
@@ -75,15 +117,7 @@ class ClaimQueries:
         if claimed is None:
             write()
             return
-        conn, marks = claimed
-        marks.append(write)
-        self.pg.borrowed = conn
-        try:
-            write()
-        except StoreUnavailable:
-            pass  # the claim's connection is gone: its end writes the marks again
-        finally:
-            self.pg.borrowed = None
+        claimed[1].append(write)  # written with the claim's COMMIT
 
     def _write_again(self, marks: list[Callable[[], None]]) -> None:
         deadline = time.monotonic() + RECONNECT_FOR

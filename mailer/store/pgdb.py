@@ -14,102 +14,33 @@ waits until the transaction is over. A write outside a transaction is wrapped in
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
 import psycopg_pool
-from psycopg.rows import RowMaker
 
 from mailer.errors import (
     LeaseLost,
-    StoreBusy,
-    StoreCorrupt,
-    StoreError,
-    StoreFull,
-    StoreReadOnly,
     StoreUnavailable,
 )
 from mailer.store import dialect
+from mailer.store.pgresult import (
+    Result,
+    Row,
+    control_word,
+    pg_errors,
+    row_factory,
+    store_error,
+)
+
+__all__ = ["Fence", "PgDatabase", "Row", "pg_errors", "row_factory", "store_error"]
 
 _WRITES = ("INSERT", "UPDATE", "DELETE")
 FENCE = (
     "SELECT 1 FROM mailer.leases WHERE desk = %s AND node = %s AND token = %s"
     " AND expires_at > clock_timestamp() FOR KEY SHARE"
 )
-
-
-def store_error(exc: BaseException) -> StoreError:
-    """The store error that says what a psycopg (or pool) error means for the caller."""
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, psycopg_pool.PoolTimeout):
-        return StoreUnavailable(f"cannot connect to PostgreSQL: {text}")
-    state = getattr(exc, "sqlstate", None) or ""
-    if state in ("40001", "40P01", "55P03", "57014"):  # serialization, deadlock, lock, timeout
-        return StoreBusy(text)
-    if state == "53100":
-        return StoreFull(text)
-    if state == "25006":  # a read-only transaction: a standby after a failover
-        return StoreReadOnly(text)
-    if state.startswith("XX"):
-        return StoreCorrupt(text)
-    if state[:2] in ("08", "53", "57", "28", "3D") or state == "25P03":
-        return StoreUnavailable(text)  # connection, resources, shutdown, auth, no database
-    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and not state:
-        return StoreUnavailable(text)  # the connection is gone (server restart, network)
-    return StoreError(text)  # a constraint, a misuse: a bug, never retried as such
-
-
-@contextlib.contextmanager
-def pg_errors() -> Iterator[None]:
-    try:
-        yield
-    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-        raise store_error(exc) from exc
-
-
-class Row(dict[str, Any]):
-    """A row by column name (``row["id"]``, ``**row``) or by position (``row[0]``)."""
-
-    def __getitem__(self, key: str | int) -> Any:
-        if isinstance(key, int):
-            return list(self.values())[key]
-        return super().__getitem__(key)
-
-
-def row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
-    names = [column.name for column in cursor.description or ()]
-
-    def make(values: Sequence[Any]) -> Row:
-        return Row(zip(names, values, strict=True))
-
-    return make
-
-
-def _control_word(sql: str) -> bool:
-    """BEGIN [IMMEDIATE], COMMIT or ROLLBACK (not ROLLBACK TO a savepoint)."""
-    words = sql.split()
-    return bool(words) and (
-        words[0].upper() in ("BEGIN", "COMMIT") or [w.upper() for w in words] == ["ROLLBACK"]
-    )
-
-
-class Result:
-    """What ``execute`` returns: the rows (fetched), ``lastrowid``, ``rowcount``."""
-
-    def __init__(self, rows: list[Row], rowcount: int, lastrowid: int | None) -> None:
-        self.rows = rows
-        self.rowcount = rowcount
-        self.lastrowid = lastrowid
-
-    def fetchone(self) -> Row | None:
-        return self.rows[0] if self.rows else None
-
-    def fetchall(self) -> list[Row]:
-        return self.rows
-
-    def __iter__(self) -> Iterator[Row]:
-        return iter(self.rows)
 
 
 class Fence:
@@ -177,7 +108,8 @@ class PgDatabase:
         word = sql.lstrip()[:9].upper()
         if word.startswith("PRAGMA"):
             return Result([], -1, None)
-        if self.borrowed is None and _control_word(sql):
+        control = word.startswith(("BEGIN", "COMMIT", "ROLLBACK"))
+        if control and self.borrowed is None and control_word(sql):
             return self._control(word, sql)
         if self.lost and self.borrowed is None:  # SAVEPOINT, ROLLBACK TO: the rest of it
             raise StoreUnavailable("the connection to PostgreSQL was lost mid-transaction")
@@ -204,7 +136,8 @@ class PgDatabase:
 
     def _run(self, text: str, params: Any, returning: bool) -> Result:
         cursor = self.conn.execute(text, params)
-        rows = cursor.fetchall() if cursor.description is not None else []
+        result = cursor.pgresult
+        rows = cursor.fetchall() if result is not None and result.nfields else []
         lastrowid = int(rows[0]["id"]) if returning and rows else None
         return Result(rows, cursor.rowcount, lastrowid)
 

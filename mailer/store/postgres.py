@@ -136,6 +136,7 @@ class PostgresStore(ClaimQueries, LeaseQueries, SqliteStore):
         self.db = self.pg  # type: ignore[assignment]  # the queries' connection: SQLite's SQL
         self._claims: dict[int, tuple[psycopg.Connection[Row], list[Callable[[], None]]]] = {}
         self._lease_conn: psycopg.Connection[Row] | None = None
+        self._idle_claims: list[psycopg.Connection[Row]] = []
         try:
             if read_only:
                 self._check_version()
@@ -256,11 +257,12 @@ class PostgresStore(ClaimQueries, LeaseQueries, SqliteStore):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.drop_lease()
-        for conn in (self._lease_conn,):
+        for conn in (self._lease_conn, *self._idle_claims):
             if conn is not None:
                 with contextlib.suppress(Exception):
                     self.pool.putconn(conn)
         self._lease_conn = None
+        self._idle_claims = []
         self.db.close()
         if self.owns_pool:
             with contextlib.suppress(Exception):

@@ -51,7 +51,8 @@ def statement(sql: str) -> tuple[str, bool]:
         if sep:
             text = head + sep + _SELF_UPDATE.sub(rf"\1 = {table}.\1 \2", tail)
         if table in ID_TABLES:
-            text = text.rstrip().rstrip(";") + " RETURNING id"
+            if " RETURNING " not in text.upper():
+                text = text.rstrip().rstrip(";") + " RETURNING id"
             returning = True
     text = text.replace("?", "%s")
     text = _NAMED.sub(r"%(\1)s", text)

@@ -111,6 +111,8 @@ class PgDatabase:
         control = word.startswith(("BEGIN", "COMMIT", "ROLLBACK"))
         if control and self.borrowed is None and control_word(sql):
             return self._control(word, sql)
+        if word.startswith("RELEASE") and self.in_transaction and self.borrowed is None:
+            return Result([], -1, None)  # COMMIT releases every savepoint: a round trip saved
         if self.lost and self.borrowed is None:  # SAVEPOINT, ROLLBACK TO: the rest of it
             raise StoreUnavailable("the connection to PostgreSQL was lost mid-transaction")
         text, returning = dialect.statement(sql)

@@ -40,6 +40,7 @@ from mailer.store import dialect
 from mailer.store.claims import ClaimQueries
 from mailer.store.lease import LeaseQueries
 from mailer.store.pgdb import Fence, PgDatabase, Row, pg_errors, row_factory
+from mailer.store.roundtrips import RoundTrips
 from mailer.store.schema import MIGRATIONS, SCHEMA_VERSION
 from mailer.store.sqlite import SqliteStore
 
@@ -103,7 +104,7 @@ def make_pool(
     return pool
 
 
-class PostgresStore(ClaimQueries, LeaseQueries, SqliteStore):
+class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
     """``Store`` on PostgreSQL, for one mailbox (``settings.mailbox``) of a shared database.
 
     ``lock``: this is a daemon: it registers its mailbox (``DeskTaken`` for a second config)
@@ -137,6 +138,9 @@ class PostgresStore(ClaimQueries, LeaseQueries, SqliteStore):
         self._claims: dict[int, tuple[psycopg.Connection[Row], list[Callable[[], None]]]] = {}
         self._lease_conn: psycopg.Connection[Row] | None = None
         self._idle_claims: list[psycopg.Connection[Row]] = []
+        self._fresh: tuple[int, Any] | None = None
+        self._advances: dict[str, int] = {}
+        self._may_fail: dict[tuple[str, int], set[int]] = {}
         try:
             if read_only:
                 self._check_version()

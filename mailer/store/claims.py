@@ -52,7 +52,6 @@ class ClaimQueries:
             )
             args += (self.fence.desk, self.fence.node, self.fence.token)
         conn = self._claim_connection()
-        marks: Marks = []
         try:
             with pg_errors():
                 conn.execute("BEGIN")
@@ -61,22 +60,14 @@ class ClaimQueries:
                     conn.execute("ROLLBACK")
                     yield False
                     return
-            self._claims[row_id] = (conn, marks)
+            self._claims[row_id] = (conn, [])
             try:
                 yield True
-            except BaseException:
-                with contextlib.suppress(psycopg.Error):
-                    conn.execute("ROLLBACK")
-                raise
-            self._commit_marks(conn, marks)
-        except LeaseLost:
-            raise
-        except StoreUnavailable:
-            if not marks:
-                raise
-            self._write_again(marks)
+            finally:
+                if self._claims.pop(row_id, None) is not None:  # no mark: nothing happened
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("ROLLBACK")
         finally:
-            self._claims.pop(row_id, None)
             self._give_back(conn)
 
     def _commit_marks(self, conn: psycopg.Connection[Row], marks: Marks) -> None:
@@ -113,11 +104,20 @@ class ClaimQueries:
             self.pool.putconn(conn)
 
     def _mark(self, row_id: int, write: Callable[[], None]) -> None:
-        claimed = self._claims.get(row_id)
+        """What the send said, committed at once with the claim's end (the shortest window
+        between the SMTP server's answer and the row saying so)."""
+        claimed = self._claims.pop(row_id, None)
         if claimed is None:
             write()
             return
-        claimed[1].append(write)  # written with the claim's COMMIT
+        conn, marks = claimed
+        marks.append(write)
+        try:
+            self._commit_marks(conn, marks)
+        except LeaseLost:
+            raise
+        except StoreUnavailable:  # the connection died (a restart): write it again later
+            self._write_again(marks)
 
     def _write_again(self, marks: list[Callable[[], None]]) -> None:
         deadline = time.monotonic() + RECONNECT_FOR

@@ -18,6 +18,7 @@ from mailer.store import MailboxState, open_store
 from mailer.store import postgres as pgstore
 from mailer.store.postgres import PostgresStore
 from sandbox.postgres import Postgres
+from sandbox.processes import free_port
 
 NOW = 1_800_000_000.0
 T = TypeVar("T")
@@ -202,3 +203,15 @@ def test_a_mail_sent_while_the_server_restarts_is_marked_sent_once_it_is_back(
         a.mark_sent(row, NOW, copy_wanted=False)
     assert [(r.status, r.attempts) for r in again(a.outbox_rows)] == [("sent", 1)]
     a.close()
+
+
+def test_several_hosts_lead_to_the_one_that_takes_writes(postgres: Postgres) -> None:
+    """libpq's own failover: the first host is down, the second is the primary."""
+    url = postgres.create_database("several_hosts")
+    here = f"127.0.0.1:{postgres.port}"
+    several = url.replace(here, f"127.0.0.1:{free_port()},{here}")
+    store = open_store(several + "?target_session_attrs=read-write&connect_timeout=2")
+    with store.transaction():
+        assert open_thread(store, "REQ") == "REQ-1000"
+    assert store.pending_count() == 0
+    store.close()

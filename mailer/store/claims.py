@@ -53,9 +53,10 @@ class ClaimQueries:
             args += (self.fence.desk, self.fence.node, self.fence.token)
         conn = self._claim_connection()
         try:
-            with pg_errors():
-                conn.execute("BEGIN")
-                cursor = conn.execute(sql + " FOR UPDATE OF o SKIP LOCKED", args)
+            with pg_errors():  # BEGIN and the lock in one round trip (client-side values)
+                cursor = psycopg.ClientCursor(conn)
+                cursor.execute("BEGIN; " + sql + " FOR UPDATE OF o SKIP LOCKED", args)
+                cursor.nextset()
                 if cursor.fetchone() is None:
                     conn.execute("ROLLBACK")
                     yield False
@@ -71,15 +72,19 @@ class ClaimQueries:
             self._give_back(conn)
 
     def _commit_marks(self, conn: psycopg.Connection[Row], marks: Marks) -> None:
-        """What the send said, and COMMIT."""
+        """What the send said, and COMMIT, in one round trip (the statements are collected
+        as text with their values, then sent together)."""
         self.pg.borrowed = conn
+        self.pg.collected = []
         try:
             with pg_errors():
                 for write in marks:
                     write()
-                conn.execute("COMMIT")
+                statements = [*self.pg.collected, "COMMIT"]
+                psycopg.ClientCursor(conn).execute("; ".join(statements))
         finally:
             self.pg.borrowed = None
+            self.pg.collected = None
         if marks and conn.closed:  # psycopg skips the COMMIT of a lost connection
             raise StoreUnavailable("the connection to PostgreSQL was lost before COMMIT")
 

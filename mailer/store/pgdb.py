@@ -78,6 +78,7 @@ class PgDatabase:
         self.in_transaction = False
         self.lost = False  # the connection died mid-transaction: only ROLLBACK ends it
         self.borrowed: psycopg.Connection[Row] | None = None  # an outbox claim's connection
+        self.collected: list[str] | None = None  # on it: statements kept to send with COMMIT
 
     @property
     def conn(self) -> psycopg.Connection[Row]:
@@ -117,6 +118,10 @@ class PgDatabase:
             raise StoreUnavailable("the connection to PostgreSQL was lost mid-transaction")
         text, returning = dialect.statement(sql)
         params = args if isinstance(args, dict) else tuple(args)
+        if self.collected is not None and self.borrowed is not None:
+            with pg_errors():
+                self.collected.append(psycopg.ClientCursor(self.borrowed).mogrify(text, params))
+            return Result([], -1, None)
         wrap = (
             self.fence is not None
             and not self.in_transaction

@@ -30,7 +30,7 @@ def get(url: str) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("state", "body", "active"),
     [
-        ({"role": "standby", "holder": "node-b:7", "connected": False}, "ok: standby, node-b:7", 0),
+        ({"role": "standby", "holder": "node-b:7"}, "ok: standby, node-b:7 is active", 0),
         ({"role": "active", "connected": True, "last_check": 9e99}, "ok: active", 1),
     ],
 )

@@ -184,7 +184,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             logging.getLogger("mailer.config").warning("%s", problem)
         return _run(settings_or_none, args)
     # Only the daemon connects: the store commands work from an admin's shell without secrets.
-    settings = load_settings(path, reach_secrets=args.command == "status" or _shared(path))
+    settings = load_settings(path, reach_secrets=False)
     if args.command == "status" or getattr(args, "mailbox", None):
         from mailer.cli import spanning
 
@@ -200,14 +200,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         return views.show(store, settings, args, now=time.time())
     finally:
         store.close()
-
-
-def _shared(path: Path) -> bool:
-    """A PostgreSQL store: its password is read even by the commands that only read."""
-    from mailer.config.dump import read_raw
-
-    store = read_raw(path).get("store")
-    return isinstance(store, dict) and "url" in store
 
 
 def _check(path: Path) -> int:

@@ -122,7 +122,9 @@ def check_settings(
         "service": service,
         "imap": tables["imap"] and read_imap(tables["imap"], base, environ, reach_secrets),
         "smtp": tables["smtp"] and read_smtp(tables["smtp"], base, environ, reach_secrets),
-        "store": tables["store"] and read_store(tables["store"], base, environ, reach_secrets),
+        # the store's password is read even by commands that never connect to IMAP or SMTP:
+        # they all read the store (a PostgreSQL one needs it)
+        "store": tables["store"] and read_store(tables["store"], base, environ),
     }
     if tables["limits"] is not None:
         parts["limits"] = read_limits(tables["limits"])

@@ -9,13 +9,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import psycopg
 import pytest
 
-from mailer.errors import DeskTaken, LeaseLost, StoreUnavailable
+from mailer.errors import (
+    DeskTaken,
+    LeaseLost,
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    StoreFull,
+    StoreReadOnly,
+    StoreUnavailable,
+)
 from mailer.model import Status
 from mailer.settings import StoreSettings
 from mailer.store import MailboxState, open_store
 from mailer.store import postgres as pgstore
+from mailer.store.pgresult import store_error
 from mailer.store.postgres import PostgresStore
 from sandbox.postgres import Postgres
 from sandbox.processes import free_port
@@ -215,3 +226,25 @@ def test_several_hosts_lead_to_the_one_that_takes_writes(postgres: Postgres) -> 
         assert open_thread(store, "REQ") == "REQ-1000"
     assert store.pending_count() == 0
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "kind"),
+    [
+        ("40001", StoreBusy),  # serialization failure
+        ("40P01", StoreBusy),  # deadlock
+        ("55P03", StoreBusy),  # lock not available
+        ("53100", StoreFull),  # disk full
+        ("25006", StoreReadOnly),  # read-only transaction: a standby after a failover
+        ("57P01", StoreUnavailable),  # admin shutdown: a restart
+        ("08006", StoreUnavailable),  # connection failure
+        ("XX001", StoreCorrupt),  # data corrupted
+        ("23505", StoreError),  # unique violation: a bug, never retried as such
+    ],
+)
+def test_postgresql_errors_become_store_errors_in_its_words(
+    sqlstate: str, kind: type[StoreError]
+) -> None:
+    error = psycopg.errors.lookup(sqlstate)(f"the server says {sqlstate}")
+    found = store_error(error)
+    assert type(found) is kind and str(found) == f"the server says {sqlstate}"

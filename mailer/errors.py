@@ -56,6 +56,11 @@ class StoreLocked(StoreError):
     hint = "stop the other mailer first, or give this one its own [store] path"
 
 
+class DeskTaken(StoreLocked):
+    """A second config for a mailbox (or prefix) that another config already works in this
+    shared store: give it its own mailbox and prefix, or use the same config file."""
+
+
 class StoreOutdated(StoreError):
     """The store's schema is not the one this mailer knows: newer, or not yet upgraded."""
 
@@ -91,6 +96,11 @@ class StoreReadOnly(StoreUnavailable):
         "make the store, its -wal and -shm files and its directory writable by the user "
         "mailer runs as (systemd: StateDirectory=mailer), and its file system read-write"
     )
+
+
+class LeaseLost(StoreUnavailable):
+    """This node does not hold (or no longer holds) its mailbox's lease in a shared store:
+    another node works the mailbox, and nothing was written. It waits to take over."""
 
 
 class StoreCorrupt(StoreError):

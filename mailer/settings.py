@@ -120,6 +120,22 @@ class SmtpSettings:
 class StoreSettings:
     path: Path
     retention_days: int | None = None  # `mailer purge`: bodies and closed requests older go
+    url: str | None = None  # "postgresql://user@host/db": a shared PostgreSQL store, not path
+    password: str | None = None  # for url, from password / password_file / password_env
+    # Who this config is in a shared store (from [service] and [imap]; set by the loader):
+    # (derived from other sections: not compared, so a reload sees only [store] itself)
+    mailbox: str = field(default="", compare=False)  # the shared address: its rows and lease
+    prefix: str = field(default="", compare=False)  # reference_prefix: one mailbox per prefix
+    imap: str = field(default="", compare=False)  # user@host:port/folder: one config each
+
+    @property
+    def where(self) -> str:
+        """The store as people name it: the URL without a password, or the file."""
+        if self.url is None:
+            return str(self.path)
+        scheme, sep, rest = self.url.partition("://")
+        user, at, host = rest.rpartition("@")
+        return f"{scheme}{sep}{user.split(':')[0]}{at}{host}" if at else self.url
 
 
 @dataclass(frozen=True)

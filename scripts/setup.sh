@@ -3,16 +3,17 @@
 #
 #   sudo scripts/setup.sh        (any cwd; safe to re-run; works without a terminal, e.g. CI)
 #
-# 1. installs Dovecot (IMAP + LMTP), Postfix and Chromium (with chromedriver) from Debian, only
-#    if missing. The tests start
-#    their own throw-away instances (sandbox/servers.py); the system's own services stay stopped.
+# 1. installs Dovecot (IMAP + LMTP), Postfix, PostgreSQL and Chromium (with chromedriver) from
+#    Debian, only if missing. The tests start their own throw-away instances
+#    (sandbox/servers.py, sandbox/postgres.py); the system's own services (and the cluster
+#    Debian's postgresql package creates) stay stopped.
 # 2. creates .venv in the repository root (Python >= 3.11) if missing
 # 3. pip install -e '.[test]' into it
 set -euo pipefail
 
 # systemd: systemd-analyze for the unit tests; chromium + chromium-driver: the report page is
 # opened in a real headless browser (tests/integration/test_report_page.py)
-PACKAGES=(dovecot-imapd dovecot-lmtpd postfix systemd chromium chromium-driver)
+PACKAGES=(dovecot-imapd dovecot-lmtpd postfix postgresql systemd chromium chromium-driver)
 
 say() { echo "setup: $*"; }
 die() { echo "setup: ERROR: $*" >&2; exit 1; }
@@ -74,13 +75,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}" || die "apt-get install ${missing[*]} failed"
 else
-  say "Dovecot, Postfix and Chromium already installed"
+  say "Dovecot, Postfix, PostgreSQL and Chromium already installed"
 fi
 
 # --- 2. keep the system's own mail servers stopped (the tests run their own) ----------------
 if [ "$(id -u)" = 0 ]; then
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-    for svc in dovecot postfix; do
+    for svc in dovecot postfix postgresql; do
       if systemctl is-active --quiet "$svc" 2>/dev/null; then
         say "stopping system $svc"
         systemctl stop "$svc" >/dev/null 2>&1 || true
@@ -95,6 +96,15 @@ if [ "$(id -u)" = 0 ]; then
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       say "stopping system postfix"; postfix stop >/dev/null 2>&1 || true
     fi
+  fi
+  # Debian's package creates and starts a cluster (main, port 5432); the tests run their own
+  if command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters --no-header 2>/dev/null | while read -r ver name _ status _; do
+      if [ "$status" = online ]; then
+        say "stopping system PostgreSQL cluster $ver/$name"
+        pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+      fi
+    done || true
   fi
 fi
 
@@ -116,5 +126,6 @@ for bin in /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/li
   /usr/bin/chromium /usr/bin/chromedriver; do
   [ -x "$bin" ] || die "$bin missing after install"
 done
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "PostgreSQL's initdb missing after install"
 rm -f "$LOG"
 say "done: run the tests with  .venv/bin/pytest   (integration tests need root)"

@@ -15,15 +15,18 @@ deliberate search (HYPOTHESIS_PROFILE=thorough). The tests scale their own count
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
 from hypothesis import HealthCheck, settings
 
 from mailer.ops import logs
+from sandbox.postgres import Postgres
 
 EXAMPLES = 1000
 _COMMON = {
@@ -53,3 +56,34 @@ def _logging_restored() -> Iterator[None]:
     root.setLevel(level)
     for name, was in noisy.items():
         logging.getLogger(name).setLevel(was)
+
+
+# ---- the store on both backends ------------------------------------------------------------
+# Every store test runs on SQLite and on PostgreSQL (a throw-away cluster of Debian's
+# postgresql package, started once per session when a test first needs it). A machine
+# without PostgreSQL fails these tests: run scripts/setup.sh. Never a skip.
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    with Postgres.start() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store_where(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """Where a test's store lives: a SQLite file, or a fresh PostgreSQL database's URL."""
+    if backend == "sqlite":
+        return tmp_path / "s.sqlite3"
+    cluster: Postgres = request.getfixturevalue("postgres")
+    return cluster.create_database(f"t_{next(_DATABASES)}")
+
+
+_DATABASES = itertools.count(1)

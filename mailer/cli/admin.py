@@ -13,7 +13,7 @@ from typing import Any
 
 def register(sub: Any) -> None:
     """Add ``init``, ``config``, ``rules`` and ``templates`` to the top-level subcommands."""
-    from mailer.admin import preview, purge, show_config
+    from mailer.admin import preview, purge, show_config, storecopy
     from mailer.admin import report as report_cmd
     from mailer.admin.explain import command as explain_cmd
     from mailer.admin.init import command as init_cmd
@@ -67,6 +67,8 @@ def register(sub: Any) -> None:
     report_cmd.add_arguments(report)
     report.set_defaults(handler=report_cmd.run)
 
+    store = sub.add_parser("store", help="move the store: copy SQLite into PostgreSQL")
+    storecopy.add_arguments(store)
     templates = sub.add_parser("templates", help="look at the mail templates")
     templates_sub = templates.add_subparsers(
         dest="templates_command", required=True, metavar="ACTION"

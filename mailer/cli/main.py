@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--due-before", metavar="WHEN", help="only open requests due before WHEN (ISO date or time)"
     )
     threads.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    threads.add_argument(
+        "--mailbox",
+        metavar="ADDRESS",
+        help='a shared store: this mailbox\'s requests, or "all" mailboxes (default: this one)',
+    )
+
+    status = sub.add_parser("status", help="which node works which mailbox (a shared store)")
+    status.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 
     thread = sub.add_parser("thread", help="one request's timeline: messages, steps, who, when")
     thread.add_argument("reference", help="the request's reference, e.g. IT-1024")
@@ -171,6 +179,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run(path, args)
     # Only the daemon connects: the store commands work from an admin's shell without secrets.
     settings = load_settings(path, reach_secrets=False)
+    if args.command == "status" or getattr(args, "mailbox", None):
+        from mailer.cli import spanning
+
+        return (
+            spanning.status(settings, args)
+            if args.command == "status"
+            else (spanning.threads(settings, args))
+        )
     from mailer.store import open_store
 
     store = open_store(settings.store)

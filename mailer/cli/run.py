@@ -58,7 +58,7 @@ def _run(settings: Settings, args: argparse.Namespace, env: Any = None) -> int:
     except (StoreError, OSError) as exc:
         hint = exc.hint if isinstance(exc, StoreError) else StoreUnavailable.hint
         raise MailerError(
-            f"cannot open the store {settings.store.path}: {exc}; {hint}. Nothing was taken "
+            f"cannot open the store {settings.store.where}: {exc}; {hint}. Nothing was taken "
             "from the mailbox, so no mail is lost"
         ) from None
     service = Service(
@@ -74,6 +74,13 @@ def _run(settings: Settings, args: argparse.Namespace, env: Any = None) -> int:
         if server is not None:
             server.stop()
         store.close()
+    if not service.leadership.active and service.leadership.holder is not None:
+        print(
+            f"mailer: {settings.service.address} is worked by node {service.leadership.holder} "
+            "right now; this run did nothing (that node sends the mail)",
+            file=sys.stderr,
+        )
+        return EXIT_OK
     structlog.get_logger("mailer").info(
         "run.once.done",
         processed=stats.processed,
@@ -101,13 +108,21 @@ def _serve_metrics(settings: Settings, service: Any, args: argparse.Namespace) -
 
     def state() -> dict[str, object]:
         last = getattr(service, "last_check", None)
-        return {"connected": service.connected, "last_check": last, "failed": service.failure}
+        lead = service.leadership
+        role = ("active" if lead.active else "standby") if lead.shared else None
+        return {
+            "connected": service.connected,
+            "last_check": last,
+            "failed": service.failure,
+            "role": role,
+            "holder": lead.holder,
+        }
 
     logsetup.configure(json=args.json_logs, verbose=args.verbose, processors=[metrics.count_events])
     try:
         return metrics.start(
             settings.metrics.listen,
-            settings.store.path,
+            settings.store,
             state,
             max_check_age=metrics.stale_after(settings.imap),
         )

@@ -125,6 +125,8 @@ def _section(settings: Settings, name: str, given: Raw, defaults: bool) -> dict[
         extra["oauth"] = obj.oauth and _oauth(obj.oauth, oauth, defaults)
     if name == "reports":
         extra.update(reports_table(obj))
+    if name == "store" and obj.url:
+        extra.update(_secret(given, "password", settings.config_path))
     if name == "workflow":
         extra["keywords"] = {action: list(words) for action, words in obj.keywords}
     for key in _SIZE_KEYS:

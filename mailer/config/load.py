@@ -8,6 +8,7 @@ built only when no error (warnings are fine) was found.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -38,7 +39,7 @@ from mailer.config.tables import Report, Table
 from mailer.config.transport import is_loopback
 from mailer.config.values import describe
 from mailer.errors import ConfigError, Problem
-from mailer.settings import Settings
+from mailer.settings import ImapSettings, ServiceSettings, Settings, StoreSettings
 
 __all__ = ["DEFAULT_PATH", "check_settings", "load_settings", "resolve_config_path"]
 
@@ -122,6 +123,8 @@ def check_settings(
         "service": service,
         "imap": tables["imap"] and read_imap(tables["imap"], base, environ, reach_secrets),
         "smtp": tables["smtp"] and read_smtp(tables["smtp"], base, environ, reach_secrets),
+        # the store's password is read even by commands that never connect to IMAP or SMTP:
+        # they all read the store (a PostgreSQL one needs it)
         "store": tables["store"] and read_store(tables["store"], base, environ),
     }
     if tables["limits"] is not None:
@@ -156,6 +159,7 @@ def check_settings(
     problems = _sorted(report) + (_sorted(rules_report) if rules_report is not report else [])
     if any(not p.warning for p in problems) or None in parts.values():
         return None, problems
+    parts["store"] = _whose(parts["store"], parts["service"], parts["imap"])
     settings = Settings(
         **parts,
         teams=tuple(d.team for d in teams.values()),
@@ -167,6 +171,14 @@ def check_settings(
         rules_path=extras.rules_file,
     )
     return settings, problems
+
+
+def _whose(store: StoreSettings, service: ServiceSettings, imap: ImapSettings) -> StoreSettings:
+    """The store knows which mailbox it keeps: its address, prefix and IMAP mailbox."""
+    where = f"{imap.username}@{imap.host.lower()}:{imap.port}/{imap.mailbox}"
+    return dataclasses.replace(
+        store, mailbox=service.address.lower(), prefix=service.reference_prefix, imap=where
+    )
 
 
 def _read_toml(

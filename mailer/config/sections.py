@@ -85,7 +85,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "imap": (*CONNECTION_KEYS, *IMAP_FIELDS),
     "smtp": (*CONNECTION_KEYS, *SMTP_FIELDS),
-    "store": ("path", "retention_days"),
+    "store": ("path", "url", "password", "password_file", "password_env", "retention_days"),
     "metrics": ("listen",),
     "promises": ("remind_before", "tell_requester_when_late", "digest_at"),
     "reports": ("to", "teams", "weekday", "hour"),
@@ -182,16 +182,41 @@ def read_smtp(
 
 
 def read_store(
-    table: Table, base: Path, environ: Mapping[str, str] | None = None
+    table: Table, base: Path, environ: Mapping[str, str] | None = None, reach: bool = True
 ) -> StoreSettings | None:
-    """``path``, else ``$STATE_DIRECTORY/mailer.sqlite3`` (systemd's StateDirectory=)."""
-    state = (environ or {}).get("STATE_DIRECTORY", "").split(":")[0]
-    if "path" not in table.data and not state:
-        table.problem("path", "required key is missing (or run under systemd's StateDirectory=)")
+    """``path``, else ``$STATE_DIRECTORY/mailer.sqlite3`` (systemd's StateDirectory=); or
+    ``url``, a PostgreSQL store shared by many mailboxes and nodes, with its password from
+    ``password``, ``password_file`` or ``password_env`` (or none: trust, .pgpass, a URL's)."""
+    environ = environ or {}
+    state = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    url = table.get("url", _store_url, None)
+    if "path" not in table.data and not state and url is None:
+        table.problem(
+            "path",
+            "required key is missing: set path (a SQLite file) or url (PostgreSQL), "
+            "or run under systemd's StateDirectory=",
+        )
         return None
-    path = table.path("path", base) if "path" in table.data else Path(state) / "mailer.sqlite3"
+    if url is not None and "path" in table.data:
+        table.problem("path", "is not used with url: the store is the PostgreSQL one", warning=True)
+    path = (
+        table.path("path", base) if "path" in table.data else Path(state or base) / "mailer.sqlite3"
+    )
+    password = read_secret(table, base, environ, False, reach=reach) if url else None
     days = table.get("retention_days", v.integer(1, 36500), None)
-    return StoreSettings(path=path, retention_days=days) if table.ok and path else None
+    if not (table.ok and path):
+        return None
+    return StoreSettings(path=path, retention_days=days, url=url, password=password)
+
+
+def _store_url(value: object) -> str:
+    """A libpq URL: postgresql://user@host[:port][,host2...]/dbname[?params]."""
+    found = v.string(value).strip()
+    if not found.startswith(("postgresql://", "postgres://")):
+        raise v.expected(
+            'a PostgreSQL URL like "postgresql://mailer@db.example.test/mailer"', value
+        )
+    return found
 
 
 def read_promise_settings(table: Table) -> PromiseSettings | None:

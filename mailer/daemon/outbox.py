@@ -126,6 +126,12 @@ class Outbox:
             )
 
     async def send_one(self, row: OutboxRow, sender: Sender | None = None) -> int:
+        # The claim: on a shared store, the row locked for this send (FOR UPDATE SKIP
+        # LOCKED), so no other node sends it; False when another node has it or sent it.
+        with self.store.claim(row.id) as mine:
+            return await self._send(row, sender) if mine else 0
+
+    async def _send(self, row: OutboxRow, sender: Sender | None) -> int:
         try:
             reply = await (sender or self.senders[0]).send(
                 row.raw, row.envelope_sender, row.recipient
@@ -142,7 +148,8 @@ class Outbox:
         self.unreachable = False
         # DUPLICATE WINDOW: the server has accepted the mail and the row still says
         # "pending". A crash right here, before mark_sent commits, sends this mail again
-        # on restart. It is the only such window; one autocommitted UPDATE keeps it short.
+        # on restart. It is the only such window; one autocommitted UPDATE (on a shared
+        # store: the claim's COMMIT) keeps it short.
         now = self.clock()
         log.info(
             "mail.sent",

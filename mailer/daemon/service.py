@@ -21,6 +21,7 @@ from mailer.config import templates
 from mailer.daemon import after_commit
 from mailer.daemon.clock import clock_from
 from mailer.daemon.failure import fatal_errors
+from mailer.daemon.lease import Leadership
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
 from mailer.daemon.promises import PromiseKeeper, keep_promises
@@ -65,11 +66,11 @@ class Service(SendingLoop):
         self.live = LiveReload(settings)
         self.mailbox = Mailbox(settings.imap, readonly=settings.imap.move_to is None)
         self.outbox = Outbox(
-            store,
-            settings.smtp,
-            want_copies=settings.imap.sent_folder is not None,
+            store, settings.smtp, want_copies=settings.imap.sent_folder is not None
         )
-        self.stopping = threading.Event()
+        self.stopping = threading.Event()  # this working period ends (SIGTERM, lease lost)
+        self.shutdown = threading.Event()  # the daemon ends (SIGTERM, SIGINT)
+        self.leadership = Leadership(store, settings.service.address)
         self.wake_intake = threading.Event()
         self.wake_outbox = asyncio.Event()
         self.stats = RunStats()
@@ -81,7 +82,10 @@ class Service(SendingLoop):
     # ---- entry points --------------------------------------------------------------------
 
     async def run_once(self) -> RunStats:
-        """Process what is in the mailbox, try every queued mail once, and return."""
+        """Process the mailbox, try each queued mail once, return; idle if another node has it."""
+        if not self.leadership.try_once():
+            return self.stats
+        self.leadership.keeping(self._stand_down)  # renewed while this run lasts
         with self._fatal():
             await self._connect()
         sending = asyncio.create_task(self._outbox_loop())  # sends while we still fetch
@@ -99,6 +103,7 @@ class Service(SendingLoop):
         finally:
             await self.outbox.close()
             await self._close()
+            self.leadership.release()
         return self.stats
 
     async def run_forever(self) -> None:
@@ -111,6 +116,17 @@ class Service(SendingLoop):
             mailbox=self.settings.imap.mailbox,
             address=self.settings.service.address,
         )
+        self.sd.start(self.shutdown.is_set)  # READY, STATUS, WATCHDOG: sdnotify.py
+        try:  # a shared store: work while this node holds the mailbox's lease (lease.py)
+            await self.leadership.take_turns(self.shutdown.is_set, self.sd.standing_by, self._work)
+        finally:
+            log.info("service.stopped", pending=self.store.pending_count())
+
+    async def _work(self) -> None:
+        """While this node holds the lease: intake, outbox, promises, reloads."""
+        self.stopping.clear()
+        self.final_budget = SHUTDOWN_BUDGET
+        self.leadership.keeping(self._stand_down)
         outbox = asyncio.create_task(self._outbox_loop())
         watcher = asyncio.create_task(self._watch_files())
         promises = asyncio.create_task(
@@ -118,7 +134,6 @@ class Service(SendingLoop):
                 lambda: self.keeper, self.clock, self.stopping.is_set, self.wake_outbox.set
             )
         )
-        self.sd.start(self.stopping.is_set)  # READY, STATUS, WATCHDOG: sdnotify.py
         try:
             with self._fatal():
                 await self._intake_loop()  # it rides out whatever it can recover from
@@ -126,6 +141,7 @@ class Service(SendingLoop):
             self.stopping.set()  # also when the intake failed: the outbox ends too
             watcher.cancel()
             promises.cancel()
+            self.leadership.stop_keeping()
             self.wake_outbox.set()
             await outbox
             await self._close()
@@ -139,6 +155,11 @@ class Service(SendingLoop):
     def _failed(self, error: str) -> None:
         self.failure = error  # /healthz: "intake failed: ..."
         self.sd.failed(error)  # STATUS=failed: ..., no more watchdog pings
+
+    def _stand_down(self) -> None:  # the lease is gone: stop at once, send nothing more
+        self.final_budget = 0.0
+        self.stopping.set()
+        self.wake_outbox.set()
 
     def reload(self) -> bool:
         """SIGHUP or an edited file: take the new rules, templates and settings, or keep the
@@ -175,6 +196,7 @@ class Service(SendingLoop):
             guard = threading.Timer(SHUTDOWN_BUDGET + 0.7, os._exit, (0,))
             guard.daemon = True
             guard.start()
+        self.shutdown.set()
         self.stopping.set()
         self.wake_outbox.set()
 
@@ -282,10 +304,8 @@ class Service(SendingLoop):
         if queued:
             self.wake_outbox.set()
 
-    def _fetching(
-        self, uids: list[int], older_than: float | None
-    ) -> asyncio.Future[list[InboundMail]]:
-        return asyncio.ensure_future(asyncio.to_thread(self._fetch, uids, older_than))
+    def _fetching(self, uids: list[int], before: float | None) -> asyncio.Future[list[InboundMail]]:
+        return asyncio.ensure_future(asyncio.to_thread(self._fetch, uids, before))
 
     def _fetch(self, uids: list[int], older_than: float | None) -> list[InboundMail]:
         self.sd.beat(f"processing {len(uids)} new messages")
@@ -306,10 +326,9 @@ class Service(SendingLoop):
     async def _wait_for_mail(self) -> None:
         s = self.settings.imap
         selected = self.mailbox.selected
-        timeout = min(s.idle_renew, s.catchup_interval)
-        if selected is None or not selected.can_idle:
-            timeout = min(timeout, s.poll_interval)
-        self.sd.waiting(selected is not None and selected.can_idle, timeout)
+        idle = selected is not None and selected.can_idle
+        timeout = min(s.idle_renew, s.catchup_interval, s.poll_interval if not idle else 1e9)
+        self.sd.waiting(idle, timeout)
         await asyncio.to_thread(
             self.mailbox.wait,
             timeout,

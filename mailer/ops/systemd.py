@@ -184,6 +184,11 @@ class SystemdLink:
         self.phase, self.is_stopping, self.is_failed = f"failed: {error}", True, True
         self.publish()
 
+    def standing_by(self, text: str) -> None:
+        """A second node: ready, and waiting for the mailbox's lease."""
+        self.beat(text, within=self.busy)
+        self._ready()
+
     def stopping(self) -> None:
         self.phase, self.is_stopping = "stopping", True
         if self.notifier.enabled:

@@ -2,19 +2,19 @@
 
 What lives here: ``Store``, the interface every caller types against (the daemon, the
 admin's commands, ops, the command line, the tests), and ``open_store``, the one way to get
-one. Behind them, the only backend so far: SQLite (``sqlite.SqliteStore`` with its query
+one. Behind them, two backends: SQLite, the default (``sqlite.SqliteStore`` with its query
 mixins ``threads``, ``queue``, ``retention``, ``promises`` and ``reports``; ``schema`` its
-migrations). Rows come back as frozen values (``rows``); failures as
-``mailer.errors.StoreError`` and its kin, never as a database's own exceptions.
-``backup`` (``mailer backup``) and ``probe`` (``mailer doctor``, the metrics gauges) look
-at a store from outside the daemon.
+migrations),
+and PostgreSQL for many mailboxes and two nodes (``postgres.PostgresStore``: the same
+queries and migrations through ``dialect``; ``lease`` says which node works a mailbox).
+Rows come back as frozen values (``rows``); failures as ``mailer.errors.StoreError`` and
+its kin, never as a database's own exceptions. ``backup`` (``mailer backup``) and ``probe``
+(``mailer doctor``, the metrics gauges) look at a store from outside the daemon.
 
 No SQL, and no database module, outside this package. What it may import: the shared
 values only (``mailer.model``, ``mailer.errors``, ``mailer.settings``), never the core,
 config, transport, daemon, ops, admin or cli (pyproject.toml, import-linter).
 
-A second backend (PostgreSQL, say) is a class with these methods and a branch in
-``open_store``; no caller changes.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from mailer.store.rows import (
     Cutoffs,
     EventRow,
     FailureRow,
+    LeaseRow,
     LoggedMessage,
     MailboxState,
     MessageRow,
@@ -47,6 +48,7 @@ __all__ = [
     "Cutoffs",
     "EventRow",
     "FailureRow",
+    "LeaseRow",
     "LoggedMessage",
     "MailboxState",
     "MessageRow",
@@ -59,6 +61,7 @@ __all__ = [
     "Store",
     "ThreadRow",
     "open_store",
+    "open_stores",
 ]
 
 
@@ -229,6 +232,20 @@ class Store(Protocol):
     def quarantined(self) -> list[FailureRow]: ...
     def requeue(self, uid: int, mailbox: str | None = None) -> int: ...
 
+    # ---- which node works the mailbox (a shared store; SQLite's lock file is its own)
+    def take_lease(self, ttl: float = ...) -> bool:
+        """Hold the mailbox's lease (take, or renew); False while another node holds it."""
+
+    def renew_lease(self, ttl: float = ...) -> bool:
+        """False when the lease is no longer ours: stand down, write nothing more."""
+
+    def drop_lease(self) -> None: ...
+    def holds_lease(self) -> bool: ...
+    def lease_holders(self) -> list[LeaseRow]: ...
+    def claim(self, row_id: int) -> AbstractContextManager[bool]:
+        """One outbox row for one send: False when another node has it or it is done;
+        the marks written inside are kept with the claim."""
+
     # ---- retention
     def purge(self, cutoffs: Cutoffs, *, dry_run: bool = False) -> PurgeCounts: ...
     def compact(self) -> bool:
@@ -236,15 +253,33 @@ class Store(Protocol):
 
 
 def open_store(
-    where: StoreSettings | Path, *, lock: bool = False, read_only: bool = False
+    where: StoreSettings | Path | str, *, lock: bool = False, read_only: bool = False
 ) -> Store:
-    """The store ``[store]`` names (or the one at a path), created and migrated if need be.
+    """The store ``[store]`` names (a path, or a PostgreSQL URL), created and migrated if need be.
 
-    ``lock``: the daemon's exclusive hold (``StoreLocked`` when another one has it).
-    ``read_only``: look only, never create or migrate (``StoreOutdated`` on another schema).
-    Failures are ``StoreError``s (or OSError for the directory).
+    ``lock``: the daemon's exclusive hold (``StoreLocked`` when another one has it); on
+    PostgreSQL it registers the mailbox (``DeskTaken`` for a second config) and writes only
+    under the mailbox's lease (``take_lease``). ``read_only``: look only, never create or
+    migrate (``StoreOutdated`` on another schema). Failures are ``StoreError``s (or OSError
+    for the directory).
     """
-    from mailer.store.sqlite import SqliteStore  # the only backend so far
+    if isinstance(where, str):
+        where = StoreSettings(path=Path(where), url=where) if "://" in where else Path(where)
+    if isinstance(where, StoreSettings) and where.url:
+        from mailer.store.postgres import PostgresStore
+
+        return PostgresStore(where, lock=lock, read_only=read_only)
+    from mailer.store.sqlite import SqliteStore
 
     path = where.path if isinstance(where, StoreSettings) else where
     return SqliteStore(path, lock=lock, read_only=read_only)
+
+
+def open_stores(settings: StoreSettings, mailbox: str | None = None) -> list[tuple[str, Store]]:
+    """The stores of the mailboxes ``--mailbox`` names: this config's (None), one address, or
+    every mailbox of a shared store ("all"). A SQLite store holds one mailbox: its own."""
+    if not settings.url or mailbox is None or mailbox.lower() == settings.mailbox.lower():
+        return [(settings.mailbox, open_store(settings))]
+    from mailer.store.postgres import stores_of
+
+    return stores_of(settings, mailbox)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.errors import StoreEmpty, StoreError
+from mailer.settings import StoreSettings
 from mailer.store.sqlerrors import sqlite_errors, store_error
 from mailer.store.sqlite import refuse_empty
 
@@ -92,9 +93,15 @@ def probe_file(path: Path, *, timeout: float) -> FileProbe:
     return FileProbe(opened=True, version=version, damage=damage)
 
 
-def read_gauges(path: Path, *, timeout: float = 2.0) -> Gauges:
+def read_gauges(path: Path | StoreSettings, *, timeout: float = 2.0) -> Gauges:
     """The gauges, on a read-only connection of their own; a ``StoreError`` when the store
-    cannot be read (absent, busy longer than ``timeout``, damaged)."""
+    cannot be read (absent, busy longer than ``timeout``, damaged, out of reach)."""
+    if isinstance(path, StoreSettings):
+        if path.url:
+            from mailer.store.pgprobe import read_pg_gauges
+
+            return read_pg_gauges(path, timeout=timeout)
+        path = path.path
     with sqlite_errors():
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
         try:

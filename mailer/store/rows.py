@@ -205,3 +205,15 @@ class PurgeCounts:
     def changed(self) -> int:
         values = [int(getattr(self, f.name)) for f in fields(self)]
         return sum(values) - self.requests_kept_mail_waiting
+
+
+@dataclass(frozen=True)
+class LeaseRow:
+    """A mailbox of a shared store and the node that works it (``mailer status``)."""
+
+    mailbox: str
+    prefix: str
+    node: str | None  # None: nobody holds a live lease
+    token: int  # the fencing token: one more at each takeover
+    since: float | None  # when the holder took it
+    expires_in: float | None  # seconds left before another node may take it

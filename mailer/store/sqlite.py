@@ -23,6 +23,7 @@ from mailer.store.reports import ReportQueries
 from mailer.store.retention import RetentionQueries
 from mailer.store.rows import LoggedMessage, MailboxState, MessageRow
 from mailer.store.schema import SCHEMA_VERSION, migrate
+from mailer.store.single import SingleNode
 from mailer.store.sqlerrors import speaks_store_errors, sqlite_errors
 from mailer.store.threads import ThreadQueries
 
@@ -32,7 +33,9 @@ _MESSAGE = ", ".join(MessageRow.__dataclass_fields__)
 
 
 @speaks_store_errors
-class SqliteStore(ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries, ReportQueries):
+class SqliteStore(
+    ThreadQueries, QueueQueries, RetentionQueries, PromiseQueries, ReportQueries, SingleNode
+):
     """``Store`` on one SQLite file: the only place that speaks SQL (with its mixins).
 
     Build it with ``mailer.store.open_store``; every SQLite error leaves it as a store error.

@@ -79,16 +79,21 @@ def link_dependencies(wheel: Path, target: Path) -> None:
     """This venv's copies of the wheel's dependencies (and theirs), as links in ``target``."""
     with zipfile.ZipFile(wheel) as zf:
         meta = zf.read(f"mailer-{VERSION}.dist-info/METADATA").decode()
-    todo = Parser().parsestr(meta).get_all("Requires-Dist") or []
-    seen: set[str] = set()
+    # (requirement, the extras its parent asked for: psycopg[binary] brings psycopg-binary)
+    todo = [(r, frozenset[str]()) for r in Parser().parsestr(meta).get_all("Requires-Dist") or []]
+    seen: set[tuple[str, frozenset[str]]] = set()
     while todo:
-        req = Requirement(todo.pop())
-        name = canonicalize_name(req.name)
-        if name in seen or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+        text, extras = todo.pop()
+        req = Requirement(text)
+        wanted = {"", *extras}
+        if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in wanted):
             continue
-        seen.add(name)
+        name = canonicalize_name(req.name)
+        if (name, frozenset(req.extras)) in seen:
+            continue
+        seen.add((name, frozenset(req.extras)))
         dist = metadata.distribution(name)
-        todo.extend(dist.requires or [])
+        todo.extend((r, frozenset(req.extras)) for r in dist.requires or [])
         for top in {f.parts[0] for f in dist.files or []}:
             if top not in ("..", "__pycache__") and not top.endswith(".pth"):
                 link = target / top

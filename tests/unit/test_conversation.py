@@ -28,7 +28,7 @@ TEAM = "it-team@example.test"
 class Desk:
     """A pipeline with one team and one staff member, and what it queued."""
 
-    def __init__(self, tmp_path: Path, **workflow: Any) -> None:
+    def __init__(self, tmp_path: Path, where: Path | str | None = None, **workflow: Any) -> None:
         base = make_settings(tmp_path)
         self.settings = dataclasses.replace(
             base,
@@ -37,7 +37,7 @@ class Desk:
             staff=StaffSettings(addresses=(STAFF,)),
             workflow=WorkflowSettings(**workflow),
         )
-        self.store = open_store(tmp_path / "s.sqlite3")
+        self.store = open_store(where or tmp_path / "s.sqlite3")
         with self.store.transaction():
             self.store.set_mailbox_state("INBOX", MailboxState(7, 0, NOW))
         env = templates.make_environment(self.settings)
@@ -102,8 +102,8 @@ def staff(n: int, body: str, parent: email.message.EmailMessage, extra: str = ""
 
 
 @pytest.fixture
-def desk(tmp_path: Path) -> Desk:
-    return Desk(tmp_path)
+def desk(tmp_path: Path, store_where: Path | str) -> Desk:
+    return Desk(tmp_path, store_where)
 
 
 @pytest.fixture
@@ -128,8 +128,10 @@ def test_team_notification_is_from_the_shared_address_and_lists_the_keywords(
     assert "#take" in body and "#in-progress" in body and "REQ-1000" in notified["Subject"]
 
 
-def test_no_notification_to_the_shared_address_itself(tmp_path: Path) -> None:
-    desk = Desk(tmp_path)
+def test_no_notification_to_the_shared_address_itself(
+    tmp_path: Path, store_where: Path | str
+) -> None:
+    desk = Desk(tmp_path, store_where)
     desk.settings = dataclasses.replace(
         desk.settings, teams=(Team("it", "IT", "HelpDesk@example.test"),)
     )
@@ -450,8 +452,10 @@ def test_a_staff_members_own_request_keeps_hashtags_and_takes_staff_keywords(
     assert desk.thread().status == "resolved"
 
 
-def test_a_listed_but_unauthenticated_staff_mail_is_passed_on_as_such(tmp_path: Path) -> None:
-    desk = Desk(tmp_path)
+def test_a_listed_but_unauthenticated_staff_mail_is_passed_on_as_such(
+    tmp_path: Path, store_where: Path | str
+) -> None:
+    desk = Desk(tmp_path, store_where)
     desk.settings = dataclasses.replace(
         desk.settings, staff=StaffSettings(addresses=(STAFF,), authserv_id="mx.example.test")
     )

@@ -1,10 +1,9 @@
-"""The pipeline on a real SQLite store, fed fetched messages directly (no servers)."""
+"""The pipeline on real stores (SQLite, PostgreSQL), fed fetched messages directly (no servers)."""
 
 from __future__ import annotations
 
 import contextlib
 import email
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from mailer.errors import StoreFull
 from mailer.model import InboundMail, MailboxRef
 from mailer.store import MailboxState, Store, open_store
 from tests.factories import settings as make_settings
+from tests.stores import sql
 
 NOW = 1_800_000_000.0
 
@@ -42,8 +42,8 @@ def fetched(uid: int, data: bytes, internaldate: float = NOW) -> InboundMail:
 
 
 @pytest.fixture(name="store")
-def _store(tmp_path: Path) -> Store:
-    store = open_store(tmp_path / "s.sqlite3")
+def _store(store_where: Path | str) -> Store:
+    store = open_store(store_where)
     with store.transaction():
         store.set_mailbox_state("INBOX", MailboxState(7, 0, NOW))
     return store
@@ -192,18 +192,15 @@ def dsn_for(message_id: str) -> bytes:
 
 
 def test_a_bounce_of_our_receipt_is_tied_to_its_thread_and_never_answered(
-    pipeline: Pipeline, store: Store, tmp_path: Path
+    pipeline: Pipeline, store: Store, store_where: Path | str
 ) -> None:
     pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
     receipt_id = store.due(NOW)[0].message_id
     [out] = pipeline.process_batch([fetched(2, dsn_for(receipt_id))], state(store), NOW)
     assert (out.reason, out.reference, out.queued) == ("bounce of our mail", "REQ-1000", 0)
-    db = sqlite3.connect(tmp_path / "s.sqlite3")  # the flag is the store's own business
-    try:
-        bounced = db.execute("SELECT bounced FROM outbox WHERE message_id = ?", (receipt_id,))
-        assert bounced.fetchone()[0] == 1
-    finally:
-        db.close()
+    # the flag is the store's own business
+    bounced = sql(store_where, "SELECT bounced FROM outbox WHERE message_id = ?", (receipt_id,))
+    assert bounced == [(1,)]
 
 
 def test_out_of_office_replies_to_a_receipt_join_the_thread_until_the_cap(

@@ -46,8 +46,8 @@ def promising(tmp_path: Path, **changes: object) -> Settings:
 
 
 @pytest.fixture(name="store")
-def _store(tmp_path: Path) -> Store:
-    store = open_store(tmp_path / "s.sqlite3")
+def _store(store_where: Path | str) -> Store:
+    store = open_store(store_where)
     with store.transaction():
         store.set_mailbox_state("INBOX", MailboxState(7, 0, FRIDAY_16))
     return store

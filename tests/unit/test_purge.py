@@ -18,6 +18,7 @@ from mailer.settings import StaffSettings, WorkflowSettings
 from mailer.store import MailboxState, PurgeCounts, open_store
 from mailer.store.sqlite import SqliteStore
 from tests.factories import settings as make_settings
+from tests.stores import sql
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
@@ -45,15 +46,15 @@ path = "s.sqlite3"
 class Desk:
     """The daemon's side: a pipeline on a temp store, fed messages at chosen times."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.path = tmp_path / "s.sqlite3"
+    def __init__(self, tmp_path: Path, where: Path | str | None = None) -> None:
+        self.path = where or tmp_path / "s.sqlite3"
         self.settings = dataclasses.replace(
             make_settings(tmp_path),
             staff=StaffSettings(addresses=(STAFF,)),
             workflow=WorkflowSettings(reopen_days=14),
         )
         store = open_store(self.path)
-        assert isinstance(store, SqliteStore)  # the tests look at its rows in SQL too
+        assert isinstance(store, SqliteStore)  # the tests look at its rows in SQL too (_one)
         self.store = store
         with self.store.transaction():
             self.store.set_mailbox_state("INBOX", MailboxState(7, 0, OLD - DAY))
@@ -97,7 +98,10 @@ class Desk:
                     self.store.mark_sent(row.id, at, copy_wanted=False)
 
     def dump(self) -> list[str]:
-        return list(self.store.db.iterdump())
+        if isinstance(self.path, Path):
+            return list(self.store.db.iterdump())
+        tables = ("threads", "messages", "outbox", "events", "failures", "meta", "mailboxes")
+        return [repr(r) for t in tables for r in sql(self.path, f"SELECT * FROM {t} ORDER BY 1")]
 
 
 def mail(
@@ -122,8 +126,18 @@ MARIA = "Maria Rossi <maria@example.org>"
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Desk:
+    """A year-old SQLite store (see ``seeded``), for what only a file has: bytes, backups."""
+    return seeded(Desk(tmp_path))
+
+
+@pytest.fixture
+def any_desk(tmp_path: Path, store_where: Path | str) -> Desk:
+    """The same year-old store on SQLite and on PostgreSQL: the purge rules are the store's."""
+    return seeded(Desk(tmp_path, store_where))
+
+
+def seeded(d: Desk) -> Desk:
     """A year-old store: closed, resolved-and-rated, open and waiting requests, a robot."""
-    d = Desk(tmp_path)
     refs = d.refs
     refs["closed"] = d.request(1, "My VPN password hunter2 leaks", OLD, MARIA)
     d.staff(2, refs["closed"], "#closed\nReset it, call me.", OLD + 3600)
@@ -154,75 +168,78 @@ def purge(desk: Desk, *, days: int = 30, dry_run: bool = False) -> PurgeCounts:
 
 
 def test_closed_and_rated_requests_past_retention_go_with_their_events_and_mail(
-    desk: Desk,
+    any_desk: Desk,
 ) -> None:
     note = "SELECT 1 FROM events WHERE note LIKE '%Reset it%'"
     rating = "SELECT 1 FROM events WHERE kind = 'rating'"
-    assert desk.store._one(note) is not None and desk.store._one(rating) is not None
-    counts = purge(desk)
-    gone = [desk.refs[k] for k in ("closed", "rated")]
-    assert [desk.store.thread_by_reference(r) for r in gone] == [None, None]
+    assert any_desk.store._one(note) is not None and any_desk.store._one(rating) is not None
+    counts = purge(any_desk)
+    gone = [any_desk.refs[k] for k in ("closed", "rated")]
+    assert [any_desk.store.thread_by_reference(r) for r in gone] == [None, None]
     assert counts.requests == 2
-    left = {t.reference for t in desk.store.threads()}
-    assert left == {desk.refs[k] for k in ("open", "waiting", "recent")}
-    assert desk.store._one(note) is None and desk.store._one(rating) is None
+    left = {t.reference for t in any_desk.store.threads()}
+    assert left == {any_desk.refs[k] for k in ("open", "waiting", "recent")}
+    assert any_desk.store._one(note) is None and any_desk.store._one(rating) is None
     # their inbound mail stays as bare keys, for duplicate detection only
-    row = desk.store._one("SELECT * FROM messages WHERE key = '<m1@example.org>'")
+    row = any_desk.store._one("SELECT * FROM messages WHERE key = '<m1@example.org>'")
     assert row is not None
     assert (row["thread_id"], row["sender"], row["subject"]) == (None, None, None)
     assert counts.request_mails_in_kept_as_keys == 5  # requests, staff replies, the rating
 
 
-def test_a_re_delivered_purged_message_is_still_a_duplicate(desk: Desk) -> None:
-    purge(desk)
-    threads, queued = len(desk.store.threads()), desk.store.pending_count()
+def test_a_re_delivered_purged_message_is_still_a_duplicate(any_desk: Desk) -> None:
+    purge(any_desk)
+    threads, queued = len(any_desk.store.threads()), any_desk.store.pending_count()
     again = "My VPN password hunter2 leaks"
-    reason = desk.deliver(mail(1, again, MARIA, subject=again), NOW)
+    reason = any_desk.deliver(mail(1, again, MARIA, subject=again), NOW)
     assert reason == "duplicate: already processed"
-    assert (len(desk.store.threads()), desk.store.pending_count()) == (threads, queued)
+    assert (len(any_desk.store.threads()), any_desk.store.pending_count()) == (threads, queued)
 
 
-def test_open_requests_and_waiting_mail_are_untouched(desk: Desk) -> None:
-    open_ref, waiting_ref = desk.refs["open"], desk.refs["waiting"]
-    open_thread = desk.store.thread_by_reference(open_ref)
+def test_open_requests_and_waiting_mail_are_untouched(any_desk: Desk) -> None:
+    open_ref, waiting_ref = any_desk.refs["open"], any_desk.refs["waiting"]
+    open_thread = any_desk.store.thread_by_reference(open_ref)
     assert open_thread is not None
-    before = (desk.store.thread_messages(open_thread.id), desk.store.events(open_thread.id))
-    pending = {r.id: r.raw for r in desk.store.due(NOW + DAY, limit=1000)}
-    counts = purge(desk)
-    assert (desk.store.thread_messages(open_thread.id), desk.store.events(open_thread.id)) == before
-    assert {r.id: r.raw for r in desk.store.due(NOW + DAY, limit=1000)} == pending
+    before = (any_desk.store.thread_messages(open_thread.id), any_desk.store.events(open_thread.id))
+    pending = {r.id: r.raw for r in any_desk.store.due(NOW + DAY, limit=1000)}
+    counts = purge(any_desk)
+    assert (
+        any_desk.store.thread_messages(open_thread.id),
+        any_desk.store.events(open_thread.id),
+    ) == before
+    assert {r.id: r.raw for r in any_desk.store.due(NOW + DAY, limit=1000)} == pending
     assert all(pending.values())
-    assert desk.store.thread_by_reference(waiting_ref) is not None
+    assert any_desk.store.thread_by_reference(waiting_ref) is not None
     assert counts.requests_kept_mail_waiting == 1
     # the open request's old mail keeps its row (who, when, what) but not its bytes
-    sent = desk.store._one(
+    sent = any_desk.store._one(
         "SELECT length(raw) AS n, recipient FROM outbox WHERE thread_id = ? AND kind = 'receipt'",
         (open_thread.id,),
     )
     assert sent is not None and (sent["n"], sent["recipient"]) == (0, "luca@example.org")
 
 
-def test_recent_closed_requests_stay(desk: Desk) -> None:
-    purge(desk)
-    recent = desk.store.thread_by_reference(desk.refs["recent"])
+def test_recent_closed_requests_stay(any_desk: Desk) -> None:
+    purge(any_desk)
+    recent = any_desk.store.thread_by_reference(any_desk.refs["recent"])
     assert recent is not None and recent.subject
 
 
-def test_mail_in_no_request_loses_sender_and_subject(desk: Desk) -> None:
-    counts = purge(desk)
-    row = desk.store._one("SELECT * FROM messages WHERE key = '<m9@example.org>'")
+def test_mail_in_no_request_loses_sender_and_subject(any_desk: Desk) -> None:
+    counts = purge(any_desk)
+    row = any_desk.store._one("SELECT * FROM messages WHERE key = '<m9@example.org>'")
     assert row is not None and (row["sender"], row["subject"]) == (None, None)
     assert row["reason"].startswith("suppressed")  # what was decided stays
     assert counts.unthreaded_messages_anonymised == 1
 
 
-def test_dry_run_changes_nothing_and_counts_what_the_purge_does(desk: Desk) -> None:
-    before = desk.dump()
-    would = purge(desk, dry_run=True)
-    assert desk.dump() == before
+def test_dry_run_changes_nothing_and_counts_what_the_purge_does(any_desk: Desk) -> None:
+    before = any_desk.dump()
+    would = purge(any_desk, dry_run=True)
+    assert any_desk.dump() == before
     assert would.changed > 0
-    assert purge(desk) == would
-    assert purge(desk).changed == 0  # a second purge finds nothing
+    assert purge(any_desk) == would
+    assert purge(any_desk).changed == 0  # a second purge finds nothing
 
 
 def test_the_removed_bytes_leave_the_file(desk: Desk) -> None:

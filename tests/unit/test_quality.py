@@ -17,6 +17,8 @@ PURE = sorted(
 )
 IO_MODULES = {
     "sqlite3",
+    "psycopg",
+    "psycopg_pool",
     "asyncio",
     "aiosmtplib",
     "imapclient",

@@ -302,7 +302,7 @@ def test_defaults_fill_in_every_key_that_has_a_value(capsys: pytest.CaptureFixtu
         "service": {"admin", "hostname", "rules_file", "templates_dir", "expectation", "calendar"},
         "imap": passwords - {"password"} | {"ca_file", "oauth", "move_to", "sent_folder"},
         "smtp": passwords | {"username", "ca_file", "oauth", "helo"},
-        "store": {"retention_days"},
+        "store": passwords | {"retention_days", "url"},
         "metrics": {"listen"},
         "promises": {"digest_at"},
         "staff": {"authserv_id"},

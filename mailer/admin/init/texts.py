@@ -197,6 +197,12 @@ security = {q(a.smtp.security)}
 # systemd (systemd/mailer.service: /etc/mailer read-only, StateDirectory=mailer) use
 # path = "/var/lib/mailer/mailer.sqlite3" (or leave path out: $STATE_DIRECTORY is used).
 path = "mailer.sqlite3"
+# Or PostgreSQL, for many shared mailboxes in one database and two nodes per mailbox
+# (README "Outgrowing one machine"); the password as for [imap], or none (trust, .pgpass):
+# url = "postgresql://mailer@db.example.test/mailer?target_session_attrs=read-write"
+# password = "..."                   # or password_file = "...", or password_env = "VAR"
+# password_file = "$CREDENTIALS_DIRECTORY/store-password"
+# password_env = "MAILER_STORE_PASSWORD"
 # `mailer purge` removes message bodies and closed requests older than this; default: never.
 # retention_days = 365
 

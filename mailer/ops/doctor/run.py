@@ -77,7 +77,12 @@ def _checks(
         yield from run_chain("smtp", smtp.steps())
     finally:
         smtp.close()
-    yield from store_checks(settings.store.path)
+    if settings.store.url:
+        from mailer.ops.doctor.postgres import pg_store_checks
+
+        yield from pg_store_checks(settings.store)
+    else:
+        yield from store_checks(settings.store.path)
     yield from template_checks(settings)
 
 

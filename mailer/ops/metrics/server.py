@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from mailer.errors import StoreError
 from mailer.ops.metrics.events import EVENTS, LIVE, count_events
 from mailer.ops.metrics.sla import TeamLoadCollector
-from mailer.settings import ImapSettings
+from mailer.settings import ImapSettings, StoreSettings
 from mailer.store.probe import read_gauges
 
 __all__ = ["Metrics", "MetricsSettings", "count_events", "parse_listen", "stale_after", "start"]
@@ -101,6 +101,13 @@ class _LiveCollector:
             "1 while the IMAP connection is up.",
             value=int(bool(connected)),
         )
+        role = _role(self.state)
+        if role is not None:  # a shared store: does this node work the mailbox now?
+            yield GaugeMetricFamily(
+                "mailer_node_active",
+                "1 while this node holds the mailbox's lease and works it, 0 on standby.",
+                value=int(role == "active"),
+            )
         if last_check is not None:
             yield GaugeMetricFamily(
                 "mailer_last_check_timestamp_seconds",
@@ -116,7 +123,7 @@ class _LiveCollector:
 
 @dataclass(frozen=True)
 class _StoreCollector:
-    path: Path
+    path: Path | StoreSettings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
@@ -140,6 +147,15 @@ class _StoreCollector:
             "Inbound messages that failed too often.",
             gauges.quarantined,
         )
+
+
+def _role(state: State) -> str | None:
+    """ "active" or "standby" on a shared store (two nodes), else None."""
+    try:
+        role = state().get("role")
+    except Exception:
+        return None
+    return role if isinstance(role, str) else None
 
 
 def health(state: State, max_age: float, now: float | None = None) -> str | None:
@@ -181,10 +197,14 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             self._reply(HTTPStatus.OK, generate_latest(self.server.registry), CONTENT_TYPE_LATEST)
+        elif path == "/healthz" and _role(self.server.state) == "standby":
+            holder = self.server.state().get("holder") or "another node"
+            self._reply(HTTPStatus.OK, f"ok: standby, {holder} is active\n".encode())
         elif path == "/healthz":
             problem = health(self.server.state, self.server.max_age)
             code = HTTPStatus.OK if problem is None else HTTPStatus.SERVICE_UNAVAILABLE
-            self._reply(code, f"{problem or 'ok'}\n".encode())
+            good = "ok: active" if _role(self.server.state) == "active" else "ok"
+            self._reply(code, f"{problem or good}\n".encode())
         else:
             self._reply(HTTPStatus.NOT_FOUND, b"try /metrics or /healthz\n")
 
@@ -220,7 +240,7 @@ class Metrics:
 
 def start(
     listen: str,
-    store_path: Path,
+    store_path: Path | StoreSettings,
     state: State = dict,
     *,
     max_check_age: float = 900.0,
@@ -239,7 +259,7 @@ def start(
         _Forward(),
         _LiveCollector(state),
         _StoreCollector(store_path),
-        TeamLoadCollector(store_path),
+        *_team_load(store_path),
     )
     for collector in collectors:
         registry.register(collector)
@@ -247,3 +267,12 @@ def start(
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()
     return Metrics(server, thread)
+
+
+def _team_load(store: Path | StoreSettings) -> list[TeamLoadCollector]:
+    """The per-team gauges read a SQLite store (a PostgreSQL one has no such reader yet)."""
+    if isinstance(store, StoreSettings):
+        if store.url:
+            return []
+        store = store.path
+    return [TeamLoadCollector(store)]

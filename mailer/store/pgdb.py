@@ -1,0 +1,199 @@
+"""The PostgreSQL connection as the store's queries expect one: ``execute`` with SQLite's SQL.
+
+``PgDatabase`` speaks like ``sqlite3.Connection`` in autocommit mode (``isolation_level=None``):
+``execute(sql, args)`` returns rows that read by name or position, ``lastrowid`` and
+``rowcount``; ``BEGIN IMMEDIATE`` / ``COMMIT`` / ``ROLLBACK`` / ``SAVEPOINT`` are statements.
+The text goes through ``dialect``; psycopg's errors leave as store errors (``pg_errors``).
+
+Fencing: a daemon's store is only written under its lease. Every write transaction starts
+by reading the lease row ``FOR KEY SHARE`` with this node's token: a lost lease raises
+``LeaseLost`` before anything is written, and a takeover (which locks the row ``FOR UPDATE``)
+waits until the transaction is over. A write outside a transaction is wrapped in one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import psycopg
+import psycopg_pool
+
+from mailer.errors import (
+    LeaseLost,
+    StoreUnavailable,
+)
+from mailer.store import dialect
+from mailer.store.pgresult import (
+    Result,
+    Row,
+    control_word,
+    pg_errors,
+    row_factory,
+    store_error,
+)
+
+__all__ = ["Fence", "PgDatabase", "Row", "pg_errors", "row_factory", "store_error"]
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+FENCE = (
+    "SELECT 1 FROM mailer.leases WHERE desk = %s AND node = %s AND token = %s"
+    " AND expires_at > clock_timestamp() FOR KEY SHARE"
+)
+
+
+class Fence:
+    """Whose lease this store writes under: the desk, this node, the token it holds."""
+
+    def __init__(self, desk: str, node: str) -> None:
+        self.desk = desk
+        self.node = node
+        self.token: int | None = None
+
+    def check(self, conn: psycopg.Connection[Row]) -> None:
+        if self.token is None:
+            raise LeaseLost(f"this node ({self.node}) does not hold the lease of {self.desk}")
+        row = conn.execute(FENCE, (self.desk, self.node, self.token)).fetchone()
+        if row is None:
+            self.token = None
+            raise LeaseLost(
+                f"this node ({self.node}) lost the lease of {self.desk}: another node works it"
+            )
+
+
+class PgDatabase:
+    """One held connection from ``pool`` (re-made after a failure) that runs SQLite's SQL."""
+
+    def __init__(
+        self,
+        pool: psycopg_pool.ConnectionPool[Any],
+        fence: Fence | None,
+        on_connect: Callable[[psycopg.Connection[Row]], None] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.fence = fence
+        self.on_connect = on_connect
+        self._conn: psycopg.Connection[Row] | None = None
+        self.in_transaction = False
+        self.lost = False  # the connection died mid-transaction: only ROLLBACK ends it
+        self.borrowed: psycopg.Connection[Row] | None = None  # an outbox claim's connection
+        self.collected: list[str] | None = None  # on it: statements kept to send with COMMIT
+
+    @property
+    def conn(self) -> psycopg.Connection[Row]:
+        if self.borrowed is not None:
+            return self.borrowed
+        conn = self._conn
+        if conn is None or conn.closed:
+            self.drop()
+            with pg_errors():
+                conn = self.pool.getconn()
+                if self.on_connect is not None:
+                    self.on_connect(conn)
+            self._conn = conn
+        return conn
+
+    def drop(self) -> None:
+        """Give the held connection back (the pool throws a broken one away)."""
+        conn, self._conn = self._conn, None
+        self.in_transaction = False
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                if not conn.closed and conn.info.transaction_status != 0:
+                    conn.rollback()
+            with contextlib.suppress(Exception):
+                self.pool.putconn(conn)
+
+    def execute(self, sql: str, args: Iterable[Any] | dict[str, Any] = ()) -> Result:
+        word = sql.lstrip()[:9].upper()
+        if word.startswith("PRAGMA"):
+            return Result([], -1, None)
+        control = word.startswith(("BEGIN", "COMMIT", "ROLLBACK"))
+        if control and self.borrowed is None and control_word(sql):
+            return self._control(word, sql)
+        if word.startswith("RELEASE") and self.in_transaction and self.borrowed is None:
+            return Result([], -1, None)  # COMMIT releases every savepoint: a round trip saved
+        if self.lost and self.borrowed is None:  # SAVEPOINT, ROLLBACK TO: the rest of it
+            raise StoreUnavailable("the connection to PostgreSQL was lost mid-transaction")
+        text, returning = dialect.statement(sql)
+        params = args if isinstance(args, dict) else tuple(args)
+        if self.collected is not None and self.borrowed is not None:
+            with pg_errors():
+                self.collected.append(psycopg.ClientCursor(self.borrowed).mogrify(text, params))
+            return Result([], -1, None)
+        wrap = (
+            self.fence is not None
+            and not self.in_transaction
+            and self.borrowed is None
+            and word.startswith(_WRITES)
+        )
+        try:
+            if wrap:
+                with self.conn.transaction():
+                    assert self.fence is not None
+                    self.fence.check(self.conn)
+                    return self._run(text, params, returning)
+            return self._run(text, params, returning)
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            self._after_error()
+            raise store_error(exc) from exc
+        except LeaseLost:
+            raise
+
+    def _run(self, text: str, params: Any, returning: bool) -> Result:
+        cursor = self.conn.execute(text, params)
+        result = cursor.pgresult
+        rows = cursor.fetchall() if result is not None and result.nfields else []
+        lastrowid = int(rows[0]["id"]) if returning and rows else None
+        return Result(rows, cursor.rowcount, lastrowid)
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Result:
+        text, _ = dialect.statement(sql)
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(text, list(seq))
+                return Result([], cursor.rowcount, None)
+        except psycopg.Error as exc:
+            self._after_error()
+            raise store_error(exc) from exc
+
+    def _control(self, word: str, sql: str) -> Result:
+        verb = sql.split()[0].upper()
+        try:
+            if verb == "BEGIN":
+                self.conn.execute("BEGIN")
+                self.in_transaction = True
+                if self.fence is not None:
+                    self.fence.check(self.conn)
+            elif verb == "COMMIT":
+                self.in_transaction = False
+                if self.lost or self._conn is None or self._conn.closed:
+                    self.lost = False
+                    raise StoreUnavailable("the connection to PostgreSQL was lost before COMMIT")
+                self._conn.execute("COMMIT")
+            else:  # ROLLBACK: on a lost connection the server has rolled back already
+                self.in_transaction = self.lost = False
+                if self._conn is not None and not self._conn.closed:
+                    self._conn.execute("ROLLBACK")
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            self._after_error()
+            raise store_error(exc) from exc
+        except LeaseLost:
+            self.in_transaction = False
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        return Result([], -1, None)
+
+    def _after_error(self) -> None:
+        """A lost connection is dropped (the next call takes a fresh one); a transaction it
+        was in is over, and says so until its ROLLBACK."""
+        conn = self._conn
+        if conn is not None and (conn.closed or conn.broken):
+            lost = self.in_transaction
+            self.drop()
+            self.lost = lost
+
+    def close(self) -> None:
+        self.drop()

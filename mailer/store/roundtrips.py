@@ -1,0 +1,124 @@
+"""Fewer round trips per message on PostgreSQL, with the same results as SQLite's queries.
+
+A mixin of ``PostgresStore``. SQLite answers in-process; every PostgreSQL statement is a
+round trip to a server, so the hot path of a batch saves the ones it can without changing
+what is stored or when it is visible:
+
+- the reference counter is read and moved on in one statement;
+- a new request's row comes back from its INSERT (``RETURNING *``), so reading it again
+  right after (``thread``) asks the server nothing;
+- the IMAP watermark is written once per batch, at its end, in the same transaction;
+- a message's failure record is deleted only when it may have one (a retry candidate, or
+  a failure counted by this process): new mail has none;
+- a message's savepoint is not released one by one: the batch's COMMIT releases them all
+  (``pgdb``), and a rollback to the newest still undoes that message alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any, cast
+
+from mailer.model import Status, ThreadInfo
+from mailer.store.sqlite import SqliteStore
+from mailer.store.threads import thread_info
+
+_CREATE = (
+    "INSERT INTO threads(reference, requester, requester_name, subject, category, team,"
+    " team_address, priority, rule, language, status, root_message_id, root_references,"
+    " root_thread_index, parent_reference, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+Key = tuple[str, int]
+
+
+class RoundTrips:
+    _fresh: tuple[int, Any] | None
+    _advances: dict[str, int]
+    _may_fail: dict[Key, set[int]]
+
+    def _sql(self) -> Any:
+        return cast(Any, self).db
+
+    def next_reference_number(self, start: int) -> int:
+        row = (
+            self._sql()
+            .execute(
+                "INSERT INTO meta(key, value) VALUES ('next_reference', ?) ON CONFLICT (key) DO"
+                " UPDATE SET value = (greatest(meta.value::bigint, ?) + 1)::text RETURNING value",
+                (str(start + 1), start),
+            )
+            .fetchone()
+        )
+        return int(row["value"]) - 1
+
+    def create_thread(self, **fields: Any) -> int:
+        status: Status = fields["status"]
+        values = {**fields, "status": status.value}
+        names = [n.strip() for n in _CREATE.split("(", 1)[1].split(")", 1)[0].split(",")]
+        row = (
+            self._sql()
+            .execute(_CREATE + " RETURNING *", tuple(values[name] for name in names))
+            .fetchone()
+        )
+        self._fresh = (int(row["id"]), row)
+        return int(row["id"])
+
+    def thread(self, thread_id: int) -> ThreadInfo | None:
+        fresh, self._fresh = self._fresh, None
+        if fresh is not None and fresh[0] == thread_id:
+            return thread_info(fresh[1])
+        return SqliteStore.thread(cast(Any, self), thread_id)
+
+    def update_thread(self, thread_id: int, **changes: Any) -> None:
+        self._fresh = None
+        SqliteStore.update_thread(cast(Any, self), thread_id, **changes)
+
+    def set_promise(self, thread_id: int, promise: Any) -> None:
+        self._fresh = None
+        SqliteStore.set_promise(cast(Any, self), thread_id, promise)
+
+    # ---- the watermark, once per batch ---------------------------------------------------
+
+    def advance(self, mailbox: str, uid: int) -> None:
+        if not self._sql().in_transaction:
+            SqliteStore.advance(cast(Any, self), mailbox, uid)
+            return
+        self._advances[mailbox] = max(uid, self._advances.get(mailbox, 0))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._advances = {}
+        try:
+            with SqliteStore.transaction(cast(Any, self)):
+                yield
+                for mailbox, uid in self._advances.items():
+                    SqliteStore.advance(cast(Any, self), mailbox, uid)
+        finally:
+            self._advances = {}
+            self._fresh = None
+
+    # ---- failure records, only where one may be ------------------------------------------
+
+    def retry_candidates(self, mailbox: str, uidvalidity: int) -> list[int]:
+        found: list[int] = SqliteStore.retry_candidates(cast(Any, self), mailbox, uidvalidity)
+        self._may_fail[(mailbox, uidvalidity)] = set(found)
+        return found
+
+    def record_failure(
+        self, mailbox: str, uidvalidity: int, uid: int, error: str, now: float, max_attempts: int
+    ) -> bool:
+        self._may_fail.setdefault((mailbox, uidvalidity), set()).add(uid)
+        done: bool = SqliteStore.record_failure(
+            cast(Any, self), mailbox, uidvalidity, uid, error, now, max_attempts
+        )
+        return done
+
+    def clear_failure(self, mailbox: str, uidvalidity: int, uid: int) -> None:
+        known = self._may_fail.get((mailbox, uidvalidity))
+        if known is not None and uid not in known:
+            return  # no failure recorded for it since this mailbox's retry candidates
+        SqliteStore.clear_failure(cast(Any, self), mailbox, uidvalidity, uid)
+        if known is not None:
+            known.discard(uid)

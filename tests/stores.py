@@ -1,0 +1,24 @@
+"""Looking at a test store's rows in SQL, whichever backend holds them (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+
+def sql(where: Path | str, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one query (written with ``?``) on the store at ``where``; a write commits."""
+    if isinstance(where, str):  # a PostgreSQL URL: the tables of the default mailbox
+        with psycopg.connect(where, autocommit=True) as conn:
+            conn.execute("SET search_path TO desk_default")
+            cursor = conn.execute(query.replace("?", "%s"), args)
+            return list(cursor.fetchall()) if cursor.description else []
+    db = sqlite3.connect(where)
+    try:
+        with db:
+            return list(db.execute(query, args).fetchall())
+    finally:
+        db.close()

@@ -209,11 +209,6 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
                     conn.execute(statement)
                 conn.execute("DELETE FROM schema_version")
                 conn.execute("INSERT INTO schema_version VALUES (%s)", (number + 1,))
-            if version == 0:  # a new store awaits its first start, as a new SQLite one does
-                conn.execute(
-                    "INSERT INTO meta(key, value) VALUES ('first_start', 'pending')"
-                    " ON CONFLICT DO NOTHING"
-                )
             conn.execute(
                 "INSERT INTO mailer.leases(desk) VALUES (%s) ON CONFLICT DO NOTHING",
                 (self.mailbox,),

@@ -235,14 +235,3 @@ def _set_version(where: Path | str, version: int) -> None:
         db.execute(f"PRAGMA user_version = {version}")
     finally:
         db.close()
-
-
-def test_a_new_store_of_either_kind_awaits_its_first_start(store_where: Path | str) -> None:
-    store = open_store(store_where)
-    try:
-        assert store.awaits_first_start()
-        with store.transaction():
-            store.first_start_done()
-        assert not store.awaits_first_start()
-    finally:
-        store.close()

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from mailer.core.timing.clocks import next_due, standings_of
+from mailer.core.timing.clocks import standings_of
+from mailer.core.timing.notices import running
 from mailer.settings import Settings
 from mailer.store import Store
 
@@ -75,7 +76,7 @@ def _promised(store: Store, rows: Sequence[Any], args: argparse.Namespace, now: 
     for thread in store.promised_threads():
         if thread.id not in wanted:
             continue
-        due = next_due(thread.promise, first_response_at=thread.first_response_at)
+        due = min((when for _, when in running(thread)), default=None)
         standing = standings_of(thread, now)
         if args.overdue and not any(s.state == "overdue" for s in standing.values()):
             continue

@@ -137,11 +137,3 @@ def standings_of(thread: ThreadInfo, now: float) -> dict[str, Standing]:
         resolved_at=thread.resolved_at,
         now=now,
     )
-
-
-def next_due(promise: Promise, *, first_response_at: float | None) -> float | None:
-    """The earliest due time still running: the one ``--due-before`` compares."""
-    running = [promise.resolution_due if promise.paused_at is None else None]
-    if first_response_at is None:
-        running.append(promise.first_response_due)
-    return min((d for d in running if d is not None), default=None)

@@ -41,7 +41,6 @@ class PromiseKeeper:
         self.store = store
         self.env = env
         self.mail = mail
-        self.sent_at = 0.0
         self.reports = WeeklyReports(settings, store, mail)
 
     def tick(self, now: float, sent_at: float | None = None) -> int:
@@ -49,27 +48,27 @@ class PromiseKeeper:
 
         ``sent_at`` (default ``now``) dates the mail and the outbox rows: the wall clock,
         also when ``now`` is a test's moved clock."""
-        self.sent_at = now if sent_at is None else sent_at
-        reports = self.reports.tick(now, self.sent_at)  # the weekly report mail, its own keys
+        sent_at = now if sent_at is None else sent_at
+        reports = self.reports.tick(now, sent_at)  # the weekly report mail, its own keys
         if not (_any_targets(self.settings) or self.settings.promises.digest_at):
             return reports
         with self.store.transaction():
             threads = self.store.open_threads()
-            queued = self._notices([t for t in threads if t.promise.any], now)
-            queued += self._digests(threads, now)
+            queued = self._notices([t for t in threads if t.promise.any], now, sent_at)
+            queued += self._digests(threads, now, sent_at)
         return queued + reports
 
     def _calendar(self, thread: ThreadInfo) -> WorkingCalendar:
         return calendar_named(self.settings, thread.promise.calendar)
 
-    def _notices(self, threads: list[ThreadInfo], now: float) -> int:
+    def _notices(self, threads: list[ThreadInfo], now: float, sent_at: float) -> int:
         due = notices_due(threads, self.settings, self._calendar, now)
         fresh = [n for n in due if self.store.record_notice(*n.key, now)]
         by_person: dict[str, list[Notice]] = defaultdict(list)
         queued = 0
         for notice in fresh:
             if notice.kind == LATE:
-                self._late(notice)
+                self._late(notice, sent_at)
                 queued += 1
             else:
                 by_person[notice.recipient].append(notice)
@@ -77,11 +76,11 @@ class PromiseKeeper:
             threads_of = {n.thread.id: n.thread for n in notices}
             only = next(iter(threads_of.values())) if len(threads_of) == 1 else None
             reference = only.reference if only is not None else None
-            envelope = self.mail.envelope(Address("", person), reference, self.sent_at)
+            envelope = self.mail.envelope(Address("", person), reference, sent_at)
             out = compose_due_notice(
                 self.env, self.settings, notices, self._calendar, envelope, now
             )
-            self.mail.prepared(only, "due_notice", out, self.sent_at)
+            self.mail.prepared(only, "due_notice", out, sent_at)
             queued += 1
         for notice in fresh:
             log.info(
@@ -94,22 +93,22 @@ class PromiseKeeper:
             )
         return queued
 
-    def _late(self, notice: Notice) -> None:
+    def _late(self, notice: Notice, sent_at: float) -> None:
         thread = notice.thread
         to = Address(thread.requester_name, thread.requester)
-        envelope = self.mail.envelope(to, thread.reference, self.sent_at)
+        envelope = self.mail.envelope(to, thread.reference, sent_at)
         out = compose_late_notice(self.env, self.settings, notice, self._calendar(thread), envelope)
-        self.mail.prepared(thread, "late_notice", out, self.sent_at)
+        self.mail.prepared(thread, "late_notice", out, sent_at)
 
-    def _digests(self, threads: list[ThreadInfo], now: float) -> int:
+    def _digests(self, threads: list[ThreadInfo], now: float, sent_at: float) -> int:
         queued = 0
         for digest in digests_due(threads, self.settings, self._team_calendar, now):
             if not self.store.record_digest(digest.recipient, digest.day, now):
                 continue
             to = Address(digest.team.name, digest.recipient)
-            envelope = self.mail.envelope(to, None, self.sent_at)
+            envelope = self.mail.envelope(to, None, sent_at)
             out = compose_digest(self.env, self.settings, digest, envelope, now)
-            self.mail.prepared(None, "digest", out, self.sent_at)
+            self.mail.prepared(None, "digest", out, sent_at)
             log.info("promise.digest", team=digest.team.key, day=digest.day, to=digest.recipient)
             queued += 1
         return queued

@@ -17,6 +17,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from sandbox.servers import MailSandbox
@@ -26,11 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SCRIPT = ROOT.parent / "shared" / "bench" / "ceiling.py"
 
 
-def seed(sandbox: MailSandbox, raws: list[bytes]) -> None:
-    """The requests, straight into the shared mailbox over one IMAP connection."""
+def seed(sandbox: MailSandbox, raws: Iterable[bytes], when: datetime | None = None) -> None:
+    """The requests, straight into the shared mailbox over one IMAP connection (with
+    INTERNALDATE ``when``, else now)."""
     with sandbox.imap("helpdesk") as client:
         for raw in raws:
-            client.append("INBOX", raw)
+            client.append("INBOX", raw, msg_time=when)
 
 
 def contestant(who: str, sandbox: MailSandbox, directory: Path, script: Path) -> list[str]:

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.ceiling import seed
 from sandbox.servers import MailSandbox
 from tests.integration.helpers import request, write_config
 
@@ -32,9 +33,7 @@ def peak_rss_mb(pid: int) -> float:
 def seed_old(sandbox: MailSandbox, count: int) -> None:
     """``count`` old requests straight into the shared mailbox, over one IMAP connection."""
     when = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
-    with sandbox.imap("helpdesk") as client:
-        for n in range(count):
-            client.append("INBOX", request(n, sender=f"old+{n}@example.test"), msg_time=when)
+    seed(sandbox, (request(n, sender=f"old+{n}@example.test") for n in range(count)), when)
 
 
 def first_start(sandbox: MailSandbox, directory: Path, count: int) -> None:

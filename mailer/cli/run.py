@@ -30,6 +30,7 @@ from mailer.settings import Settings
 
 def run(path: Path, args: argparse.Namespace) -> int:
     from mailer.config import templates
+    from mailer.config.checked import known_clean, remember_clean
     from mailer.config.load import check_settings
     from mailer.config.validate import check_templates
 
@@ -37,7 +38,11 @@ def run(path: Path, args: argparse.Namespace) -> int:
     env = None
     if settings_or_none is not None:  # the daemon runs with the very templates checked here
         env = templates.make_environment(settings_or_none)
-        problems = [*problems, *check_templates(settings_or_none, env)]
+        if not known_clean(settings_or_none, env):  # the same inputs passed before
+            found = check_templates(settings_or_none, env)
+            if not found:
+                remember_clean(settings_or_none, env)
+            problems = [*problems, *found]
     errors = [p for p in problems if not p.warning]
     if settings_or_none is None or errors:
         raise ConfigError(errors or problems)

@@ -17,6 +17,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import structlog
 
@@ -26,6 +27,7 @@ from mailer.store import OutboxRow, Store
 from mailer.transport.smtp import Sender
 
 log = structlog.get_logger("mailer.outbox")
+T = TypeVar("T")
 
 
 def retry_delay(attempts: int, settings: SmtpSettings, rand: float) -> float:
@@ -128,8 +130,22 @@ class Outbox:
     async def send_one(self, row: OutboxRow, sender: Sender | None = None) -> int:
         # The claim: on a shared store, the row locked for this send (FOR UPDATE SKIP
         # LOCKED), so no other node sends it; False when another node has it or sent it.
-        with self.store.claim(row.id) as mine:
-            return await self._send(row, sender) if mine else 0
+        claim = self.store.claim(row.id)
+        mine = await self._store(claim.__enter__)
+        try:
+            sent = await self._send(row, sender) if mine else 0
+        except BaseException as exc:
+            claim.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        claim.__exit__(None, None, None)  # the marks committed: no round trip left
+        return sent
+
+    async def _store(self, call: Callable[[], T]) -> T:
+        """A claim's round trip: on a shared store in a worker thread (a connection of its
+        own), so that the other SMTP connections and the intake go on meanwhile."""
+        if self.store.concurrent_writers:
+            return await asyncio.to_thread(call)
+        return call()
 
     async def _send(self, row: OutboxRow, sender: Sender | None) -> int:
         try:
@@ -138,12 +154,12 @@ class Outbox:
             )
         except TemporaryDelivery as exc:
             self.unreachable = isinstance(exc, ServerUnreachable)
-            with self._writing():
-                self._temporary(row, str(exc))
+            error = str(exc)
+            await self._written(lambda: self._temporary(row, error))
             return 0
         except PermanentDelivery as exc:
-            with self._writing():
-                self._dead(row, str(exc), attempts=row.attempts + 1)
+            error = str(exc)
+            await self._written(lambda: self._dead(row, error, attempts=row.attempts + 1))
             return 0
         self.unreachable = False
         # DUPLICATE WINDOW: the server has accepted the mail and the row still says
@@ -160,10 +176,16 @@ class Outbox:
         )
         # Accepted: if the store cannot say so now, remember it and never send it again.
         self.unrecorded[row.id] = (now, row.message_id)
-        with self._writing():
-            self.store.mark_sent(row.id, now, copy_wanted=self.want_copies)
-            del self.unrecorded[row.id]
+        await self._written(lambda: self._mark_sent(row.id, now))
         return 1
+
+    def _mark_sent(self, row_id: int, when: float) -> None:
+        self.store.mark_sent(row_id, when, copy_wanted=self.want_copies)
+        del self.unrecorded[row_id]
+
+    async def _written(self, write: Callable[[], None]) -> None:
+        with self._writing():
+            await self._store(write)
 
     def record_unrecorded(self) -> bool:
         """Record the mail accepted while the store could not write; True when none is left

@@ -115,6 +115,7 @@ class Pipeline:
         with self.store.savepoint() as savepoint:
             try:
                 outcome = self._one(item, state, now, backfill=backfill)
+                self.store.settle()  # a write held back fails here, as this message's
             except STORE_TROUBLE:
                 raise
             except Exception as exc:

@@ -242,9 +242,19 @@ class Store(Protocol):
     def drop_lease(self) -> None: ...
     def holds_lease(self) -> bool: ...
     def lease_holders(self) -> list[LeaseRow]: ...
+    def settle(self) -> None:
+        """Send the writes held back for fewer round trips (PostgreSQL holds a message's log
+        rows to send them together), so that their errors come now, not later."""
+
     def claim(self, row_id: int) -> AbstractContextManager[bool]:
         """One outbox row for one send: False when another node has it or it is done;
         the marks written inside are kept with the claim."""
+
+    @property
+    def concurrent_writers(self) -> bool:
+        """True when a claim and the marks written inside it may run in another thread
+        while the intake uses the store (PostgreSQL: a connection per claim); SQLite's one
+        connection stays on the thread that opened it."""
 
     # ---- retention
     def purge(self, cutoffs: Cutoffs, *, dry_run: bool = False) -> PurgeCounts: ...

@@ -12,6 +12,7 @@ written again once the server answers, so a mail the SMTP server took is not sen
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -30,6 +31,7 @@ Marks = list[Callable[[], None]]
 
 
 class ClaimQueries:
+    concurrent_writers = True  # a claim and its marks may run in a thread of their own
     pool: psycopg_pool.ConnectionPool[Any]
     fence: Fence | None
     pg: PgDatabase
@@ -125,6 +127,10 @@ class ClaimQueries:
             self._write_again(marks)
 
     def _write_again(self, marks: list[Callable[[], None]]) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            # The held connection is the intake's: the outbox keeps the mail as accepted and
+            # records it from the main thread before it sends anything else.
+            raise StoreUnavailable("the connection to PostgreSQL was lost before COMMIT")
         deadline = time.monotonic() + RECONNECT_FOR
         while True:
             try:

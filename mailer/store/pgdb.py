@@ -14,7 +14,8 @@ waits until the transaction is over. A write outside a transaction is wrapped in
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -77,8 +78,30 @@ class PgDatabase:
         self._conn: psycopg.Connection[Row] | None = None
         self.in_transaction = False
         self.lost = False  # the connection died mid-transaction: only ROLLBACK ends it
-        self.borrowed: psycopg.Connection[Row] | None = None  # an outbox claim's connection
-        self.collected: list[str] | None = None  # on it: statements kept to send with COMMIT
+        # An outbox claim's marks, per thread (the outbox runs claims in worker threads
+        # while the intake uses the held connection): ``borrowed``, the claim's connection,
+        # and ``collected``, the statements kept to send with its COMMIT.
+        self._claiming = threading.local()
+        # Writes of a transaction that need no answer, sent with its next round trip
+        # (``hold``): a message's SAVEPOINT and its log rows cost no trip of their own.
+        self.held: list[str] = []
+        self._holding = False  # ``holding()``: INSERTs are held, their results unread
+
+    @property
+    def borrowed(self) -> psycopg.Connection[Row] | None:
+        return getattr(self._claiming, "conn", None)
+
+    @borrowed.setter
+    def borrowed(self, conn: psycopg.Connection[Row] | None) -> None:
+        self._claiming.conn = conn
+
+    @property
+    def collected(self) -> list[str] | None:
+        return getattr(self._claiming, "statements", None)
+
+    @collected.setter
+    def collected(self, statements: list[str] | None) -> None:
+        self._claiming.statements = statements
 
     @property
     def conn(self) -> psycopg.Connection[Row]:
@@ -113,11 +136,17 @@ class PgDatabase:
         if control and self.borrowed is None and control_word(sql):
             return self._control(word, sql)
         if word.startswith("RELEASE") and self.in_transaction and self.borrowed is None:
+            self.flush()  # what this savepoint held fails here, inside it
             return Result([], -1, None)  # COMMIT releases every savepoint: a round trip saved
         if self.lost and self.borrowed is None:  # SAVEPOINT, ROLLBACK TO: the rest of it
             raise StoreUnavailable("the connection to PostgreSQL was lost mid-transaction")
         text, returning = dialect.statement(sql)
         params = args if isinstance(args, dict) else tuple(args)
+        mine = self.in_transaction and self.borrowed is None
+        if mine and (word.startswith("SAVEPOINT") or (self._holding and word.startswith("INSERT"))):
+            return self.hold(text, params)
+        if mine and word.startswith("ROLLBACK"):  # TO a savepoint: what it held is undone
+            self.held = [h for h in self.held if h.startswith("SAVEPOINT")]
         if self.collected is not None and self.borrowed is not None:
             with pg_errors():
                 self.collected.append(psycopg.ClientCursor(self.borrowed).mogrify(text, params))
@@ -141,8 +170,43 @@ class PgDatabase:
         except LeaseLost:
             raise
 
+    def hold(self, text: str, params: Any) -> Result:
+        """Keep one statement (PostgreSQL's text) to send with the next round trip."""
+        with pg_errors():
+            self.held.append(psycopg.ClientCursor(self.conn).mogrify(text, params))
+        return Result([], -1, None)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """INSERTs inside are held (in a transaction): for writes whose answer nobody reads."""
+        before, self._holding = self._holding, True
+        try:
+            yield
+        finally:
+            self._holding = before
+
+    def flush(self) -> None:
+        """Send what is held now (a message's end: its errors are its own)."""
+        if not self.held:
+            return
+        statements, self.held = self.held, []
+        try:
+            psycopg.ClientCursor(self.conn).execute("; ".join(statements))
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            self._after_error()
+            raise store_error(exc) from exc
+
     def _run(self, text: str, params: Any, returning: bool) -> Result:
-        cursor = self.conn.execute(text, params)
+        if self.held and _small(params):  # what is held goes in the same round trip
+            statements = [*self.held, psycopg.ClientCursor(self.conn).mogrify(text, params)]
+            self.held = []
+            cursor: psycopg.Cursor[Row] = psycopg.ClientCursor(self.conn)
+            cursor.execute("; ".join(statements))
+            while cursor.nextset():
+                pass  # to the last statement's result
+        else:
+            self.flush()
+            cursor = self.conn.execute(text, params)
         result = cursor.pgresult
         rows = cursor.fetchall() if result is not None and result.nfields else []
         lastrowid = int(rows[0]["id"]) if returning and rows else None
@@ -162,6 +226,7 @@ class PgDatabase:
         verb = sql.split()[0].upper()
         try:
             if verb == "BEGIN":
+                self.held = []
                 self.conn.execute("BEGIN")
                 self.in_transaction = True
                 if self.fence is not None:
@@ -171,9 +236,16 @@ class PgDatabase:
                 if self.lost or self._conn is None or self._conn.closed:
                     self.lost = False
                     raise StoreUnavailable("the connection to PostgreSQL was lost before COMMIT")
-                self._conn.execute("COMMIT")
+                statements, self.held = [*self.held, "COMMIT"], []
+                try:
+                    psycopg.ClientCursor(self._conn).execute("; ".join(statements))
+                except psycopg.Error:  # a held write failed: the COMMIT after it never ran
+                    with contextlib.suppress(psycopg.Error):
+                        self._conn.execute("ROLLBACK")
+                    raise
             else:  # ROLLBACK: on a lost connection the server has rolled back already
                 self.in_transaction = self.lost = False
+                self.held = []
                 if self._conn is not None and not self._conn.closed:
                     self._conn.execute("ROLLBACK")
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
@@ -197,3 +269,9 @@ class PgDatabase:
 
     def close(self) -> None:
         self.drop()
+
+
+def _small(params: Any) -> bool:
+    """Values that may travel as text in a combined query (a big mail goes as binary)."""
+    values = params.values() if isinstance(params, dict) else params
+    return sum(len(v) for v in values if isinstance(v, bytes | bytearray)) < 256 * 1024

@@ -11,7 +11,10 @@ what is stored or when it is visible:
 - a message's failure record is deleted only when it may have one (a retry candidate, or
   a failure counted by this process): new mail has none;
 - a message's savepoint is not released one by one: the batch's COMMIT releases them all
-  (``pgdb``), and a rollback to the newest still undoes that message alone.
+  (``pgdb``), and a rollback to the newest still undoes that message alone;
+- writes whose answer nobody reads (the SAVEPOINT, the message log, the request's events)
+  are held and go with the next statement that needs an answer, or all together at the
+  message's end (``settle``), so that an error in one is still that message's own.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, cast
 
-from mailer.model import Status, ThreadInfo
+from mailer.model import Event, Status, ThreadInfo
 from mailer.store.sqlite import SqliteStore
 from mailer.store.threads import thread_info
 
@@ -31,6 +34,17 @@ _CREATE = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 Key = tuple[str, int]
+_MESSAGE = (
+    "key", "direction", "thread_id", "mailbox", "uidvalidity", "uid", "sender", "subject", "at",
+    "internaldate", "automatic", "decision", "reason", "rule", "language", "size", "defects",
+)  # fmt: skip
+# SQLite's INSERT OR IGNORE + "a duplicate inbound counts as a repeat", in one statement
+# that needs no answer: it can be held.
+_RECORD = (
+    f"WITH fresh AS (INSERT INTO messages({', '.join(_MESSAGE)})"
+    f" VALUES ({', '.join(['%s'] * len(_MESSAGE))}) ON CONFLICT DO NOTHING RETURNING 1)"
+    " INSERT INTO repeats(at) SELECT %s WHERE %s AND NOT EXISTS (SELECT 1 FROM fresh)"
+)
 
 
 class RoundTrips:
@@ -78,6 +92,27 @@ class RoundTrips:
     def set_promise(self, thread_id: int, promise: Any) -> None:
         self._fresh = None
         SqliteStore.set_promise(cast(Any, self), thread_id, promise)
+
+    # ---- writes held for the next round trip -------------------------------------------
+
+    def record_message(self, **fields: Any) -> int:
+        """As SQLite's; inside a transaction it is held, and answers -1 (not read there)."""
+        db = self._sql()
+        if not db.in_transaction or db.borrowed is not None:
+            return SqliteStore.record_message(cast(Any, self), **fields)
+        values = {name: None for name in _MESSAGE} | fields
+        values["automatic"] = int(bool(values["automatic"]))
+        db.hold(
+            _RECORD, (*(values[n] for n in _MESSAGE), values["at"], values["direction"] == "in")
+        )
+        return -1
+
+    def add_event(self, thread_id: int, at: float, event: Event, message_key: str | None) -> None:
+        with self._sql().holding():
+            SqliteStore.add_event(cast(Any, self), thread_id, at, event, message_key)
+
+    def settle(self) -> None:
+        self._sql().flush()
 
     # ---- the watermark, once per batch ---------------------------------------------------
 

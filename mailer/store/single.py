@@ -13,6 +13,8 @@ from mailer.store.rows import LeaseRow
 
 
 class SingleNode:
+    concurrent_writers = False  # one connection, used by the thread that opened it
+
     def take_lease(self, ttl: float = 0.0) -> bool:
         return True
 

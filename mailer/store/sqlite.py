@@ -87,6 +87,9 @@ class SqliteStore(
         os.write(fd, str(os.getpid()).encode())
         self._lock_file = fd
 
+    def settle(self) -> None:
+        """Every write is done when it returns: nothing is held (Store.settle)."""
+
     def close(self) -> None:
         self.db.close()
         if self._lock_file is not None:

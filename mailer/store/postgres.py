@@ -41,7 +41,7 @@ from mailer.store.claims import ClaimQueries
 from mailer.store.lease import LeaseQueries
 from mailer.store.pgdb import Fence, PgDatabase, Row, pg_errors, row_factory
 from mailer.store.roundtrips import RoundTrips
-from mailer.store.schema import MIGRATIONS, SCHEMA_VERSION
+from mailer.store.schema import AWAIT_FIRST_START, MIGRATIONS, SCHEMA_VERSION
 from mailer.store.sqlite import SqliteStore
 
 __all__ = ["PostgresStore", "desk_schema", "node_name"]
@@ -188,7 +188,8 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
             )
 
     def _prepare(self, *, register: bool) -> None:
-        """The registry, this mailbox's schema and its migrations, in one transaction."""
+        """The registry, this mailbox's schema and its migrations, in one transaction; a
+        schema made from nothing awaits its first start (``schema.AWAIT_FIRST_START``)."""
         with self._admin() as conn:
             for statement in _REGISTRY:
                 conn.execute(statement)
@@ -209,6 +210,8 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
                     conn.execute(statement)
                 conn.execute("DELETE FROM schema_version")
                 conn.execute("INSERT INTO schema_version VALUES (%s)", (number + 1,))
+            if version == 0:  # created from nothing: the first start is to come, as on SQLite
+                conn.execute(AWAIT_FIRST_START)
             conn.execute(
                 "INSERT INTO mailer.leases(desk) VALUES (%s) ON CONFLICT DO NOTHING",
                 (self.mailbox,),

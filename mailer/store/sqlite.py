@@ -22,7 +22,7 @@ from mailer.store.queue import QueueQueries
 from mailer.store.reports import ReportQueries
 from mailer.store.retention import RetentionQueries
 from mailer.store.rows import LoggedMessage, MailboxState, MessageRow
-from mailer.store.schema import SCHEMA_VERSION, migrate
+from mailer.store.schema import FIRST_START_KEY, FIRST_START_PENDING, SCHEMA_VERSION, migrate
 from mailer.store.single import SingleNode
 from mailer.store.sqlerrors import speaks_store_errors, sqlite_errors
 from mailer.store.threads import ThreadQueries
@@ -149,11 +149,11 @@ class SqliteStore(
 
     def awaits_first_start(self) -> bool:
         """True from the store's creation until the daemon's first watermark."""
-        row = self._one("SELECT value FROM meta WHERE key = 'first_start'")
-        return row is not None and row["value"] == "pending"
+        row = self._one("SELECT value FROM meta WHERE key = ?", (FIRST_START_KEY,))
+        return row is not None and row["value"] == FIRST_START_PENDING
 
     def first_start_done(self) -> None:
-        self.db.execute("DELETE FROM meta WHERE key = 'first_start'")
+        self.db.execute("DELETE FROM meta WHERE key = ?", (FIRST_START_KEY,))
 
     def advance(self, mailbox: str, uid: int) -> None:
         self.db.execute(

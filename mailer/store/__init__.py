@@ -275,11 +275,14 @@ def open_store(
     return SqliteStore(path, lock=lock, read_only=read_only)
 
 
-def open_stores(settings: StoreSettings, mailbox: str | None = None) -> list[tuple[str, Store]]:
+def open_stores(
+    settings: StoreSettings, mailbox: str | None = None, *, read_only: bool = False
+) -> list[tuple[str, Store]]:
     """The stores of the mailboxes ``--mailbox`` names: this config's (None), one address, or
-    every mailbox of a shared store ("all"). A SQLite store holds one mailbox: its own."""
+    every mailbox of a shared store ("all"). A SQLite store holds one mailbox: its own.
+    Another mailbox's store is always opened ``read_only`` (its own daemon migrates it)."""
     if not settings.url or mailbox is None or mailbox.lower() == settings.mailbox.lower():
-        return [(settings.mailbox, open_store(settings))]
+        return [(settings.mailbox, open_store(settings, read_only=read_only))]
     from mailer.store.postgres import stores_of
 
     return stores_of(settings, mailbox)

@@ -41,12 +41,15 @@ class SqliteStore(
     Build it with ``mailer.store.open_store``; every SQLite error leaves it as a store error.
     """
 
-    def __init__(self, path: Path, *, lock: bool = False, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, lock: bool = False, read_only: bool = False, timeout: float = 30.0
+    ) -> None:
         self.path = path
         self._lock_file: int | None = None
         refuse_empty(path)
         if read_only:  # ``mailer rules test``: read what is there, never create or migrate
-            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+            where = f"{path.resolve().as_uri()}?mode=ro"
+            self.db = sqlite3.connect(where, uri=True, timeout=timeout)
             self.db.row_factory = sqlite3.Row
             version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
             if version != SCHEMA_VERSION:
@@ -62,7 +65,7 @@ class SqliteStore(
         if not path.exists():
             _create(path)
         refuse_empty(path)  # made empty while we waited for the lock
-        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=timeout)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a process kill (SIGKILL) without an fsync per commit.

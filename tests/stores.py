@@ -22,3 +22,16 @@ def sql(where: Path | str, query: str, args: tuple[Any, ...] = ()) -> list[tuple
             return list(db.execute(query, args).fetchall())
     finally:
         db.close()
+
+
+def set_schema_version(where: Path | str, version: int) -> None:
+    """Make the store at ``where`` say it has schema ``version`` (its tables stay as they are)."""
+    if isinstance(where, str):
+        with psycopg.connect(where, autocommit=True) as conn:
+            conn.execute("UPDATE desk_default.schema_version SET version = %s", (version,))
+        return
+    db = sqlite3.connect(where)
+    try:
+        db.execute(f"PRAGMA user_version = {version}")
+    finally:
+        db.close()

@@ -4,6 +4,10 @@ promises were kept, how people rated it and where the backlog grows.
 Tables on the terminal; ``--json`` and ``--csv`` for scripts; ``--html FILE`` one
 self-contained page with the charts; ``--png DIR`` the charts as pictures. Every output
 prints the same figures (``mailer.core.reporting``), read from a read-only store.
+
+``--mailbox all`` (or an address) on a shared PostgreSQL store: one report over the requests
+of those mailboxes (``--by mailbox`` puts each in a group of its own), as ``mailer threads
+--mailbox`` lists them.
 """
 
 from __future__ import annotations
@@ -33,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--by",
         choices=GROUPINGS,
         default="team",
-        help="the groups: team (default), category, owner or week",
+        help="the groups: team (default), category, owner, mailbox or week",
+    )
+    parser.add_argument(
+        "--mailbox",
+        metavar="ADDRESS",
+        help='a shared store: this mailbox\'s requests, or "all" mailboxes (default: this one)',
     )
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object, for scripts")
@@ -75,17 +84,20 @@ def period_of(args: argparse.Namespace, zone: ZoneInfo, now: float) -> Span:
 def run(args: argparse.Namespace, config_path: Path) -> int:
     from mailer.config.load import load_settings
     from mailer.reports.gather import make_report, report_zone
-    from mailer.store import open_store
+    from mailer.store import open_stores
 
     settings = load_settings(config_path, reach_secrets=False)
     zone = report_zone(settings)
     period = period_of(args, zone, clock_from()())
-    store = open_store(settings.store, read_only=True)
+    desks = open_stores(settings.store, args.mailbox, read_only=True)
     try:
-        report = make_report(store, settings, period, by=args.by, zone=zone)
+        report = make_report(desks, settings, period, by=args.by, zone=zone)
     finally:
-        store.close()
+        for _, store in desks:
+            store.close()
     title = f"{settings.service.name}: service report"
+    if report.mailboxes:
+        title += f" ({', '.join(report.mailboxes)})"
     write_files(report, args, title)
     sys.stdout.write(render(report, args))
     return EXIT_OK

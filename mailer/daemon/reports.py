@@ -80,7 +80,7 @@ class WeeklyReports:
         from mailer.reports.page import render_page
 
         trend = Span("period", week.until - TREND_WEEKS * 7 * 86400.0, week.until)
-        report = make_report(self.store, s, trend, zone=zone, team=team)
+        report = make_report([(s.store.mailbox, self.store)], s, trend, zone=zone, team=team)
         found = s.team(team)
         scope = found.name if found else "all teams"
         title = f"{s.service.name}: weekly report {week.name}, {scope}"

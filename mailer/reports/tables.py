@@ -86,6 +86,7 @@ def text_report(report: Report, *, with_requesters: bool = False) -> str:
     out = [
         f"Service report {iso(t.since, zone)} to {iso(t.until, zone)} ({report.timezone})",
         "Working time (first response, resolution) counts in each team's calendar.",
+        *([f"Mailboxes: {', '.join(report.mailboxes)}"] if report.mailboxes else []),
         "",
         table(SUMMARY, [summary_row(t, ALL), *(summary_row(g, g.name) for g in report.groups)]),
         "",

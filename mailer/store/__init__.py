@@ -39,6 +39,7 @@ from mailer.store.rows import (
     OutboxRow,
     PurgeCounts,
     ReportThread,
+    TeamLoad,
     ThreadRow,
 )
 from mailer.store.schema import SCHEMA_VERSION
@@ -59,6 +60,7 @@ __all__ = [
     "ReportThread",
     "Savepoint",
     "Store",
+    "TeamLoad",
     "ThreadRow",
     "open_store",
     "open_stores",
@@ -189,6 +191,8 @@ class Store(Protocol):
     ) -> bool: ...
     def notice_recorded(self, thread_id: int, kind: str, due: float) -> bool: ...
     def record_digest(self, recipient: str, day: str, now: float) -> bool: ...
+    def team_load(self, now: float) -> list[TeamLoad]:
+        """Open, overdue and waiting requests per team right now (the metrics' gauges)."""
 
     # ---- reports: what happened in a period (read only), weekly mails recorded once
     def report_threads(self, *, since: float, until: float) -> list[ReportThread]: ...
@@ -263,33 +267,42 @@ class Store(Protocol):
 
 
 def open_store(
-    where: StoreSettings | Path | str, *, lock: bool = False, read_only: bool = False
+    where: StoreSettings | Path | str,
+    *,
+    lock: bool = False,
+    read_only: bool = False,
+    timeout: float | None = None,
 ) -> Store:
     """The store ``[store]`` names (a path, or a PostgreSQL URL), created and migrated if need be.
 
     ``lock``: the daemon's exclusive hold (``StoreLocked`` when another one has it); on
     PostgreSQL it registers the mailbox (``DeskTaken`` for a second config) and writes only
     under the mailbox's lease (``take_lease``). ``read_only``: look only, never create or
-    migrate (``StoreOutdated`` on another schema). Failures are ``StoreError``s (or OSError
-    for the directory).
+    migrate (``StoreOutdated`` on another schema). ``timeout``: seconds a look waits at most
+    (SQLite's busy lock; PostgreSQL's connection and each statement), for a caller that must
+    answer in time (the metrics); None: the defaults. Failures are ``StoreError``s (or
+    OSError for the directory).
     """
     if isinstance(where, str):
         where = StoreSettings(path=Path(where), url=where) if "://" in where else Path(where)
     if isinstance(where, StoreSettings) and where.url:
         from mailer.store.postgres import PostgresStore
 
-        return PostgresStore(where, lock=lock, read_only=read_only)
+        return PostgresStore(where, lock=lock, read_only=read_only, timeout=timeout)
     from mailer.store.sqlite import SqliteStore
 
     path = where.path if isinstance(where, StoreSettings) else where
-    return SqliteStore(path, lock=lock, read_only=read_only)
+    return SqliteStore(path, lock=lock, read_only=read_only, timeout=timeout or 30.0)
 
 
-def open_stores(settings: StoreSettings, mailbox: str | None = None) -> list[tuple[str, Store]]:
+def open_stores(
+    settings: StoreSettings, mailbox: str | None = None, *, read_only: bool = False
+) -> list[tuple[str, Store]]:
     """The stores of the mailboxes ``--mailbox`` names: this config's (None), one address, or
-    every mailbox of a shared store ("all"). A SQLite store holds one mailbox: its own."""
+    every mailbox of a shared store ("all"). A SQLite store holds one mailbox: its own.
+    Another mailbox's store is always opened ``read_only`` (its own daemon migrates it)."""
     if not settings.url or mailbox is None or mailbox.lower() == settings.mailbox.lower():
-        return [(settings.mailbox, open_store(settings))]
+        return [(settings.mailbox, open_store(settings, read_only=read_only))]
     from mailer.store.postgres import stores_of
 
     return stores_of(settings, mailbox)

@@ -7,6 +7,11 @@ config at a time). Every row goes over in ONE transaction, with its id (identity
 are moved past them), and then each table is compared: the number of rows and a digest of
 every row (SHA-256 over the sorted hashes of the rows' values, so the order and the
 engines' collations do not matter).
+
+A new PostgreSQL store holds one row already: the mark that it awaits its first start
+(``schema.AWAIT_FIRST_START``). That mark alone does not make a target non-empty; it is
+removed before the copy, so the copied store awaits a first start exactly when its source
+did (a store that served its mailbox must never take the next start for a first one).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from mailer.settings import StoreSettings
 from mailer.store.dialect import ID_TABLES
 from mailer.store.pgdb import pg_errors
 from mailer.store.postgres import PostgresStore
+from mailer.store.schema import FIRST_START_KEY, FIRST_START_PENDING
 from mailer.store.sqlerrors import sqlite_errors
 from mailer.store.sqlite import SqliteStore
 
@@ -67,6 +73,7 @@ def copy_store(source: Path, target: StoreSettings) -> CopyReport:
             tables = _tables(src)
             with pg_errors(), dest.pool.connection() as conn, conn.transaction():
                 _refuse_rows(conn, tables, target)
+                conn.execute("DELETE FROM meta WHERE key = %s", (FIRST_START_KEY,))
                 for table in tables:
                     columns = _columns(src, table)
                     names = ", ".join(columns)
@@ -111,8 +118,15 @@ def _columns(src: SqliteStore, table: str) -> list[str]:
 
 
 def _refuse_rows(conn: Any, tables: list[str], target: StoreSettings) -> None:
+    """A ``StoreError`` when the target has a row, its mark of a first start to come aside
+    (every new store has that one)."""
     for table in tables:
-        if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+        query = f"SELECT EXISTS (SELECT 1 FROM {table})"
+        args: tuple[str, ...] = ()
+        if table == "meta":
+            query = "SELECT EXISTS (SELECT 1 FROM meta WHERE NOT (key = %s AND value = %s))"
+            args = (FIRST_START_KEY, FIRST_START_PENDING)
+        if conn.execute(query, args).fetchone()[0]:
             raise StoreError(
                 f"{target.where} already holds rows of {target.mailbox or 'this mailbox'} "
                 f"(table {table}): mailer store copy only fills an empty store; nothing was copied"

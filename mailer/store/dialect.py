@@ -7,7 +7,9 @@ here, in one place, with a test per rule (``tests/unit/test_dialect.py``):
 - placeholders ``?`` and ``:name`` become ``%s`` and ``%(name)s`` (a literal ``%`` doubles);
 - ``INSERT OR IGNORE`` becomes ``INSERT ... ON CONFLICT DO NOTHING``;
 - an insert into a table with an ``id`` returns it (``RETURNING id``: SQLite's lastrowid);
-- ``max(a, b, ...)`` with several arguments is ``greatest``; ``x''`` an empty ``bytea``;
+- ``max(a, b, ...)`` and ``min(a, b, ...)`` with several arguments (SQLite's scalar ones)
+  are ``greatest`` and ``least`` (which skip a NULL where SQLite's give NULL: the queries
+  ``coalesce`` what may be NULL); ``x''`` an empty ``bytea``;
 - ``col = ? COLLATE NOCASE`` compares ``lower()``s (the unique index is on ``lower(col)``);
 - in ``ON CONFLICT ... DO UPDATE SET c = c + 1`` the old row's ``c`` is named by its table;
 - ``BEGIN IMMEDIATE`` is ``BEGIN``; ``temp.`` is ``pg_temp.``.
@@ -28,7 +30,8 @@ ID_TABLES = frozenset({"threads", "messages", "outbox", "events"})
 _INSERT = re.compile(r"^\s*INSERT\s+(OR\s+IGNORE\s+)?INTO\s+(\w+)", re.IGNORECASE)
 _NOCASE = re.compile(r"(\w+)\s*=\s*\?\s+COLLATE\s+NOCASE", re.IGNORECASE)
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_MAX = re.compile(r"\bmax\(", re.IGNORECASE)
+_SCALAR = re.compile(r"\b(max|min)\(", re.IGNORECASE)
+_SCALAR_NAMES = {"max": "greatest(", "min": "least("}
 _SELF_UPDATE = re.compile(r"\b(\w+)\s*=\s*\1\s*([+-])")
 
 
@@ -39,7 +42,7 @@ def statement(sql: str) -> tuple[str, bool]:
     text = re.sub(r"^\s*BEGIN\s+IMMEDIATE\b", "BEGIN", text, flags=re.IGNORECASE)
     text = _NOCASE.sub(r"lower(\1) = lower(?)", text)
     text = text.replace("temp.", "pg_temp.").replace("x''", "''::bytea")
-    text = _greatest(text)
+    text = _scalar(text)
     returning = False
     insert = _INSERT.match(text)
     if insert:
@@ -59,11 +62,12 @@ def statement(sql: str) -> tuple[str, bool]:
     return text, returning
 
 
-def _greatest(text: str) -> str:
-    """``max(a, b)`` (SQLite's scalar max) as ``greatest(a, b)``; ``max(a)`` stays."""
+def _scalar(text: str) -> str:
+    """``max(a, b)`` and ``min(a, b)`` (SQLite's scalar ones) as ``greatest(a, b)`` and
+    ``least(a, b)``; the aggregates ``max(a)`` and ``min(a)`` stay."""
     out: list[str] = []
     position = 0
-    for found in _MAX.finditer(text):
+    for found in _SCALAR.finditer(text):
         if found.start() < position:
             continue
         depth, commas, end = 0, 0, found.end()
@@ -78,8 +82,8 @@ def _greatest(text: str) -> str:
                     break
             elif char == "," and depth == 1:
                 commas += 1
-        inner = _greatest(text[found.end() : end])
-        name = "greatest(" if commas else text[found.start() : found.end()]
+        inner = _scalar(text[found.end() : end])
+        name = _SCALAR_NAMES[found.group(1).lower()] if commas else found.group(0)
         out.append(text[position : found.start()] + name + inner + ")")
         position = end + 1
     return "".join(out) + text[position:]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 import socket
 import time
@@ -41,7 +42,7 @@ from mailer.store.claims import ClaimQueries
 from mailer.store.lease import LeaseQueries
 from mailer.store.pgdb import Fence, PgDatabase, Row, pg_errors, row_factory
 from mailer.store.roundtrips import RoundTrips
-from mailer.store.schema import MIGRATIONS, SCHEMA_VERSION
+from mailer.store.schema import AWAIT_FIRST_START, MIGRATIONS, SCHEMA_VERSION
 from mailer.store.sqlite import SqliteStore
 
 __all__ = ["PostgresStore", "desk_schema", "node_name"]
@@ -77,15 +78,18 @@ def node_name() -> str:
 
 
 def make_pool(
-    url: str, password: str | None, *, size: int, schema: str
+    url: str, password: str | None, *, size: int, schema: str, timeout: float | None = None
 ) -> psycopg_pool.ConnectionPool[Any]:
+    """``timeout``: a bound on each wait (connecting, a connection, a statement), for a
+    look that must answer in time (a metrics scrape); None: the daemon's patient defaults."""
+    limits = f" -c statement_timeout={int(timeout * 1000)}" if timeout else ""
     kwargs: dict[str, Any] = {
         "autocommit": True,
         "row_factory": row_factory,
-        "connect_timeout": 5,
+        "connect_timeout": max(1, math.ceil(timeout)) if timeout else 5,
         "application_name": "mailer",
         "options": f"-c search_path={schema} -c idle_in_transaction_session_timeout="
-        f"{CLAIM_IDLE_TIMEOUT}",
+        f"{CLAIM_IDLE_TIMEOUT}{limits}",
     }
     if password is not None:
         kwargs["password"] = password
@@ -96,11 +100,11 @@ def make_pool(
         max_size=size,
         open=False,
         check=psycopg_pool.ConnectionPool.check_connection,
-        timeout=5.0,  # a call waits this long for a connection (the server restarts)
+        timeout=timeout or 5.0,  # a call waits this long for a connection (a server restart)
         name="mailer-store",
     )
     with pg_errors():
-        pool.open(wait=True, timeout=15.0)
+        pool.open(wait=True, timeout=timeout or 15.0)
     return pool
 
 
@@ -120,6 +124,7 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
         pool: psycopg_pool.ConnectionPool[Any] | None = None,
         pool_size: int = 8,
         node: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.settings = settings
         self.url = settings.url or ""
@@ -130,7 +135,7 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
         self.node = node or node_name()
         self.owns_pool = pool is None
         self.pool = pool or make_pool(
-            self.url, settings.password, size=pool_size, schema=self.schema
+            self.url, settings.password, size=pool_size, schema=self.schema, timeout=timeout
         )
         self.fence = Fence(self.mailbox, self.node) if lock else None
         self.pg = PgDatabase(self.pool, self.fence, on_connect=self._intake_session)
@@ -188,7 +193,8 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
             )
 
     def _prepare(self, *, register: bool) -> None:
-        """The registry, this mailbox's schema and its migrations, in one transaction."""
+        """The registry, this mailbox's schema and its migrations, in one transaction; a
+        schema made from nothing awaits its first start (``schema.AWAIT_FIRST_START``)."""
         with self._admin() as conn:
             for statement in _REGISTRY:
                 conn.execute(statement)
@@ -209,6 +215,8 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
                     conn.execute(statement)
                 conn.execute("DELETE FROM schema_version")
                 conn.execute("INSERT INTO schema_version VALUES (%s)", (number + 1,))
+            if version == 0:  # created from nothing: the first start is to come, as on SQLite
+                conn.execute(AWAIT_FIRST_START)
             conn.execute(
                 "INSERT INTO mailer.leases(desk) VALUES (%s) ON CONFLICT DO NOTHING",
                 (self.mailbox,),

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from mailer.errors import StoreEmpty, StoreError
 from mailer.settings import StoreSettings
+from mailer.store import open_store
+from mailer.store.rows import TeamLoad
 from mailer.store.sqlerrors import sqlite_errors, store_error
 from mailer.store.sqlite import refuse_empty
 
@@ -119,35 +121,14 @@ def read_gauges(path: Path | StoreSettings, *, timeout: float = 2.0) -> Gauges:
     )
 
 
-@dataclass(frozen=True)
-class TeamLoad:
-    """One team's open requests right now: all, past a due time, waiting for the requester."""
-
-    team: str | None
-    open: int
-    overdue: int
-    waiting: int
-
-
-def read_team_load(path: Path, now: float, *, timeout: float = 2.0) -> list[TeamLoad]:
-    """Open, overdue and waiting requests per team, on a read-only connection of their own.
-
-    Overdue: a first response not given by its due time, or a resolution clock (not paused)
-    past its due time."""
-    with sqlite_errors():
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
-        try:
-            rows = db.execute(
-                "SELECT team, count(*),"
-                " sum((first_response_at IS NULL AND first_response_due < :now)"
-                "  OR (paused_at IS NULL AND resolution_due < :now)),"
-                " sum(status = 'waiting')"
-                " FROM threads WHERE status IN ('new', 'acknowledged', 'in_progress', 'waiting')"
-                " GROUP BY team ORDER BY team",
-                {"now": now},
-            ).fetchall()
-        finally:
-            db.close()
-    return [
-        TeamLoad(team, int(n), int(late or 0), int(waiting or 0)) for team, n, late, waiting in rows
-    ]
+def read_team_load(
+    where: Path | StoreSettings, now: float, *, timeout: float = 2.0
+) -> list[TeamLoad]:
+    """Open, overdue and waiting requests per team (``Store.team_load``), on a read-only open
+    of the store of its own (SQLite or PostgreSQL), waiting ``timeout`` seconds at most; a
+    ``StoreError`` when it cannot be read."""
+    store = open_store(where, read_only=True, timeout=timeout)
+    try:
+        return store.team_load(now)
+    finally:
+        store.close()

@@ -1,4 +1,5 @@
-"""Promises kept in the store: due times per request, reminders and digests sent once.
+"""Promises kept in the store: due times per request, reminders and digests sent once,
+and each team's load against them (the metrics' gauges).
 
 A reminder, an escalation or a digest is queued in the same transaction as its row here;
 the row's key (request, kind, due time, recipient; or recipient and day) is the primary key,
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from mailer.model import OPEN_STATUSES, Promise, ThreadInfo
 from mailer.store.base import Connected
+from mailer.store.rows import TeamLoad
 from mailer.store.threads import thread_info
 
 
@@ -35,6 +37,27 @@ class PromiseQueries(Connected):
     def open_threads(self) -> list[ThreadInfo]:
         """Every open request (new, acknowledged, in progress, waiting), oldest first."""
         return self._open("")
+
+    def team_load(self, now: float) -> list[TeamLoad]:
+        """Open, overdue and waiting requests per team (no team first, then by name).
+
+        Overdue: a first response not given by its due time, or a resolution clock (not
+        paused) past its due time. CASE, not SQLite's sum of a comparison: PostgreSQL has no
+        sum of booleans."""
+        statuses = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
+        rows = self.db.execute(
+            "SELECT team, count(*) AS n,"
+            " sum(CASE WHEN (first_response_at IS NULL AND first_response_due < :now)"
+            "  OR (paused_at IS NULL AND resolution_due < :now) THEN 1 ELSE 0 END) AS late,"
+            " sum(CASE WHEN status = 'waiting' THEN 1 ELSE 0 END) AS waiting"
+            f" FROM threads WHERE status IN ({statuses})"
+            " GROUP BY team ORDER BY coalesce(team, '')",
+            {"now": now},
+        )
+        return [
+            TeamLoad(r["team"], int(r["n"]), int(r["late"] or 0), int(r["waiting"] or 0))
+            for r in rows
+        ]
 
     def _open(self, condition: str) -> list[ThreadInfo]:
         marks = ", ".join("?" * len(OPEN_STATUSES))

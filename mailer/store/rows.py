@@ -137,6 +137,16 @@ class Occurrence:
 
 
 @dataclass(frozen=True)
+class TeamLoad:
+    """One team's open requests right now: all, past a due time, waiting for the requester."""
+
+    team: str | None
+    open: int
+    overdue: int
+    waiting: int
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     """A mail to send, with its bytes (the outbox drain, the Sent-folder copies)."""
 

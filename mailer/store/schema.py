@@ -165,6 +165,14 @@ MIGRATIONS: tuple[str, ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)  # what this mailer writes and expects
 
+# A store created from nothing awaits the daemon's first start (``awaits_first_start``): on
+# both engines the creation writes this mark, and only the creation (a store being migrated
+# served a mailbox already). ``mailer store copy`` knows it as the one row of a new store.
+FIRST_START_KEY, FIRST_START_PENDING = "first_start", "pending"
+AWAIT_FIRST_START = (
+    f"INSERT INTO meta(key, value) VALUES ('{FIRST_START_KEY}', '{FIRST_START_PENDING}')"
+)
+
 
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the schema up to date; returns the version reached."""
@@ -184,7 +192,7 @@ def migrate(db: sqlite3.Connection) -> int:
                 if statement.strip():
                     db.execute(statement)
             if version == 0:  # a new store: the daemon's first start is still to come
-                db.execute("INSERT INTO meta(key, value) VALUES ('first_start', 'pending')")
+                db.execute(AWAIT_FIRST_START)
             db.execute(f"PRAGMA user_version = {version + 1}")
         except BaseException:
             db.execute("ROLLBACK")

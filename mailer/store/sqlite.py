@@ -22,7 +22,7 @@ from mailer.store.queue import QueueQueries
 from mailer.store.reports import ReportQueries
 from mailer.store.retention import RetentionQueries
 from mailer.store.rows import LoggedMessage, MailboxState, MessageRow
-from mailer.store.schema import SCHEMA_VERSION, migrate
+from mailer.store.schema import FIRST_START_KEY, FIRST_START_PENDING, SCHEMA_VERSION, migrate
 from mailer.store.single import SingleNode
 from mailer.store.sqlerrors import speaks_store_errors, sqlite_errors
 from mailer.store.threads import ThreadQueries
@@ -41,12 +41,15 @@ class SqliteStore(
     Build it with ``mailer.store.open_store``; every SQLite error leaves it as a store error.
     """
 
-    def __init__(self, path: Path, *, lock: bool = False, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, lock: bool = False, read_only: bool = False, timeout: float = 30.0
+    ) -> None:
         self.path = path
         self._lock_file: int | None = None
         refuse_empty(path)
         if read_only:  # ``mailer rules test``: read what is there, never create or migrate
-            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+            where = f"{path.resolve().as_uri()}?mode=ro"
+            self.db = sqlite3.connect(where, uri=True, timeout=timeout)
             self.db.row_factory = sqlite3.Row
             version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
             if version != SCHEMA_VERSION:
@@ -62,7 +65,7 @@ class SqliteStore(
         if not path.exists():
             _create(path)
         refuse_empty(path)  # made empty while we waited for the lock
-        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=timeout)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a process kill (SIGKILL) without an fsync per commit.
@@ -152,11 +155,11 @@ class SqliteStore(
 
     def awaits_first_start(self) -> bool:
         """True from the store's creation until the daemon's first watermark."""
-        row = self._one("SELECT value FROM meta WHERE key = 'first_start'")
-        return row is not None and row["value"] == "pending"
+        row = self._one("SELECT value FROM meta WHERE key = ?", (FIRST_START_KEY,))
+        return row is not None and row["value"] == FIRST_START_PENDING
 
     def first_start_done(self) -> None:
-        self.db.execute("DELETE FROM meta WHERE key = 'first_start'")
+        self.db.execute("DELETE FROM meta WHERE key = ?", (FIRST_START_KEY,))
 
     def advance(self, mailbox: str, uid: int) -> None:
         self.db.execute(

@@ -29,6 +29,13 @@ from mailer.store.schema import MIGRATIONS
             "SELECT max(a, coalesce((SELECT max(b) FROM t), 0))",
             "SELECT greatest(a, coalesce((SELECT max(b) FROM t), 0))",
         ),
+        ("SELECT min(a, ?) FROM t", "SELECT least(a, %s) FROM t"),
+        ("SELECT min(at) FROM e", "SELECT min(at) FROM e"),
+        (
+            "SELECT min(t.a, coalesce((SELECT min(m.b) FROM m), t.a)) FROM t",
+            "SELECT least(t.a, coalesce((SELECT min(m.b) FROM m), t.a)) FROM t",
+        ),
+        ("SELECT MAX(a, min(b, c)), Min(d)", "SELECT greatest(a, least(b, c)), Min(d)"),
         (
             "SELECT * FROM threads WHERE reference = ? COLLATE NOCASE",
             "SELECT * FROM threads WHERE lower(reference) = lower(%s)",

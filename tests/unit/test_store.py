@@ -25,6 +25,7 @@ from mailer.model import Event, Status
 from mailer.store import SCHEMA_VERSION, MailboxState, Store, ThreadRow, open_store
 from mailer.store.sqlerrors import store_error
 from mailer.store.sqlite import SqliteStore
+from tests.stores import set_schema_version
 
 NOW = 1_800_000_000.0
 
@@ -213,7 +214,7 @@ def test_a_new_store_is_made_whole_and_awaits_its_first_start(tmp_path: Path) ->
 def test_a_store_of_another_version_is_outdated(store_where: Path | str) -> None:
     open_store(store_where).close()
     with pytest.raises(StoreOutdated, match="newer than this mailer"):
-        _set_version(store_where, SCHEMA_VERSION + 1)
+        set_schema_version(store_where, SCHEMA_VERSION + 1)
         open_store(store_where)
     with pytest.raises(StoreOutdated, match="start the daemon once"):
         open_store(store_where, read_only=True)
@@ -223,15 +224,3 @@ def test_a_missing_store_cannot_be_read(store_where: Path | str) -> None:
     with pytest.raises(StoreUnavailable):
         open_store(store_where, read_only=True)
     assert isinstance(store_where, str) or not store_where.exists()
-
-
-def _set_version(where: Path | str, version: int) -> None:
-    if isinstance(where, str):
-        with psycopg.connect(where, autocommit=True) as conn:
-            conn.execute("UPDATE desk_default.schema_version SET version = %s", (version,))
-        return
-    db = sqlite3.connect(where)
-    try:
-        db.execute(f"PRAGMA user_version = {version}")
-    finally:
-        db.close()

@@ -14,7 +14,7 @@ from mailer.cli.main import main
 from mailer.config import templates
 from mailer.config.load import load_settings
 from mailer.daemon.pipeline import Pipeline
-from mailer.errors import StoreLocked
+from mailer.errors import StoreError, StoreLocked
 from mailer.model import InboundMail, MailboxRef
 from mailer.store import MailboxState, open_store
 from mailer.store.copy import copy_store
@@ -93,3 +93,40 @@ def test_the_daemon_must_be_stopped(config: Path, postgres: Postgres) -> None:
         copy_store(settings.store.path, target)
     daemon.close()
     assert copy_store(settings.store.path, target).ok
+
+
+@pytest.mark.parametrize("source_started", [True, False], ids=["started", "new"])
+def test_the_copy_awaits_a_first_start_exactly_when_its_source_did(
+    config: Path, postgres: Postgres, source_started: bool
+) -> None:
+    """A new PostgreSQL store holds the mark of a first start to come: that alone is no row
+    that refuses the copy, and the copy ends with the source's mark, or none."""
+    settings = load_settings(config)
+    if source_started:
+        source = open_store(settings.store)
+        with source.transaction():
+            source.first_start_done()
+        source.close()
+    url = postgres.create_database(f"copy_mark_{'started' if source_started else 'new'}")
+    target = dataclasses.replace(settings.store, url=url)
+    open_store(target).close()  # a daemon met the new store first: it awaits its first start
+    report = copy_store(settings.store.path, target)
+    assert report.ok and next(t for t in report.tables if t.name == "meta").same
+    copied = open_store(target)
+    try:
+        assert copied.awaits_first_start() is not source_started
+    finally:
+        copied.close()
+
+
+def test_a_target_with_any_other_meta_row_is_refused(config: Path, postgres: Postgres) -> None:
+    """Only the mark of a first start to come is taken for a new store's: a reference
+    counter already there (a request was numbered) refuses the copy."""
+    settings = load_settings(config)
+    target = dataclasses.replace(settings.store, url=postgres.create_database("copy_counted"))
+    store = open_store(target)
+    with store.transaction():
+        store.next_reference_number(1000)
+    store.close()
+    with pytest.raises(StoreError, match=r"already holds rows .*\(table meta\)"):
+        copy_store(settings.store.path, target)

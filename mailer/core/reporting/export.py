@@ -89,6 +89,7 @@ def report_data(report: Report, *, with_requesters: bool = False) -> dict[str, A
     return {
         **data,
         "timezone": report.timezone,
+        "mailboxes": list(report.mailboxes),
         "by": report.by,
         "weeks": [figures_data(w, zone) for w in report.weeks],
         "groups": [

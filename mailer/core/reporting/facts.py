@@ -54,6 +54,7 @@ class Request:
     acknowledged_at: float | None  # SMTP accepted its receipt
     first_response_at: float | None  # the first human answer the requester got
     steps: tuple[Step, ...] = ()  # in the order they happened
+    mailbox: str = ""  # the shared address whose store holds it (a report may span several)
 
     def status_at(self, instant: float) -> Status | None:
         """Its status just before ``instant``; None when it did not exist yet."""

@@ -1,7 +1,8 @@
 """A whole report: the period's figures, the same per week (the charts' series) and per
-group (``--by`` team, category, owner or week), and the oldest requests still open.
+group (``--by`` team, category, owner, mailbox or week), and the oldest requests still open.
 
-Groups by team, category or owner hold the requests of that team (category, current owner),
+Groups by team, category, owner or mailbox hold the requests of that team (category, current
+owner, shared mailbox: a report of a shared store may span several mailboxes),
 with every figure of the period; robots and duplicates belong to no request, so only the
 period and its weeks count them. Grouped by week, the groups are the weeks.
 """
@@ -17,8 +18,8 @@ from mailer.core.reporting.figures import CalendarOf, Figures, figures
 from mailer.core.reporting.weeks import DAY, Span, weeks_of
 from mailer.model import OPEN_STATUSES
 
-GROUPINGS = ("team", "category", "owner", "week")
-NOBODY = {"team": "(no team)", "category": "(none)", "owner": "(nobody)"}
+GROUPINGS = ("team", "category", "owner", "mailbox", "week")
+NOBODY = {"team": "(no team)", "category": "(none)", "owner": "(nobody)", "mailbox": "(none)"}
 OLDEST = 10  # open requests listed
 
 
@@ -43,6 +44,7 @@ class Report:
     groups: tuple[Figures, ...]
     oldest_open: tuple[OpenRequest, ...]
     group_weeks: tuple[tuple[Figures, ...], ...] = ()  # each group's weeks (not by week)
+    mailboxes: tuple[str, ...] = ()  # the shared addresses it reads, when not its config's
 
 
 def group_key(by: str) -> Callable[[Request], str]:
@@ -59,6 +61,7 @@ def build_report(
     calendar_of: CalendarOf,
     *,
     by: str = "team",
+    mailboxes: Sequence[str] = (),
 ) -> Report:
     weeks = weeks_of(period, zone)
     per_week = tuple(
@@ -88,6 +91,7 @@ def build_report(
         groups=groups,
         oldest_open=oldest_open(requests, period.until),
         group_weeks=group_weeks,
+        mailboxes=tuple(mailboxes),
     )
 
 

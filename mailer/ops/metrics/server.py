@@ -1,8 +1,9 @@
 """Prometheus metrics and a health check over HTTP (``/metrics``, ``/healthz``).
 
 Counters come from the daemon's log events (``count_events``, see metrics_events.py); the
-outbox and quarantine gauges are read from the store at scrape time, on a read-only
-connection per scrape, so a scrape never waits for the daemon and never sees stale numbers.
+outbox and quarantine gauges, and the per-team load (``sla``), are read from the store at
+scrape time, on a read-only connection per scrape, so a scrape never waits for the daemon
+and never sees stale numbers (on either backend: the team load is the store's own query).
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ def start(
         _Forward(),
         _LiveCollector(state),
         _StoreCollector(store_path),
-        *_team_load(store_path),
+        TeamLoadCollector(store_path),
     )
     for collector in collectors:
         registry.register(collector)
@@ -267,12 +268,3 @@ def start(
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()
     return Metrics(server, thread)
-
-
-def _team_load(store: Path | StoreSettings) -> list[TeamLoadCollector]:
-    """The per-team gauges read a SQLite store (a PostgreSQL one has no such reader yet)."""
-    if isinstance(store, StoreSettings):
-        if store.url:
-            return []
-        store = store.path
-    return [TeamLoadCollector(store)]

@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from mailer.errors import StoreError
 from mailer.ops.metrics.events import EVENTS
+from mailer.settings import StoreSettings
 from mailer.store.probe import read_team_load
 
 HOUR = 3600
@@ -81,11 +82,11 @@ def count_sla(event: str, fields: MutableMapping[str, Any]) -> None:
 class TeamLoadCollector:
     """The per-team gauges, read from the store at each scrape (read-only, 2 s at most)."""
 
-    path: Path
+    store: Path | StoreSettings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            loads = read_team_load(self.path, time.time())
+            loads = read_team_load(self.store, time.time())
         except StoreError:
             return  # mailer_store_readable says so
         families = [GaugeMetricFamily(name, text, labels=["team"]) for name, text in GAUGES]

@@ -35,14 +35,15 @@ def look_up(s: Settings, store: Store, msg: ParsedMessage, now: float, *, backlo
     window = now - s.limits.auto_per_thread_window
     ours = [m for m in store.thread_messages(thread.id) if m.direction == "out"] if thread else []
     named_ids = {*msg.references, *msg.in_reply_to}
+    duplicate, receipts = store.arrival_facts(msg.key, to.key if to else None, now - DAY)
     return Known(
-        duplicate=store.knows_inbound(msg.key),
+        duplicate=duplicate,
         backlog=backlog,
         thread=thread,
         named=named,
         returned=store.thread_by_message_ids(returned_ids),
         returned_ids=returned_ids,
-        receipts_to_sender=store.receipts_sent_to(to.key, now - DAY) if to else 0,
+        receipts_to_sender=receipts,
         automatic_in_thread=store.automatic_in_a_row(thread.id, window) if thread else 0,
         replies_to_requester_mail=any(
             m.key in named_ids and m.decision in TO_REQUESTER for m in ours

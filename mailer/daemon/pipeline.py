@@ -198,12 +198,11 @@ class Pipeline:
         """A new request; its due times count from ``arrival`` (the server's INTERNALDATE)."""
         s = self.settings
         classification, previous = j.classification, j.previous
-        number = self.store.next_reference_number(s.service.reference_start)
-        reference = f"{s.service.reference_prefix}-{number}"
         requester = receipt_address(msg) or msg.sender  # receipt_to, when there is one
         status = Status.ACKNOWLEDGED if j.decision.receipt_to else Status.NEW
-        thread_id = self.store.create_thread(
-            reference=reference,
+        thread_id = self.store.open_request(
+            s.service.reference_prefix,
+            s.service.reference_start,
             requester=requester.key if requester else (msg.return_path or "").lower(),
             requester_name=requester.name if requester else "",
             subject=request_subject(s, msg, previous),

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from mailer.model import Event, Promise, Status, ThreadInfo
 from mailer.settings import StoreSettings
@@ -103,6 +103,10 @@ class Store(Protocol):
 
     # ---- messages in and out
     def knows_inbound(self, key: str) -> bool: ...
+    def arrival_facts(self, key: str, recipient: str | None, since: float) -> tuple[bool, int]:
+        """``knows_inbound(key)`` and ``receipts_sent_to(recipient, since)`` (0 without a
+        recipient) in one statement: what judging a new message reads, in one round trip."""
+
     def record_message(
         self,
         *,
@@ -133,6 +137,10 @@ class Store(Protocol):
 
     # ---- requests and their timeline
     def next_reference_number(self, start: int) -> int: ...
+    def open_request(self, prefix: str, start: int, **fields: Any) -> int:
+        """``create_thread`` under the next reference ``PREFIX-N`` (``next_reference_number``);
+        returns its id (one round trip on PostgreSQL)."""
+
     def peek_reference_number(self, start: int) -> int: ...
     def create_thread(
         self,
@@ -214,7 +222,10 @@ class Store(Protocol):
         raw: bytes,
         next_attempt: float,
         created_at: float,
-    ) -> int: ...
+    ) -> int:
+        """The new row's id; 0 when the store sends it with its next round trip (PostgreSQL,
+        inside a transaction: nobody reads it there)."""
+
     def receipts_sent_to(self, recipient: str, since: float) -> int: ...
     def due(self, now: float, *, after_id: int = 0, limit: int = 100) -> list[OutboxRow]: ...
     def next_due(self) -> float | None: ...

@@ -143,7 +143,8 @@ class PgDatabase:
         text, returning = dialect.statement(sql)
         params = args if isinstance(args, dict) else tuple(args)
         mine = self.in_transaction and self.borrowed is None
-        if mine and (word.startswith("SAVEPOINT") or (self._holding and word.startswith("INSERT"))):
+        held = self._holding and word.startswith("INSERT") and _small(params)
+        if mine and (word.startswith("SAVEPOINT") or held):
             return self.hold(text, params)
         if mine and word.startswith("ROLLBACK"):  # TO a savepoint: what it held is undone
             self.held = [h for h in self.held if h.startswith("SAVEPOINT")]

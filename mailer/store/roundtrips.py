@@ -79,6 +79,31 @@ class RoundTrips:
         self._fresh = (int(row["id"]), row)
         return int(row["id"])
 
+    def open_request(self, prefix: str, start: int, **fields: Any) -> int:
+        """The reference counter moved on and the request's row written, in one statement."""
+        status: Status = fields["status"]
+        values = {**fields, "status": status.value}
+        names = [n.strip() for n in _CREATE.split("(", 1)[1].split(")", 1)[0].split(",")][1:]
+        row = (
+            self._sql()
+            .execute(
+                "WITH ref AS (INSERT INTO meta(key, value) VALUES ('next_reference', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = (greatest(meta.value::bigint, ?) + 1)"
+                f"::text RETURNING value) INSERT INTO threads(reference, {', '.join(names)})"
+                f" SELECT ? || '-' || (ref.value::bigint - 1)::text, {', '.join('?' * len(names))}"
+                " FROM ref RETURNING *",
+                (str(start + 1), start, prefix, *(values[name] for name in names)),
+            )
+            .fetchone()
+        )
+        self._fresh = (int(row["id"]), row)
+        return int(row["id"])
+
+    def enqueue(self, **fields: Any) -> int:
+        """Held inside a transaction (its id is not read there; a big mail goes at once)."""
+        with self._sql().holding():
+            return int(SqliteStore.enqueue(cast(Any, self), **fields))
+
     def thread(self, thread_id: int) -> ThreadInfo | None:
         fresh, self._fresh = self._fresh, None
         if fresh is not None and fresh[0] == thread_id:

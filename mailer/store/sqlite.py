@@ -174,6 +174,16 @@ class SqliteStore(
             is not None
         )
 
+    def arrival_facts(self, key: str, recipient: str | None, since: float) -> tuple[bool, int]:
+        row = self._one(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE key = ? AND direction = 'in') AS known,"
+            " (SELECT count(*) FROM outbox WHERE kind = 'receipt' AND recipient = ?"
+            " AND created_at > ?) AS receipts",
+            (key, (recipient or "").lower(), since),
+        )
+        assert row is not None
+        return bool(row["known"]), int(row["receipts"]) if recipient else 0
+
     def record_message(
         self,
         *,

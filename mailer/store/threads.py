@@ -27,6 +27,10 @@ class ThreadQueries(Connected):
         )
         return number
 
+    def open_request(self, prefix: str, start: int, **fields: Any) -> int:
+        number = self.next_reference_number(start)
+        return self.create_thread(reference=f"{prefix}-{number}", **fields)
+
     def peek_reference_number(self, start: int) -> int:
         """The number ``next_reference_number`` would give now, without taking it."""
         row = self._one("SELECT value FROM meta WHERE key = 'next_reference'")

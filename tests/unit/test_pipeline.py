@@ -252,10 +252,10 @@ def test_the_stores_trouble_is_not_the_messages_fault(
     batch, to be retried whole; it does not count a failure against the message (three such
     and it would be quarantined: every message, for the store's fault)."""
 
-    def full(key: str) -> bool:
+    def full(key: str, recipient: str | None, since: float) -> tuple[bool, int]:
         raise StoreFull("database or disk is full")
 
-    monkeypatch.setattr(store, "knows_inbound", full)
+    monkeypatch.setattr(store, "arrival_facts", full)
     with pytest.raises(StoreFull):
         pipeline.process_batch([fetched(1, raw(1))], state(store), NOW)
     monkeypatch.undo()

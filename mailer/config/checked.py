@@ -2,8 +2,8 @@
 
 ``check_templates`` renders every template in every language with sample contexts: about
 half of what a ``mailer run --once`` from a timer spends before its first IMAP command. Its
-outcome depends only on the template sources, the settings and the versions of mailer and
-Jinja, so a clean outcome is remembered under a digest of exactly those, in the cache
+outcome depends only on the templates, the settings a template can see and the versions of
+mailer and Jinja, so a clean outcome is remembered under a digest of exactly those, in the cache
 directory (systemd's ``CacheDirectory=``, else ``$XDG_CACHE_HOME/mailer``). Any change, or
 no writable cache, means a full check; an unclean check is never remembered, so its
 problems are reported on every start. A reload (SIGHUP, an edited file) always checks.
@@ -16,6 +16,7 @@ import hashlib
 import os
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import jinja2
@@ -37,17 +38,24 @@ def cache_dir(environ: dict[str, str] | None = None) -> Path | None:
     return Path(xdg) / "mailer" if xdg else None
 
 
+# What no template sees: connections, the store, where the files are (a clean check names
+# no file); the templates themselves count by name and text, wherever they live.
+UNSEEN = frozenset({"imap", "smtp", "store", "templates_dir", "config_path", "rules_path"})
+
+
 def digest(settings: Settings, env: jinja2.Environment) -> str:
-    """What the check's outcome depends on: every template source, every setting (the
-    repr of the frozen settings), and the versions of mailer and Jinja."""
+    """What the check's outcome depends on: every template's name and text, every setting a
+    template or the check can see (their repr: frozen values), the versions of mailer and
+    Jinja. Moving the config elsewhere keeps the mark; any edit of those drops it."""
+    seen = [(f.name, getattr(settings, f.name)) for f in fields(settings) if f.name not in UNSEEN]
     h = hashlib.sha256()
-    for part in (version(), jinja2.__version__, repr(settings)):
+    for part in (version(), jinja2.__version__, repr(seen)):
         h.update(part.encode("utf-8", "surrogatepass") + b"\0")
     loader = env.loader
     assert loader is not None
     for name in sorted(loader.list_templates()):
-        source, filename, _ = loader.get_source(env, name)
-        h.update(f"{name}\0{filename}\0{source}\0".encode("utf-8", "surrogatepass"))
+        source, _, _ = loader.get_source(env, name)
+        h.update(f"{name}\0{source}\0".encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 

@@ -76,3 +76,14 @@ def test_the_cache_follows_systemd_then_xdg() -> None:
     assert checked.cache_dir({"XDG_CACHE_HOME": "/home/a/.cache"}) == Path("/home/a/.cache/mailer")
     assert checked.cache_dir({"HOME": "/home/b"}) == Path("/home/b/.cache/mailer")
     assert checked.cache_dir({}) is None
+
+
+def test_the_mark_follows_the_settings_not_where_the_files_are(
+    cache: Path, tmp_path: Path
+) -> None:
+    here = settings(tmp_path / "a")
+    checked.remember_clean(here, templates.make_environment(here))
+    moved = settings(tmp_path / "b")  # another store path: no template sees it
+    assert checked.known_clean(moved, templates.make_environment(moved))
+    renamed = settings(tmp_path / "b", default_language="it")  # a setting templates see
+    assert not checked.known_clean(renamed, templates.make_environment(renamed))

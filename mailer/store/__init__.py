@@ -102,10 +102,10 @@ class Store(Protocol):
     def drop_moves(self, mailbox: str, uidvalidity: int) -> None: ...
 
     # ---- messages in and out
-    def knows_inbound(self, key: str) -> bool: ...
     def arrival_facts(self, key: str, recipient: str | None, since: float) -> tuple[bool, int]:
-        """``knows_inbound(key)`` and ``receipts_sent_to(recipient, since)`` (0 without a
-        recipient) in one statement: what judging a new message reads, in one round trip."""
+        """Whether an inbound message with ``key`` is known, and how many receipts went to
+        ``recipient`` after ``since`` (0 without one): what judging a new message reads, in
+        one statement (one round trip)."""
 
     def record_message(
         self,
@@ -226,7 +226,6 @@ class Store(Protocol):
         """The new row's id; 0 when the store sends it with its next round trip (PostgreSQL,
         inside a transaction: nobody reads it there)."""
 
-    def receipts_sent_to(self, recipient: str, since: float) -> int: ...
     def due(self, now: float, *, after_id: int = 0, limit: int = 100) -> list[OutboxRow]: ...
     def next_due(self) -> float | None: ...
     def pending_count(self) -> int: ...

@@ -40,14 +40,6 @@ class QueueQueries(Connected):
         )  # fmt: skip
         return int(cursor.lastrowid or 0)
 
-    def receipts_sent_to(self, recipient: str, since: float) -> int:
-        row = self._one(
-            "SELECT count(*) AS n FROM outbox WHERE kind = 'receipt' AND recipient = ?"
-            " AND created_at > ?",
-            (recipient.lower(), since),
-        )
-        return int(row["n"]) if row else 0
-
     def due(self, now: float, *, after_id: int = 0, limit: int = 100) -> list[OutboxRow]:
         """Pending rows due by ``now``, in id order after ``after_id`` (a drain's cursor)."""
         rows = self.db.execute(

@@ -168,12 +168,6 @@ class SqliteStore(
 
     # ---- messages ------------------------------------------------------------------------
 
-    def knows_inbound(self, key: str) -> bool:
-        return (
-            self._one("SELECT 1 FROM messages WHERE key = ? AND direction = 'in'", (key,))
-            is not None
-        )
-
     def arrival_facts(self, key: str, recipient: str | None, since: float) -> tuple[bool, int]:
         row = self._one(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE key = ? AND direction = 'in') AS known,"

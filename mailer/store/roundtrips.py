@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from mailer.model import Event, Status, ThreadInfo
-from mailer.store.sqlite import SqliteStore
+from mailer.store.sqlite import RECORDED, SqliteStore
 from mailer.store.threads import thread_info
 
 _CREATE = (
@@ -33,16 +33,13 @@ _CREATE = (
     " root_thread_index, parent_reference, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_COLUMNS = tuple(n.strip() for n in _CREATE.split("(", 1)[1].split(")", 1)[0].split(","))
 Key = tuple[str, int]
-_MESSAGE = (
-    "key", "direction", "thread_id", "mailbox", "uidvalidity", "uid", "sender", "subject", "at",
-    "internaldate", "automatic", "decision", "reason", "rule", "language", "size", "defects",
-)  # fmt: skip
 # SQLite's INSERT OR IGNORE + "a duplicate inbound counts as a repeat", in one statement
 # that needs no answer: it can be held.
 _RECORD = (
-    f"WITH fresh AS (INSERT INTO messages({', '.join(_MESSAGE)})"
-    f" VALUES ({', '.join(['%s'] * len(_MESSAGE))}) ON CONFLICT DO NOTHING RETURNING 1)"
+    f"WITH fresh AS (INSERT INTO messages({', '.join(RECORDED)})"
+    f" VALUES ({', '.join(['%s'] * len(RECORDED))}) ON CONFLICT DO NOTHING RETURNING 1)"
     " INSERT INTO repeats(at) SELECT %s WHERE %s AND NOT EXISTS (SELECT 1 FROM fresh)"
 )
 
@@ -70,10 +67,9 @@ class RoundTrips:
     def create_thread(self, **fields: Any) -> int:
         status: Status = fields["status"]
         values = {**fields, "status": status.value}
-        names = [n.strip() for n in _CREATE.split("(", 1)[1].split(")", 1)[0].split(",")]
         row = (
             self._sql()
-            .execute(_CREATE + " RETURNING *", tuple(values[name] for name in names))
+            .execute(_CREATE + " RETURNING *", tuple(values[name] for name in _COLUMNS))
             .fetchone()
         )
         self._fresh = (int(row["id"]), row)
@@ -83,7 +79,7 @@ class RoundTrips:
         """The reference counter moved on and the request's row written, in one statement."""
         status: Status = fields["status"]
         values = {**fields, "status": status.value}
-        names = [n.strip() for n in _CREATE.split("(", 1)[1].split(")", 1)[0].split(",")][1:]
+        names = _COLUMNS[1:]  # the reference is made in the statement
         row = (
             self._sql()
             .execute(
@@ -125,10 +121,10 @@ class RoundTrips:
         db = self._sql()
         if not db.in_transaction or db.borrowed is not None:
             return SqliteStore.record_message(cast(Any, self), **fields)
-        values = {name: None for name in _MESSAGE} | fields
+        values = {name: None for name in RECORDED} | fields
         values["automatic"] = int(bool(values["automatic"]))
         db.hold(
-            _RECORD, (*(values[n] for n in _MESSAGE), values["at"], values["direction"] == "in")
+            _RECORD, (*(values[n] for n in RECORDED), values["at"], values["direction"] == "in")
         )
         return -1
 

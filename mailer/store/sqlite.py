@@ -27,9 +27,10 @@ from mailer.store.single import SingleNode
 from mailer.store.sqlerrors import speaks_store_errors, sqlite_errors
 from mailer.store.threads import ThreadQueries
 
-__all__ = ["SqliteStore", "refuse_empty"]
+__all__ = ["RECORDED", "SqliteStore", "refuse_empty"]
 
 _MESSAGE = ", ".join(MessageRow.__dataclass_fields__)
+RECORDED = tuple(name for name in MessageRow.__dataclass_fields__ if name != "id")  # written
 
 
 @speaks_store_errors
@@ -202,9 +203,8 @@ class SqliteStore(
         """One message in or out; a (key, direction) already there is left as it is (0), and an
         inbound one is counted as a duplicate seen (``repeats``: the time only)."""
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO messages(key, direction, thread_id, mailbox, uidvalidity, uid,"
-            " sender, subject, at, internaldate, automatic, decision, reason, rule, language,"
-            " size, defects) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR IGNORE INTO messages({', '.join(RECORDED)})"
+            f" VALUES ({', '.join('?' * len(RECORDED))})",
             (key, direction, thread_id, mailbox, uidvalidity, uid, sender, subject, at,
              internaldate, int(automatic), decision, reason, rule, language, size, defects),
         )  # fmt: skip

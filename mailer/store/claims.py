@@ -127,9 +127,9 @@ class ClaimQueries:
             self._write_again(marks)
 
     def _write_again(self, marks: list[Callable[[], None]]) -> None:
-        if threading.current_thread() is not threading.main_thread():
+        if threading.get_ident() != self.pg.owner:
             # The held connection is the intake's: the outbox keeps the mail as accepted and
-            # records it from the main thread before it sends anything else.
+            # records it from the intake's thread before it sends anything else.
             raise StoreUnavailable("the connection to PostgreSQL was lost before COMMIT")
         deadline = time.monotonic() + RECONNECT_FOR
         while True:

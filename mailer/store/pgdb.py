@@ -82,6 +82,7 @@ class PgDatabase:
         # while the intake uses the held connection): ``borrowed``, the claim's connection,
         # and ``collected``, the statements kept to send with its COMMIT.
         self._claiming = threading.local()
+        self.owner = threading.get_ident()  # the thread that uses the held connection
         # Writes of a transaction that need no answer, sent with its next round trip
         # (``hold``): a message's SAVEPOINT and its log rows cost no trip of their own.
         self.held: list[str] = []

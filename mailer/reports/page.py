@@ -20,6 +20,7 @@ from mailer.reports.tables import (
     ALL,
     SUMMARY,
     attainment_text,
+    oldest_open_rows,
     seconds_text,
     share_text,
     summary_row,
@@ -98,13 +99,7 @@ def render_page(
         _table(["", "count"], _more_rows(t)),
     ]
     if report.oldest_open:
-        headers = ["oldest open", "team", "owner", "status", "age (days)"]
-        headers += ["requester"] * with_requesters
-        rows = [
-            [o.reference, o.team or "-", o.owner or "-", o.status, f"{o.age_days:.1f}"]
-            + [o.requester] * with_requesters
-            for o in report.oldest_open
-        ]
+        headers, rows = oldest_open_rows(report, with_requesters=with_requesters)
         parts += ['<h2 id="oldest">Oldest open requests</h2>', _table(headers, rows)]
     parts += ["</main></body></html>"]
     return "\n".join(parts) + "\n"

@@ -126,15 +126,22 @@ def text_report(report: Report, *, with_requesters: bool = False) -> str:
         f"Duplicates not processed again: {t.duplicates or 0}",
     ]
     if report.oldest_open:
-        headers = ["oldest open", "team", "owner", "status", "age (days)"]
-        headers += ["requester"] * with_requesters
-        rows = [
-            [o.reference, o.team or "-", o.owner or "-", o.status, f"{o.age_days:.1f}"]
-            + [o.requester] * with_requesters
-            for o in report.oldest_open
-        ]
-        out += ["", table(headers, rows)]
+        out += ["", table(*oldest_open_rows(report, with_requesters=with_requesters))]
     return "\n".join(out) + "\n"
+
+
+def oldest_open_rows(
+    report: Report, *, with_requesters: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """The oldest open requests as (headers, rows), for the terminal and the page."""
+    headers = ["oldest open", "team", "owner", "status", "age (days)"]
+    headers += ["requester"] * with_requesters
+    rows = [
+        [o.reference, o.team or "-", o.owner or "-", o.status, f"{o.age_days:.1f}"]
+        + [o.requester] * with_requesters
+        for o in report.oldest_open
+    ]
+    return headers, rows
 
 
 def _ratings_line(f: Figures) -> str:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from collections.abc import Callable
 from email.parser import BytesParser
 from email.policy import compat32
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -20,6 +22,8 @@ from mailer.core.reading.text import html_to_text
 from mailer.model import Address, ParsedMessage
 from tests import hostile
 
+T = TypeVar("T")
+
 MAX = 25 * 1024 * 1024
 ALICE = Address("Alice Johnson", hostile.SENDER)
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
@@ -29,6 +33,17 @@ def timed(raw: bytes) -> tuple[ParsedMessage, float]:
     started = time.perf_counter()
     msg = parse_message(raw, max_size=MAX)
     return msg, time.perf_counter() - started
+
+
+def traced(call: Callable[[], T]) -> tuple[T, int]:
+    """What ``call`` returns, and the peak of the memory Python allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        result = call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
 
 
 def assert_request(msg: ParsedMessage) -> None:
@@ -94,12 +109,7 @@ def test_structure_the_parser_cannot_take_is_read_flat(monkeypatch: pytest.Monke
 
 def test_a_30_mb_text_is_judged_from_a_bounded_prefix() -> None:
     raw = hostile.big_text(30 * 1024 * 1024)
-    tracemalloc.start()
-    try:
-        msg = parse_message(raw, max_size=MAX)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    msg, peak = traced(lambda: parse_message(raw, max_size=MAX))
     assert_request(msg)
     assert msg.truncated
     assert len(msg.text) <= bounds.MAX_TEXT_BODY
@@ -109,12 +119,7 @@ def test_a_30_mb_text_is_judged_from_a_bounded_prefix() -> None:
 
 def test_a_big_attachment_keeps_its_size_not_its_bytes() -> None:
     raw = hostile.big_attachment(20 * 1024 * 1024)
-    tracemalloc.start()
-    try:
-        msg = parse_message(raw, max_size=MAX)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    msg, peak = traced(lambda: parse_message(raw, max_size=MAX))
     assert_request(msg)
     [pdf] = msg.attachments
     assert pdf.filename == "scan.pdf"
@@ -207,12 +212,7 @@ def test_complete_tags_keeps_what_a_browser_shows(html: str, text: str) -> None:
 
 def test_a_20_mb_attachment_is_passed_on_whole_without_copies() -> None:
     raw = hostile.big_attachment(20 * 1024 * 1024)
-    tracemalloc.start()
-    try:
-        files, left_out = attached_files(raw, max_total=MAX)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    (files, left_out), peak = traced(lambda: attached_files(raw, max_total=MAX))
     [pdf] = files
     assert (pdf.filename, pdf.content_type, left_out) == ("scan.pdf", "application/pdf", 0)
     line = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234"  # 76 base64 characters

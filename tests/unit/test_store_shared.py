@@ -140,15 +140,20 @@ def test_only_the_lease_holder_writes_and_a_takeover_fences_the_old_one(
     assert b.lease_holders()[0].token == lease.token + 1
 
 
+def queued(store: PostgresStore, message_id: str) -> int:
+    """One mail queued in a batch, as the pipeline queues it; its row's id."""
+    with store.transaction():  # inside a batch the row goes with the COMMIT: no id yet
+        assert not store.enqueue(
+            thread_id=None, message_id=message_id, kind="receipt", recipient="m@x",
+            envelope_sender="h@x", raw=b"mail", next_attempt=NOW, created_at=NOW,
+        )  # fmt: skip
+    return next(r.id for r in store.due(NOW) if r.message_id == message_id)
+
+
 def test_an_outbox_row_is_sent_by_one_node_only(two: tuple[PostgresStore, PostgresStore]) -> None:
     a, b = two
     assert a.take_lease()
-    with a.transaction():  # inside a batch the row goes with the COMMIT: no id yet
-        assert not a.enqueue(
-            thread_id=None, message_id="<r1@x>", kind="receipt", recipient="m@x",
-            envelope_sender="h@x", raw=b"mail", next_attempt=NOW, created_at=NOW,
-        )  # fmt: skip
-    row = a.due(NOW)[0].id
+    row = queued(a, "<r1@x>")
     with a.claim(row) as mine:
         assert mine
         with b.claim(row) as theirs:  # locked: skipped, never waited for
@@ -205,12 +210,7 @@ def test_a_mail_sent_while_the_server_restarts_is_marked_sent_once_it_is_back(
 ) -> None:
     a = node(it_desk, "a:1")
     assert a.take_lease()
-    with a.transaction():  # inside a batch the row goes with the COMMIT: no id yet
-        assert not a.enqueue(
-            thread_id=None, message_id="<r2@x>", kind="receipt", recipient="m@x",
-            envelope_sender="h@x", raw=b"mail", next_attempt=NOW, created_at=NOW,
-        )  # fmt: skip
-    row = a.due(NOW)[0].id
+    row = queued(a, "<r2@x>")
     with a.claim(row) as mine:
         assert mine
         postgres.restart()  # the SMTP server took the mail; the claim's connection dies

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import cast
 
 import jinja2
@@ -14,6 +15,7 @@ from mailer.core.writing.render import Envelope
 from mailer.core.writing.samples import (
     REQUESTER_TEMPLATES,
     SAMPLE_CONTEXTS,
+    SAMPLE_DUE,
     STAFF_TEMPLATES,
     SUMMARY_TEMPLATES,
 )
@@ -464,7 +466,7 @@ def test_feedback_without_a_request_says_how_to_point_at_one(lang: str) -> None:
 # The receipt
 
 
-def receipt(lang: str, suffix: str, previous_reference: str | None) -> str:
+def receipt(lang: str, suffix: str, previous_reference: str | None, **overrides: object) -> str:
     envelope = Envelope(
         SAMPLE.from_[0], "helpdesk@example.test", "<x@example.test>", 0.0, bytes(16)
     )
@@ -476,8 +478,39 @@ def receipt(lang: str, suffix: str, previous_reference: str | None) -> str:
         "REQ-1000",
         lang,
     )
-    context = {**context, "previous_reference": previous_reference}
+    context = {**context, "previous_reference": previous_reference, **overrides}
     return ENV.get_template(f"{lang}/receipt.{suffix}.j2").render(context)
+
+
+# What a reader sees of an HTML mail: block elements end a line, inline ones are nothing.
+_BLOCK = re.compile(r"</?(?:p|br|blockquote|div|ul|ol|li|table|tr|td|h\d)\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+_GLUED = re.compile(r"[\w)][.!?:][A-ZÀ-Ý]")  # "pick it up.We will": a sentence without a space
+
+
+def visible_text(html: str) -> str:
+    return _TAG.sub("", _BLOCK.sub(" ", html.split("<body", 1)[-1]))
+
+
+@pytest.mark.parametrize(
+    "due", [dict.fromkeys(SAMPLE_DUE, ""), SAMPLE_DUE, {**SAMPLE_DUE, "back_at": ""}]
+)
+@pytest.mark.parametrize("team", ["IT", None])
+@pytest.mark.parametrize("expectation", ["", "Most requests are answered the same day."])
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_html_receipt_sentences_are_separated_whatever_is_shown(
+    lang: str, expectation: str, team: str | None, due: dict[str, object]
+) -> None:
+    out = receipt(lang, "html", None, team=team, due=due, expectation=expectation)
+    assert not _GLUED.findall(visible_text(out)), visible_text(out)
+
+
+@pytest.mark.parametrize(
+    ("lang", "name"), [(lang, n) for lang in LANGUAGES for n in REQUESTER_TEMPLATES]
+)
+def test_html_mails_separate_their_sentences(lang: str, name: str) -> None:
+    text = visible_text(render(lang, name, "html"))
+    assert not _GLUED.findall(text), text
 
 
 @pytest.mark.parametrize("suffix", ["txt", "html"])

@@ -78,9 +78,7 @@ def test_the_cache_follows_systemd_then_xdg() -> None:
     assert checked.cache_dir({}) is None
 
 
-def test_the_mark_follows_the_settings_not_where_the_files_are(
-    cache: Path, tmp_path: Path
-) -> None:
+def test_the_mark_follows_the_settings_not_where_the_files_are(cache: Path, tmp_path: Path) -> None:
     here = settings(tmp_path / "a")
     checked.remember_clean(here, templates.make_environment(here))
     moved = settings(tmp_path / "b")  # another store path: no template sees it

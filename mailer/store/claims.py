@@ -22,7 +22,7 @@ import psycopg_pool
 from psycopg.pq import TransactionStatus
 
 from mailer.errors import LeaseLost, StoreUnavailable
-from mailer.store.pgdb import Fence, PgDatabase, Row, pg_errors
+from mailer.store.pgdb import Fence, PgDatabase, Row, pg_errors, together
 from mailer.store.sqlite import SqliteStore
 
 RECONNECT_FOR = 60.0  # seconds a sent mail's mark waits for the server to come back
@@ -55,10 +55,9 @@ class ClaimQueries:
             args += (self.fence.desk, self.fence.node, self.fence.token)
         conn = self._claim_connection()
         try:
-            with pg_errors():  # BEGIN and the lock in one round trip (client-side values)
-                cursor = psycopg.ClientCursor(conn)
-                cursor.execute("BEGIN; " + sql + " FOR UPDATE OF o SKIP LOCKED", args)
-                cursor.nextset()
+            with pg_errors():  # BEGIN and the lock in one round trip
+                lock = (sql + " FOR UPDATE OF o SKIP LOCKED", args)
+                cursor = together(conn, [("BEGIN", None), lock])
                 if cursor.fetchone() is None:
                     conn.execute("ROLLBACK")
                     yield False
@@ -75,15 +74,14 @@ class ClaimQueries:
 
     def _commit_marks(self, conn: psycopg.Connection[Row], marks: Marks) -> None:
         """What the send said, and COMMIT, in one round trip (the statements are collected
-        as text with their values, then sent together)."""
+        with their values, then sent together)."""
         self.pg.borrowed = conn
         self.pg.collected = []
         try:
             with pg_errors():
                 for write in marks:
                     write()
-                statements = [*self.pg.collected, "COMMIT"]
-                psycopg.ClientCursor(conn).execute("; ".join(statements))
+                together(conn, [*self.pg.collected, ("COMMIT", None)])
         finally:
             self.pg.borrowed = None
             self.pg.collected = None

@@ -38,6 +38,7 @@ from mailer.store.pgresult import (
 __all__ = ["Fence", "PgDatabase", "Row", "pg_errors", "row_factory", "store_error"]
 
 _WRITES = ("INSERT", "UPDATE", "DELETE")
+Statement = tuple[str, Any]  # PostgreSQL's text and its values
 FENCE = (
     "SELECT 1 FROM mailer.leases WHERE desk = %s AND node = %s AND token = %s"
     " AND expires_at > clock_timestamp() FOR KEY SHARE"
@@ -85,7 +86,7 @@ class PgDatabase:
         self.owner = threading.get_ident()  # the thread that uses the held connection
         # Writes of a transaction that need no answer, sent with its next round trip
         # (``hold``): a message's SAVEPOINT and its log rows cost no trip of their own.
-        self.held: list[str] = []
+        self.held: list[Statement] = []
         self._holding = False  # ``holding()``: INSERTs are held, their results unread
 
     @property
@@ -97,11 +98,11 @@ class PgDatabase:
         self._claiming.conn = conn
 
     @property
-    def collected(self) -> list[str] | None:
+    def collected(self) -> list[Statement] | None:
         return getattr(self._claiming, "statements", None)
 
     @collected.setter
-    def collected(self, statements: list[str] | None) -> None:
+    def collected(self, statements: list[Statement] | None) -> None:
         self._claiming.statements = statements
 
     @property
@@ -144,14 +145,13 @@ class PgDatabase:
         text, returning = dialect.statement(sql)
         params = args if isinstance(args, dict) else tuple(args)
         mine = self.in_transaction and self.borrowed is None
-        held = self._holding and word.startswith("INSERT") and _small(params)
+        held = self._holding and word.startswith("INSERT")
         if mine and (word.startswith("SAVEPOINT") or held):
             return self.hold(text, params)
         if mine and word.startswith("ROLLBACK"):  # TO a savepoint: what it held is undone
-            self.held = [h for h in self.held if h.startswith("SAVEPOINT")]
+            self.held = [h for h in self.held if h[0].startswith("SAVEPOINT")]
         if self.collected is not None and self.borrowed is not None:
-            with pg_errors():
-                self.collected.append(psycopg.ClientCursor(self.borrowed).mogrify(text, params))
+            self.collected.append((text, params))
             return Result([], -1, None)
         wrap = (
             self.fence is not None
@@ -174,8 +174,7 @@ class PgDatabase:
 
     def hold(self, text: str, params: Any) -> Result:
         """Keep one statement (PostgreSQL's text) to send with the next round trip."""
-        with pg_errors():
-            self.held.append(psycopg.ClientCursor(self.conn).mogrify(text, params))
+        self.held.append((text, params))
         return Result([], -1, None)
 
     @contextlib.contextmanager
@@ -193,21 +192,16 @@ class PgDatabase:
             return
         statements, self.held = self.held, []
         try:
-            psycopg.ClientCursor(self.conn).execute("; ".join(statements))
+            together(self.conn, statements)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             self._after_error()
             raise store_error(exc) from exc
 
     def _run(self, text: str, params: Any, returning: bool) -> Result:
-        if self.held and _small(params):  # what is held goes in the same round trip
-            statements = [*self.held, psycopg.ClientCursor(self.conn).mogrify(text, params)]
-            self.held = []
-            cursor: psycopg.Cursor[Row] = psycopg.ClientCursor(self.conn)
-            cursor.execute("; ".join(statements))
-            while cursor.nextset():
-                pass  # to the last statement's result
+        if self.held:  # what is held goes in the same round trip
+            statements, self.held = [*self.held, (text, params)], []
+            cursor = together(self.conn, statements)
         else:
-            self.flush()
             cursor = self.conn.execute(text, params)
         result = cursor.pgresult
         rows = cursor.fetchall() if result is not None and result.nfields else []
@@ -238,9 +232,9 @@ class PgDatabase:
                 if self.lost or self._conn is None or self._conn.closed:
                     self.lost = False
                     raise StoreUnavailable("the connection to PostgreSQL was lost before COMMIT")
-                statements, self.held = [*self.held, "COMMIT"], []
+                statements, self.held = [*self.held, ("COMMIT", None)], []
                 try:
-                    psycopg.ClientCursor(self._conn).execute("; ".join(statements))
+                    together(self._conn, statements)
                 except psycopg.Error:  # a held write failed: the COMMIT after it never ran
                     with contextlib.suppress(psycopg.Error):
                         self._conn.execute("ROLLBACK")
@@ -273,7 +267,12 @@ class PgDatabase:
         self.drop()
 
 
-def _small(params: Any) -> bool:
-    """Values that may travel as text in a combined query (a big mail goes as binary)."""
-    values = params.values() if isinstance(params, dict) else params
-    return sum(len(v) for v in values if isinstance(v, bytes | bytearray)) < 256 * 1024
+def together(conn: psycopg.Connection[Row], statements: Sequence[Statement]) -> psycopg.Cursor[Row]:
+    """Send ``statements`` in one round trip (libpq's pipeline mode) and return the last
+    one's cursor, its result read. Each is a prepared statement on the server after a few
+    uses (psycopg's ``prepare_threshold``), so the server parses and plans it once per
+    connection, not once per message. The first error raises; what came after it did not
+    run (PostgreSQL skips the rest of a pipeline after an error)."""
+    with conn.pipeline():
+        cursors = [conn.execute(text, params) for text, params in statements]
+    return cursors[-1]

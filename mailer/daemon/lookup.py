@@ -9,15 +9,19 @@ test`` reads a read-only store through the same function.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from mailer.core.deciding.decide import receipt_address
 from mailer.core.deciding.judge import Known
 from mailer.core.reading import robots
+from mailer.core.reading.parse import parse_inbound
 from mailer.core.writing import outgoing, thread_headers
-from mailer.model import ParsedMessage, ThreadInfo
+from mailer.model import InboundMail, ParsedMessage, ThreadInfo
 from mailer.settings import Settings
 from mailer.store import Store
 
 DAY = 86400.0
+WINDOW = 25  # messages parsed ahead of judging: their arrival facts come in one read
 # The mail a request's requester gets from us: a reply to one of them is the requester's.
 TO_REQUESTER = frozenset({"receipt", *outgoing.REQUESTER_KINDS})
 
@@ -59,3 +63,36 @@ def _from_requester(msg: ParsedMessage, thread: ThreadInfo | None) -> bool:
     if thread is None or sender is None:
         return False
     return thread.requester in {sender.key, *(a.key for a in msg.from_)}
+
+
+def windows(batch: Iterable[InboundMail]) -> Iterator[list[InboundMail]]:
+    """The batch in windows of ``WINDOW`` messages, for ``read_ahead``."""
+    window: list[InboundMail] = []
+    for item in batch:
+        window.append(item)
+        if len(window) == WINDOW:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+def read_ahead(
+    s: Settings, store: Store, window: list[InboundMail], now: float
+) -> list[tuple[InboundMail, ParsedMessage | Exception]]:
+    """Parse a few messages before judging them, so that the store reads what judging them
+    needs in one round trip (``Store.expect_arrivals``). A message that cannot be parsed
+    keeps its exception: it fails in its own turn, inside its fault boundary, as before."""
+    parsed: list[ParsedMessage | Exception] = []
+    for item in window:
+        try:
+            parsed.append(parse_inbound(item, max_size=s.limits.max_message_size))
+        except Exception as exc:  # that message's own failure, raised in its turn
+            parsed.append(exc)
+    arrivals = [
+        (msg.key, to.key if (to := receipt_address(msg)) else None)
+        for msg in parsed
+        if isinstance(msg, ParsedMessage)
+    ]
+    store.expect_arrivals(arrivals, now - DAY)
+    return list(zip(window, parsed, strict=True))

@@ -25,10 +25,9 @@ import structlog
 from mailer.config import templates
 from mailer.core.deciding.decide import receipt_address
 from mailer.core.deciding.judge import Handled, Judgement, judge
-from mailer.core.reading.parse import parse_inbound
 from mailer.core.timing.promises import promise_for
 from mailer.core.writing.receipt import request_subject
-from mailer.daemon.lookup import look_up
+from mailer.daemon.lookup import look_up, read_ahead, windows
 from mailer.daemon.mail_queue import MailQueue
 from mailer.daemon.steps import Conversations
 from mailer.errors import StoreCorrupt, StoreUnavailable
@@ -98,23 +97,33 @@ class Pipeline:
         outcomes: list[Outcome] = []
         self.log = _Lines()  # a batch rolled back takes its lines with it
         with self.store.transaction():
-            for item in batch:
-                outcome = self._one_safely(item, state, now, backfill=backfill)
-                outcomes.append(outcome)
-                self.store.advance(item.ref.mailbox, item.ref.uid)
-                # A failed message stays where its retry (or a human) will find it.
-                if move and outcome.reason not in ("failed", "quarantined"):
-                    self.store.queue_move(item.ref.mailbox, item.ref.uidvalidity, item.ref.uid)
+            for window in windows(batch):
+                for item, parsed in read_ahead(self.settings, self.store, window, now):
+                    outcome = self._one_safely(item, parsed, state, now, backfill=backfill)
+                    outcomes.append(outcome)
+                    self.store.advance(item.ref.mailbox, item.ref.uid)
+                    # A failed message stays where its retry (or a human) will find it.
+                    if move and outcome.reason not in ("failed", "quarantined"):
+                        ref = item.ref
+                        self.store.queue_move(ref.mailbox, ref.uidvalidity, ref.uid)
         self.log.write()
         return outcomes
 
     def _one_safely(
-        self, item: InboundMail, state: MailboxState, now: float, *, backfill: bool
+        self,
+        item: InboundMail,
+        parsed: ParsedMessage | Exception,
+        state: MailboxState,
+        now: float,
+        *,
+        backfill: bool,
     ) -> Outcome:
         """The fault boundary: any error is counted and the message retried, then quarantined."""
         with self.store.savepoint() as savepoint:
             try:
-                outcome = self._one(item, state, now, backfill=backfill)
+                if isinstance(parsed, Exception):
+                    raise parsed
+                outcome = self._one(item, parsed, state, now, backfill=backfill)
                 self.store.settle()  # a write held back fails here, as this message's
             except STORE_TROUBLE:
                 raise
@@ -144,10 +153,15 @@ class Pipeline:
     # ---- one message: parse -> look up -> judge -> act -----------------------------------
 
     def _one(
-        self, item: InboundMail, state: MailboxState, now: float, *, backfill: bool
+        self,
+        item: InboundMail,
+        msg: ParsedMessage,
+        state: MailboxState,
+        now: float,
+        *,
+        backfill: bool,
     ) -> Outcome:
         s = self.settings
-        msg = parse_inbound(item, max_size=s.limits.max_message_size)
         backlog = not backfill and item.internaldate < state.first_seen - s.imap.backlog
         known = look_up(s, self.store, msg, now, backlog=backlog)
         judgement = judge(msg, known, s, languages=self.languages, words=self.words, now=now)

@@ -19,7 +19,7 @@ config, transport, daemon, ops, admin or cli (pyproject.toml, import-linter).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -106,6 +106,11 @@ class Store(Protocol):
         """Whether an inbound message with ``key`` is known, and how many receipts went to
         ``recipient`` after ``since`` (0 without one): what judging a new message reads, in
         one statement (one round trip)."""
+
+    def expect_arrivals(self, arrivals: Sequence[tuple[str, str | None]], since: float) -> None:
+        """The (key, recipient) of the next messages judged in this transaction, so that a
+        store whose reads are round trips reads their ``arrival_facts`` in one (PostgreSQL);
+        the answers stay exactly what ``arrival_facts`` would read."""
 
     def record_message(
         self,

@@ -146,6 +146,8 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
         self._fresh: tuple[int, Any] | None = None
         self._advances: dict[str, int] = {}
         self._may_fail: dict[tuple[str, int], set[int]] = {}
+        self._expected: dict[tuple[str, str], tuple[bool, int]] = {}
+        self._expected_since = 0.0
         try:
             if read_only:
                 self._check_version()

@@ -4,6 +4,8 @@ A mixin of ``PostgresStore``. SQLite answers in-process; every PostgreSQL statem
 round trip to a server, so the hot path of a batch saves the ones it can without changing
 what is stored or when it is visible:
 
+- the arrival facts of the next messages (known? receipts to the sender today?) are read
+  for a window of them in one statement (``expect_arrivals``);
 - the reference counter is read and moved on in one statement;
 - a new request's row comes back from its INSERT (``RETURNING *``), so reading it again
   right after (``thread``) asks the server nothing;
@@ -20,7 +22,8 @@ what is stored or when it is visible:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 from mailer.model import Event, Status, ThreadInfo
@@ -44,8 +47,19 @@ _RECORD = (
 )
 
 
+# The arrival facts of a window of messages (see SqliteStore.arrival_facts), in one read.
+_AHEAD = (
+    "SELECT 'known' AS fact, key AS name, 1 AS n FROM messages"
+    " WHERE direction = 'in' AND key = ANY(?)"
+    " UNION ALL SELECT 'receipts', recipient, count(*) FROM outbox"
+    " WHERE kind = 'receipt' AND recipient = ANY(?) AND created_at > ? GROUP BY recipient"
+)
+
+
 class RoundTrips:
     _fresh: tuple[int, Any] | None
+    _expected: dict[tuple[str, str], tuple[bool, int]]
+    _expected_since: float
     _advances: dict[str, int]
     _may_fail: dict[Key, set[int]]
 
@@ -94,6 +108,36 @@ class RoundTrips:
         )
         self._fresh = (int(row["id"]), row)
         return int(row["id"])
+
+    def expect_arrivals(self, arrivals: Sequence[tuple[str, str | None]], since: float) -> None:
+        """The arrival facts of the next messages in one statement instead of one each.
+
+        Only a message whose key and recipient no other of them has is answered from it:
+        nothing written before its turn in this transaction can change its answer (its key
+        is recorded only by itself, and receipts go only to a message's own recipient)."""
+        self._expected = {}
+        keys = Counter(key for key, _ in arrivals)
+        recipients = Counter((to or "").lower() for _, to in arrivals if to)
+        alone = [
+            (key, (to or "").lower())
+            for key, to in arrivals
+            if keys[key] == 1 and (not to or recipients[to.lower()] == 1)
+        ]
+        if len(alone) < 2 or not self._sql().in_transaction:
+            return  # one message: its own arrival_facts is the same one round trip
+        keys_, recipients_ = [k for k, _ in alone], [to for _, to in alone if to]
+        rows = self._sql().execute(_AHEAD, (keys_, recipients_, since)).fetchall()
+        known = {r["name"] for r in rows if r["fact"] == "known"}
+        sent = {r["name"]: int(r["n"]) for r in rows if r["fact"] == "receipts"}
+        self._expected = {(k, to): (k in known, sent.get(to, 0)) for k, to in alone}
+        self._expected_since = since
+
+    def arrival_facts(self, key: str, recipient: str | None, since: float) -> tuple[bool, int]:
+        facts = self._expected.pop((key, (recipient or "").lower()), None)
+        if facts is not None and since == self._expected_since:
+            return facts
+        answer: tuple[bool, int] = SqliteStore.arrival_facts(cast(Any, self), key, recipient, since)
+        return answer
 
     def enqueue(self, **fields: Any) -> int:
         """Held inside a transaction (its id is not read there; a big mail goes at once)."""
@@ -154,6 +198,7 @@ class RoundTrips:
         finally:
             self._advances = {}
             self._fresh = None
+            self._expected = {}
 
     # ---- failure records, only where one may be ------------------------------------------
 

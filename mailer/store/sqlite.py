@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,9 @@ class SqliteStore(
         )
 
     # ---- messages ------------------------------------------------------------------------
+
+    def expect_arrivals(self, arrivals: Sequence[tuple[str, str | None]], since: float) -> None:
+        """Nothing to read ahead: SQLite answers ``arrival_facts`` in-process."""
 
     def arrival_facts(self, key: str, recipient: str | None, since: float) -> tuple[bool, int]:
         row = self._one(

@@ -144,7 +144,7 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
         self._lease_conn: psycopg.Connection[Row] | None = None
         self._idle_claims: list[psycopg.Connection[Row]] = []
         self._fresh: tuple[int, Any] | None = None
-        self._advances: dict[str, int] = {}
+        self._advances: dict[str, int] | None = None
         self._may_fail: dict[tuple[str, int], set[int]] = {}
         self._expected: dict[tuple[str, str], tuple[bool, int]] = {}
         self._expected_since = 0.0

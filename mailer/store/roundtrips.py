@@ -9,7 +9,6 @@ what is stored or when it is visible:
 - the reference counter is read and moved on in one statement;
 - a new request's row comes back from its INSERT (``RETURNING *``), so reading it again
   right after (``thread``) asks the server nothing;
-- the IMAP watermark is written once per batch, at its end, in the same transaction;
 - a message's failure record is deleted only when it may have one (a retry candidate, or
   a failure counted by this process): new mail has none;
 - a message's savepoint is not released one by one: the batch's COMMIT releases them all
@@ -60,7 +59,6 @@ class RoundTrips:
     _fresh: tuple[int, Any] | None
     _expected: dict[tuple[str, str], tuple[bool, int]]
     _expected_since: float
-    _advances: dict[str, int]
     _may_fail: dict[Key, set[int]]
 
     def _sql(self) -> Any:
@@ -179,24 +177,12 @@ class RoundTrips:
     def settle(self) -> None:
         self._sql().flush()
 
-    # ---- the watermark, once per batch ---------------------------------------------------
-
-    def advance(self, mailbox: str, uid: int) -> None:
-        if not self._sql().in_transaction:
-            SqliteStore.advance(cast(Any, self), mailbox, uid)
-            return
-        self._advances[mailbox] = max(uid, self._advances.get(mailbox, 0))
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        self._advances = {}
         try:
             with SqliteStore.transaction(cast(Any, self)):
                 yield
-                for mailbox, uid in self._advances.items():
-                    SqliteStore.advance(cast(Any, self), mailbox, uid)
         finally:
-            self._advances = {}
             self._fresh = None
             self._expected = {}
 

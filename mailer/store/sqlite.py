@@ -47,6 +47,7 @@ class SqliteStore(
     ) -> None:
         self.path = path
         self._lock_file: int | None = None
+        self._advances: dict[str, int] | None = None  # the watermarks a transaction moved
         refuse_empty(path)
         if read_only:  # ``mailer rules test``: read what is there, never create or migrate
             where = f"{path.resolve().as_uri()}?mode=ro"
@@ -105,12 +106,17 @@ class SqliteStore(
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
         with sqlite_errors():
             self.db.execute("BEGIN IMMEDIATE")
+        self._advances = {}
         try:
             yield
+            for mailbox, uid in self._advances.items():
+                self._advance(mailbox, uid)
         except BaseException:
+            self._advances = None
             with sqlite_errors():
                 self.db.execute("ROLLBACK")
             raise
+        self._advances = None
         try:
             with sqlite_errors():
                 self.db.execute("COMMIT")
@@ -163,6 +169,14 @@ class SqliteStore(
         self.db.execute("DELETE FROM meta WHERE key = ?", (FIRST_START_KEY,))
 
     def advance(self, mailbox: str, uid: int) -> None:
+        """Move the watermark; inside a transaction once, at its end (a batch of messages
+        writes it once, not once per message), with the same effect at its COMMIT."""
+        if self._advances is not None:
+            self._advances[mailbox] = max(uid, self._advances.get(mailbox, 0))
+            return
+        self._advance(mailbox, uid)
+
+    def _advance(self, mailbox: str, uid: int) -> None:
         self.db.execute(
             "UPDATE mailboxes SET last_uid = max(last_uid, ?) WHERE name = ?", (uid, mailbox)
         )

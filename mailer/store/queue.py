@@ -17,6 +17,10 @@ _FAILURE = ", ".join(FailureRow.__dataclass_fields__)
 
 
 class QueueQueries(Connected):
+    # The messages of a mailbox that may have a failure record: its retry candidates when
+    # last asked, and the failures counted since (absent: not asked yet, any may).
+    _may_fail: dict[tuple[str, int], set[int]]
+
     # ---- outbox --------------------------------------------------------------------------
 
     def enqueue(
@@ -107,6 +111,7 @@ class QueueQueries(Connected):
         self, mailbox: str, uidvalidity: int, uid: int, error: str, now: float, max_attempts: int
     ) -> bool:
         """Count one failed attempt; True when the message is now quarantined."""
+        self._may_fail.setdefault((mailbox, uidvalidity), set()).add(uid)
         self.db.execute(
             "INSERT INTO failures(mailbox, uidvalidity, uid, attempts, last_error, quarantined,"
             " updated_at) VALUES (?,?,?,1,?,0,?) ON CONFLICT(mailbox, uidvalidity, uid) DO UPDATE"
@@ -128,10 +133,17 @@ class QueueQueries(Connected):
         return False
 
     def clear_failure(self, mailbox: str, uidvalidity: int, uid: int) -> None:
+        """Forget a message's failures once it went through. Only where it may have some (a
+        retry candidate, or a failure counted since): new mail has none, and costs no DELETE."""
+        known = self._may_fail.get((mailbox, uidvalidity))
+        if known is not None and uid not in known:
+            return
         self.db.execute(
             "DELETE FROM failures WHERE mailbox=? AND uidvalidity=? AND uid=?",
             (mailbox, uidvalidity, uid),
         )
+        if known is not None:
+            known.discard(uid)
 
     def retry_candidates(self, mailbox: str, uidvalidity: int) -> list[int]:
         rows = self.db.execute(
@@ -139,7 +151,9 @@ class QueueQueries(Connected):
             " ORDER BY uid",
             (mailbox, uidvalidity),
         )
-        return [int(r["uid"]) for r in rows]
+        found = [int(r["uid"]) for r in rows]
+        self._may_fail[(mailbox, uidvalidity)] = set(found)
+        return found
 
     def quarantined(self) -> list[FailureRow]:
         rows = self.db.execute(

@@ -9,8 +9,6 @@ what is stored or when it is visible:
 - the reference counter is read and moved on in one statement;
 - a new request's row comes back from its INSERT (``RETURNING *``), so reading it again
   right after (``thread``) asks the server nothing;
-- a message's failure record is deleted only when it may have one (a retry candidate, or
-  a failure counted by this process): new mail has none;
 - a message's savepoint is not released one by one: the batch's COMMIT releases them all
   (``pgdb``), and a rollback to the newest still undoes that message alone;
 - writes whose answer nobody reads (the SAVEPOINT, the message log, the request's events)
@@ -36,7 +34,6 @@ _CREATE = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _COLUMNS = tuple(n.strip() for n in _CREATE.split("(", 1)[1].split(")", 1)[0].split(","))
-Key = tuple[str, int]
 # SQLite's INSERT OR IGNORE + "a duplicate inbound counts as a repeat", in one statement
 # that needs no answer: it can be held.
 _RECORD = (
@@ -59,7 +56,6 @@ class RoundTrips:
     _fresh: tuple[int, Any] | None
     _expected: dict[tuple[str, str], tuple[bool, int]]
     _expected_since: float
-    _may_fail: dict[Key, set[int]]
 
     def _sql(self) -> Any:
         return cast(Any, self).db
@@ -185,27 +181,3 @@ class RoundTrips:
         finally:
             self._fresh = None
             self._expected = {}
-
-    # ---- failure records, only where one may be ------------------------------------------
-
-    def retry_candidates(self, mailbox: str, uidvalidity: int) -> list[int]:
-        found: list[int] = SqliteStore.retry_candidates(cast(Any, self), mailbox, uidvalidity)
-        self._may_fail[(mailbox, uidvalidity)] = set(found)
-        return found
-
-    def record_failure(
-        self, mailbox: str, uidvalidity: int, uid: int, error: str, now: float, max_attempts: int
-    ) -> bool:
-        self._may_fail.setdefault((mailbox, uidvalidity), set()).add(uid)
-        done: bool = SqliteStore.record_failure(
-            cast(Any, self), mailbox, uidvalidity, uid, error, now, max_attempts
-        )
-        return done
-
-    def clear_failure(self, mailbox: str, uidvalidity: int, uid: int) -> None:
-        known = self._may_fail.get((mailbox, uidvalidity))
-        if known is not None and uid not in known:
-            return  # no failure recorded for it since this mailbox's retry candidates
-        SqliteStore.clear_failure(cast(Any, self), mailbox, uidvalidity, uid)
-        if known is not None:
-            known.discard(uid)

@@ -48,6 +48,7 @@ class SqliteStore(
         self.path = path
         self._lock_file: int | None = None
         self._advances: dict[str, int] | None = None  # the watermarks a transaction moved
+        self._may_fail: dict[tuple[str, int], set[int]] = {}
         refuse_empty(path)
         if read_only:  # ``mailer rules test``: read what is there, never create or migrate
             where = f"{path.resolve().as_uri()}?mode=ro"

@@ -8,6 +8,8 @@ so a restart, a crash or a second run can never queue it twice.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mailer.model import OPEN_STATUSES, Promise, ThreadInfo
 from mailer.store.base import Connected
 from mailer.store.rows import TeamLoad
@@ -15,7 +17,10 @@ from mailer.store.threads import thread_info
 
 
 class PromiseQueries(Connected):
+    _fresh: tuple[int, Any] | None  # ThreadQueries': a promise changes the row
+
     def set_promise(self, thread_id: int, promise: Promise) -> None:
+        self._fresh = None
         self.db.execute(
             "UPDATE threads SET calendar = ?, first_response_target = ?, resolution_target = ?,"
             " first_response_due = ?, resolution_due = ?, paused_at = ? WHERE id = ?",

@@ -6,9 +6,8 @@ what is stored or when it is visible:
 
 - the arrival facts of the next messages (known? receipts to the sender today?) are read
   for a window of them in one statement (``expect_arrivals``);
-- the reference counter is read and moved on in one statement;
-- a new request's row comes back from its INSERT (``RETURNING *``), so reading it again
-  right after (``thread``) asks the server nothing;
+- the reference counter is moved on and the request's row written in one statement (a
+  CTE), whose row comes back (``RETURNING *``) as SQLite's INSERT gives it back;
 - a message's savepoint is not released one by one: the batch's COMMIT releases them all
   (``pgdb``), and a rollback to the newest still undoes that message alone;
 - writes whose answer nobody reads (the SAVEPOINT, the message log, the request's events)
@@ -23,9 +22,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
-from mailer.model import Event, Status, ThreadInfo
+from mailer.model import Event, Status
 from mailer.store.sqlite import RECORDED, SqliteStore
-from mailer.store.threads import thread_info
 
 _CREATE = (
     "INSERT INTO threads(reference, requester, requester_name, subject, category, team,"
@@ -71,17 +69,6 @@ class RoundTrips:
             .fetchone()
         )
         return int(row["value"]) - 1
-
-    def create_thread(self, **fields: Any) -> int:
-        status: Status = fields["status"]
-        values = {**fields, "status": status.value}
-        row = (
-            self._sql()
-            .execute(_CREATE + " RETURNING *", tuple(values[name] for name in _COLUMNS))
-            .fetchone()
-        )
-        self._fresh = (int(row["id"]), row)
-        return int(row["id"])
 
     def open_request(self, prefix: str, start: int, **fields: Any) -> int:
         """The reference counter moved on and the request's row written, in one statement."""
@@ -137,20 +124,6 @@ class RoundTrips:
         """Held inside a transaction (its id is not read there; a big mail goes at once)."""
         with self._sql().holding():
             return int(SqliteStore.enqueue(cast(Any, self), **fields))
-
-    def thread(self, thread_id: int) -> ThreadInfo | None:
-        fresh, self._fresh = self._fresh, None
-        if fresh is not None and fresh[0] == thread_id:
-            return thread_info(fresh[1])
-        return SqliteStore.thread(cast(Any, self), thread_id)
-
-    def update_thread(self, thread_id: int, **changes: Any) -> None:
-        self._fresh = None
-        SqliteStore.update_thread(cast(Any, self), thread_id, **changes)
-
-    def set_promise(self, thread_id: int, promise: Any) -> None:
-        self._fresh = None
-        SqliteStore.set_promise(cast(Any, self), thread_id, promise)
 
     # ---- writes held for the next round trip -------------------------------------------
 

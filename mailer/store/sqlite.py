@@ -49,6 +49,7 @@ class SqliteStore(
         self._lock_file: int | None = None
         self._advances: dict[str, int] | None = None  # the watermarks a transaction moved
         self._may_fail: dict[tuple[str, int], set[int]] = {}
+        self._fresh: tuple[int, Any] | None = None
         refuse_empty(path)
         if read_only:  # ``mailer rules test``: read what is there, never create or migrate
             where = f"{path.resolve().as_uri()}?mode=ro"
@@ -134,12 +135,15 @@ class SqliteStore(
         savepoint = _Savepoint(self.db)
         with sqlite_errors():
             self.db.execute("SAVEPOINT message")
+        self._fresh = None
         try:
             yield savepoint
         except BaseException:
+            self._fresh = None
             if savepoint.active:
                 savepoint.rollback()
             raise
+        self._fresh = None
         if savepoint.active:
             with sqlite_errors():
                 self.db.execute("RELEASE message")

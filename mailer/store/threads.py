@@ -18,14 +18,19 @@ _EVENT = ", ".join(EventRow.__dataclass_fields__)
 
 
 class ThreadQueries(Connected):
+    # A request's row as its INSERT returned it, until anything else is written to it (or
+    # a message's savepoint begins or ends): ``thread`` reads it once instead of the store.
+    _fresh: tuple[int, Any] | None
+
     def next_reference_number(self, start: int) -> int:
-        number = self.peek_reference_number(start)
-        self.db.execute(
-            "INSERT INTO meta(key, value) VALUES ('next_reference', ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (str(number + 1),),
-        )
-        return number
+        """Take the next reference number (``start`` at least): read and moved on in one
+        statement."""
+        rows = self.db.execute(
+            "INSERT INTO meta(key, value) VALUES ('next_reference', ?) ON CONFLICT(key) DO"
+            " UPDATE SET value = max(CAST(value AS INTEGER), ?) + 1 RETURNING value",
+            (str(start + 1), start),
+        ).fetchall()
+        return int(rows[0]["value"]) - 1
 
     def open_request(self, prefix: str, start: int, **fields: Any) -> int:
         number = self.next_reference_number(start)
@@ -57,17 +62,19 @@ class ThreadQueries(Connected):
         created_at: float,
         updated_at: float,
     ) -> int:
-        """A new request; returns its id."""
-        cursor = self.db.execute(
+        """A new request; returns its id. Its row comes back from the INSERT, so that reading
+        it right after (``thread``) reads nothing."""
+        rows = self.db.execute(
             "INSERT INTO threads(reference, requester, requester_name, subject, category, team,"
             " team_address, priority, rule, language, status, root_message_id, root_references,"
             " root_thread_index, parent_reference, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (reference, requester, requester_name, subject, category, team, team_address,
              priority, rule, language, status.value, root_message_id, root_references,
              root_thread_index, parent_reference, created_at, updated_at),
-        )  # fmt: skip
-        return int(cursor.lastrowid or 0)
+        ).fetchall()  # fmt: skip
+        self._fresh = (int(rows[0]["id"]), rows[0])
+        return self._fresh[0]
 
     def update_thread(
         self,
@@ -86,6 +93,7 @@ class ThreadQueries(Connected):
         """Change a request. None (False for the flags, which are only ever set) leaves a
         field as it is. Two go in pairs: a new ``status`` always writes ``resolved_at`` (None
         clears it: a reopened request), a new ``owner`` always writes ``owner_name``."""
+        self._fresh = None
         changes: list[tuple[str, object]] = [("updated_at", updated_at)]
         if status is not None:
             changes += [("status", status.value), ("resolved_at", resolved_at)]
@@ -104,6 +112,9 @@ class ThreadQueries(Connected):
         self.db.execute(f"UPDATE threads SET {sets} WHERE id = ?", (*values, thread_id))
 
     def thread(self, thread_id: int) -> ThreadInfo | None:
+        fresh, self._fresh = self._fresh, None
+        if fresh is not None and fresh[0] == thread_id:  # just written, nothing since
+            return thread_info(fresh[1])
         row = self._one("SELECT * FROM threads WHERE id = ?", (thread_id,))
         return thread_info(row) if row else None
 

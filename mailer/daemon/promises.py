@@ -34,13 +34,11 @@ TICK = 15.0  # seconds between looks at the due times
 
 
 class PromiseKeeper:
-    def __init__(
-        self, settings: Settings, store: Store, env: jinja2.Environment, mail: MailQueue
-    ) -> None:
+    def __init__(self, settings: Settings, store: Store, env: jinja2.Environment) -> None:
         self.settings = settings
         self.store = store
         self.env = env
-        self.mail = mail
+        self.mail = mail = MailQueue(settings, store, env)  # on the timers' store
         self.reports = WeeklyReports(settings, store, mail)
 
     def tick(self, now: float, sent_at: float | None = None) -> int:

@@ -24,6 +24,7 @@ from mailer.daemon.alerts import problems_key, queue_alert
 from mailer.errors import Problem
 from mailer.settings import Settings
 from mailer.store import Store
+from mailer.transport.imap import Mailbox
 
 log = structlog.get_logger("mailer.reload")
 CHECK_INTERVAL = 2.0  # seconds between looks at the files; a change waits one more look
@@ -202,3 +203,13 @@ class LiveReload:
             return
         self.reported = key
         log.info("reload.alert_queued", to=admin, message_id=message_id)
+
+
+def reread_password(current: Settings, mailbox: Mailbox) -> Settings:
+    """A refused login: the admin may have rotated the password; the mailbox logs in with
+    the one read again, if it changed."""
+    fresh = fresh_imap_password(current)
+    if fresh is None:
+        return current
+    mailbox.settings = fresh.imap
+    return fresh

@@ -1,8 +1,9 @@
 """The daemon: watch the mailbox, process new mail, drain the outbox, survive everything.
 
 Two tasks share one event loop: intake (IMAP in a worker thread: IDLE or polling, then
-fetch + process + commit) and the outbox (one reused SMTP connection). Network errors
-never end the daemon: the intake reconnects with exponential backoff and jitter.
+fetch + process + commit; on PostgreSQL a batch runs in a thread of its own, intake.py)
+and the outbox (reused SMTP connections). Network errors never end the daemon: the
+intake reconnects with exponential backoff and jitter.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from mailer.config import templates
 from mailer.daemon import after_commit
 from mailer.daemon.clock import clock_from
 from mailer.daemon.failure import fatal_errors
+from mailer.daemon.intake import IntakeRunner
 from mailer.daemon.lease import Leadership
 from mailer.daemon.outbox import Outbox
 from mailer.daemon.pipeline import Pipeline
 from mailer.daemon.promises import PromiseKeeper, keep_promises
-from mailer.daemon.reload import CHECK_INTERVAL, LiveReload, fresh_imap_password
+from mailer.daemon.reload import CHECK_INTERVAL, LiveReload, reread_password
 from mailer.daemon.sending import RunStats, SendingLoop, backoff
 from mailer.daemon.watermark import check_uidvalidity, guard_first_start
 from mailer.errors import MailboxUnavailable, StoreError, StoreUnavailable
@@ -60,9 +62,10 @@ class Service(SendingLoop):
         self.backfill = backfill
         self.first_start = first_start  # --first-start: a store without a watermark is fine
         self.env = env or templates.make_environment(settings)  # the checked one, when given
-        self.pipeline = Pipeline(settings, store, self.env)
+        self.intake = IntakeRunner(store)  # a batch on the loop, or beside it (intake.py)
+        self.pipeline = Pipeline(settings, self.intake.store, self.env)
         self.clock = clock_from()  # promises only; a test may move it (daemon/clock.py)
-        self.keeper = PromiseKeeper(settings, store, self.env, self.pipeline.mail)
+        self.keeper = PromiseKeeper(settings, store, self.env)
         self.live = LiveReload(settings)
         self.mailbox = Mailbox(settings.imap, readonly=settings.imap.move_to is None)
         self.outbox = Outbox(
@@ -103,6 +106,7 @@ class Service(SendingLoop):
         finally:
             await self.outbox.close()
             await self._close()
+            self.intake.close()
             self.leadership.release()
         return self.stats
 
@@ -120,6 +124,7 @@ class Service(SendingLoop):
         try:  # a shared store: work while this node holds the mailbox's lease (lease.py)
             await self.leadership.take_turns(self.shutdown.is_set, self.sd.standing_by, self._work)
         finally:
+            self.intake.close()
             log.info("service.stopped", pending=self.store.pending_count())
 
     async def _work(self) -> None:
@@ -173,8 +178,8 @@ class Service(SendingLoop):
             return False
         self.settings = fresh
         self.env = templates.make_environment(fresh)
-        self.pipeline = Pipeline(fresh, self.store, self.env)
-        self.keeper = PromiseKeeper(fresh, self.store, self.env, self.pipeline.mail)
+        self.pipeline = Pipeline(fresh, self.intake.store, self.env)
+        self.keeper = PromiseKeeper(fresh, self.store, self.env)
         return True
 
     async def _watch_files(self) -> None:
@@ -225,15 +230,8 @@ class Service(SendingLoop):
                 self.sd.retrying(delay, exc)
                 await self._close()
                 if isinstance(exc, LoginRefused):
-                    self._reread_password()
+                    self.settings = reread_password(self.settings, self.mailbox)
                 await self._sleep(delay)
-
-    def _reread_password(self) -> None:
-        """A refused login: the admin may have rotated the password (reload.py)."""
-        fresh = fresh_imap_password(self.settings)
-        if fresh is not None:
-            self.settings = fresh
-            self.mailbox.settings = fresh.imap
 
     async def _connect(self) -> Selected:
         selected = await asyncio.to_thread(self.mailbox.connect)
@@ -264,7 +262,7 @@ class Service(SendingLoop):
         if state.uidvalidity != selected.uidvalidity:
             state = self._check_uidvalidity(selected)
         uids = await asyncio.to_thread(self.mailbox.uids_after, state.last_uid)
-        retry = self.store.retry_candidates(s.imap.mailbox, selected.uidvalidity)
+        retry = self.intake.store.retry_candidates(s.imap.mailbox, selected.uidvalidity)
         todo = sorted(set(uids) | set(retry))
         move = s.imap.move_to is not None
         chunks = [todo[i : i + s.imap.batch_size] for i in range(0, len(todo), s.imap.batch_size)]
@@ -279,7 +277,7 @@ class Service(SendingLoop):
                 ahead = None
                 if n + 1 < len(chunks) and not move and not self.stopping.is_set():
                     ahead = self._fetching(chunks[n + 1], skip_before)
-                self._process(fetched, state, move)
+                await self._process(fetched, state, move)
                 if move:
                     await self._moves(selected.uidvalidity)
                 await asyncio.sleep(0)  # let the outbox start on what was just committed
@@ -294,9 +292,10 @@ class Service(SendingLoop):
         self.last_check = time.time()  # the mailbox was read: metrics and /healthz
         return len(uids)
 
-    def _process(self, fetched: list[InboundMail], state: MailboxState, move: bool) -> None:
-        outcomes = self.pipeline.process_batch(
-            fetched, state, time.time(), backfill=self.backfill, move=move
+    async def _process(self, fetched: list[InboundMail], state: MailboxState, move: bool) -> None:
+        process, now = self.pipeline.process_batch, time.time()
+        outcomes = await self.intake.run(
+            process, fetched, state, now, backfill=self.backfill, move=move
         )
         self.stats.processed += len(outcomes)
         queued = sum(o.queued for o in outcomes)

@@ -275,6 +275,12 @@ class Store(Protocol):
         while the intake uses the store (PostgreSQL: a connection per claim); SQLite's one
         connection stays on the thread that opened it."""
 
+    def for_intake(self) -> Store:
+        """The store the intake works on: this one, where one connection serves all
+        (SQLite); on a shared store, one with a connection and a transaction of its own
+        (the same mailbox, lease and fence), so that the intake may run in a thread of
+        its own while the outbox and the timers use this one."""
+
     # ---- retention
     def purge(self, cutoffs: Cutoffs, *, dry_run: bool = False) -> PurgeCounts: ...
     def compact(self) -> bool:

@@ -122,7 +122,7 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
         lock: bool = False,
         read_only: bool = False,
         pool: psycopg_pool.ConnectionPool[Any] | None = None,
-        pool_size: int = 8,
+        pool_size: int = 10,
         node: str | None = None,
         timeout: float | None = None,
     ) -> None:
@@ -134,6 +134,7 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
         self.schema = desk_schema(settings.mailbox)
         self.node = node or node_name()
         self.owns_pool = pool is None
+        self.sibling = False  # for_intake's: its lease is the other's, not its to give up
         self.pool = pool or make_pool(
             self.url, settings.password, size=pool_size, schema=self.schema, timeout=timeout
         )
@@ -268,9 +269,17 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def for_intake(self) -> PostgresStore:
+        """This mailbox on a connection of its own, writing under this node's lease."""
+        sibling = PostgresStore(self.settings, read_only=True, pool=self.pool, node=self.node)
+        sibling.fence = sibling.pg.fence = self.fence
+        sibling.sibling = True
+        return sibling
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.drop_lease()
+            if not self.sibling:
+                self.drop_lease()
         for conn in (self._lease_conn, *self._idle_claims):
             if conn is not None:
                 with contextlib.suppress(Exception):

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Self
 
 from mailer.store.rows import LeaseRow
 
 
 class SingleNode:
     concurrent_writers = False  # one connection, used by the thread that opened it
+
+    def for_intake(self) -> Self:
+        return self  # its one connection serves the intake too, on the same thread
 
     def take_lease(self, ttl: float = 0.0) -> bool:
         return True

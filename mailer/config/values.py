@@ -14,12 +14,14 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
+from mailer.core.reading.charclass import ALNUM, ATEXT, beyond_ascii
+
 T = TypeVar("T")
 Convert = Callable[[object], T]
 
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
-_ALNUM = r"A-Za-z0-9\u0080-\U0010ffff"
-_LABEL = rf"[{_ALNUM}](?:[{_ALNUM}\-]*[{_ALNUM}])?"
+_ATEXT = beyond_ascii(ATEXT) + "+"
+_ALNUM, _ALNUM_DASH = beyond_ascii(ALNUM), beyond_ascii(ALNUM + "-")
+_LABEL = rf"{_ALNUM}(?:{_ALNUM_DASH}*{_ALNUM})?"
 DOMAIN_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _ADDRESS_RE = re.compile(
     rf'(?:{_ATEXT}(?:\.{_ATEXT})*|"(?:[^"\\\r\n]|\\.)*")@(?:{DOMAIN_RE.pattern}|\[[^\[\]\s]+\])'

@@ -17,6 +17,7 @@ from email.policy import compat32
 from email.utils import getaddresses
 
 from mailer.core.reading import bounds
+from mailer.core.reading.charclass import ALNUM, ATEXT, beyond_ascii
 from mailer.core.reading.parts import body_text, embedded_ids, find_attachments, find_report, walk
 from mailer.core.reading.text import decode_words, one_line, raw_header_text
 from mailer.model import Address, InboundMail, ParsedMessage
@@ -30,10 +31,11 @@ MAX_ADDRESS_TEXT = 64 * 1024  # characters of address lists read per kind (From,
 _COMMENT = re.compile(r"\([^()]*\)")
 _MSGID = re.compile(r"<\s*([^<>\s]+)\s*>")
 _FOLD = re.compile(r"\r\n|\r|\n")
-_U = r"\u0080-\ud7ff\ue000-\U0010ffff"  # non-ASCII (RFC 6531), minus smuggled raw bytes
-_ATEXT = rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~\-{_U}]"
+# ASCII's atext and letters, and non-ASCII (RFC 6531) minus smuggled raw bytes (surrogates)
+_ATEXT = beyond_ascii(ATEXT, surrogates=False)
+_ALNUM, _ALNUM_DASH = (beyond_ascii(c, surrogates=False) for c in (ALNUM, ALNUM + "-"))
 _LOCAL = rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:[^"\\\r\n]|\\.)*")'
-_LABEL = rf"[A-Za-z0-9{_U}](?:[A-Za-z0-9\-{_U}]*[A-Za-z0-9{_U}])?"
+_LABEL = rf"{_ALNUM}(?:{_ALNUM_DASH}*{_ALNUM})?"
 _ADDR_SPEC = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})*")
 _CALENDAR_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar")
 _ADDRESS_HEADERS = ("to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc")

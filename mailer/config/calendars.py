@@ -22,8 +22,6 @@ from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 from mailer.config.tables import Report, Table
 from mailer.config.values import Invalid, expected, string
 from mailer.core.timing.durations import parse_worktime
@@ -112,6 +110,8 @@ def timezone(value: object) -> str:
 
 def holiday_region(value: object) -> str:
     """``"IT"`` or ``"IT-MI"``: a country the holidays package knows, and its subdivision."""
+    import holidays  # only where a calendar names holidays: a start without pays nothing
+
     text = string(value).strip()
     country, _, subdivision = text.partition("-")
     supported = holidays.list_supported_countries()

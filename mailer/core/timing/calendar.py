@@ -14,8 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, cached_property
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from mailer.core.timing.durations import WorkTime
 from mailer.errors import MailerError
 from mailer.settings import CalendarSettings
@@ -32,6 +30,8 @@ class NoWorkingTime(MailerError):
 @cache
 def holiday_dates(region: str, year: int) -> frozenset[date]:
     """The public holidays of ``"IT"`` or ``"IT-MI"`` in one year."""
+    import holidays  # here: a calendar without holidays does not pay its import (30 ms)
+
     country, _, subdivision = region.partition("-")
     found = holidays.country_holidays(country, subdiv=subdivision or None, years=year)
     return frozenset(found)

@@ -149,6 +149,7 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
         self._may_fail: dict[tuple[str, int], set[int]] = {}
         self._expected: dict[tuple[str, str], tuple[bool, int]] = {}
         self._expected_since = 0.0
+        self._opening = None
         try:
             if read_only:
                 self._check_version()

@@ -20,9 +20,12 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from mailer.model import Event, Status
+from mailer.store import dialect
+from mailer.store.pgresult import Row
 from mailer.store.sqlite import RECORDED, SqliteStore
 
 _CREATE = (
@@ -50,8 +53,23 @@ _AHEAD = (
 )
 
 
+OPEN_AHEAD = 24  # request ids taken with a transaction's first new request, for the next ones
+
+
+@dataclass
+class _Opening:
+    """What a transaction's first new request told: the next reference number (its row is
+    locked until the transaction ends), ids taken for the next requests, and a fresh row's
+    columns (the defaults of what an INSERT does not name)."""
+
+    next: int
+    ids: list[int]
+    template: Row
+
+
 class RoundTrips:
     _fresh: tuple[int, Any] | None
+    _opening: _Opening | None
     _expected: dict[tuple[str, str], tuple[bool, int]]
     _expected_since: float
 
@@ -59,6 +77,7 @@ class RoundTrips:
         return cast(Any, self).db
 
     def next_reference_number(self, start: int) -> int:
+        self._opening = None  # the counter moves here: what open_request knew is stale
         row = (
             self._sql()
             .execute(
@@ -71,22 +90,44 @@ class RoundTrips:
         return int(row["value"]) - 1
 
     def open_request(self, prefix: str, start: int, **fields: Any) -> int:
-        """The reference counter moved on and the request's row written, in one statement."""
+        """The reference counter moved on and the request's row written: in one statement
+        for the first request of a transaction, which also takes ids for the next ones;
+        then held (no round trip), since the counter's row stays locked by this transaction
+        until it ends, and the first row gave the columns' defaults."""
         status: Status = fields["status"]
         values = {**fields, "status": status.value}
+        db, opening = self._sql(), self._opening
+        if opening is None or not opening.ids or not db.in_transaction:
+            return self._open_first(prefix, start, values)
+        number, thread_id = max(opening.next, start), opening.ids.pop()
+        row = Row({**opening.template, **values, "id": thread_id})
+        row["reference"] = f"{prefix}-{number}"
+        counter = dialect.statement("UPDATE meta SET value = ? WHERE key = 'next_reference'")
+        db.hold(counter[0], (str(number + 1),))
+        names = ("id", *_COLUMNS)
+        insert = f"INSERT INTO threads({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        db.hold(dialect.statement(insert)[0], tuple(row[name] for name in names))
+        opening.next = number + 1
+        self._fresh = (thread_id, row)
+        return thread_id
+
+    def _open_first(self, prefix: str, start: int, values: dict[str, Any]) -> int:
         names = _COLUMNS[1:]  # the reference is made in the statement
-        row = (
-            self._sql()
-            .execute(
-                "WITH ref AS (INSERT INTO meta(key, value) VALUES ('next_reference', ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = (greatest(meta.value::bigint, ?) + 1)"
-                f"::text RETURNING value) INSERT INTO threads(reference, {', '.join(names)})"
-                f" SELECT ? || '-' || (ref.value::bigint - 1)::text, {', '.join('?' * len(names))}"
-                " FROM ref RETURNING *",
-                (str(start + 1), start, prefix, *(values[name] for name in names)),
-            )
-            .fetchone()
-        )
+        db = self._sql()
+        spare = OPEN_AHEAD if db.in_transaction else 0
+        row = db.execute(
+            "WITH ref AS (INSERT INTO meta(key, value) VALUES ('next_reference', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = (greatest(meta.value::bigint, ?) + 1)"
+            f"::text RETURNING value), made AS (INSERT INTO threads(reference, {', '.join(names)})"
+            f" SELECT ? || '-' || (ref.value::bigint - 1)::text, {', '.join('?' * len(names))}"
+            " FROM ref RETURNING *) SELECT made.*, ARRAY(SELECT"
+            " nextval(pg_get_serial_sequence('threads', 'id')) FROM generate_series(1, ?))"
+            " AS spare_ids FROM made",
+            (str(start + 1), start, prefix, *(values[name] for name in names), spare),
+        ).fetchone()
+        ids = row.pop("spare_ids")
+        number = int(row["reference"].rsplit("-", 1)[1])
+        self._opening = _Opening(number + 1, sorted(ids, reverse=True), row) if ids else None
         self._fresh = (int(row["id"]), row)
         return int(row["id"])
 
@@ -154,3 +195,17 @@ class RoundTrips:
         finally:
             self._fresh = None
             self._expected = {}
+            self._opening = None
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[Any]:
+        """SQLite's; a message rolled back takes its counter move with it: the next new
+        request asks the server again."""
+        with SqliteStore.savepoint(cast(Any, self)) as savepoint:
+            try:
+                yield savepoint
+            except BaseException:
+                self._opening = None
+                raise
+            if not savepoint.active:  # rolled back in the block (a failed message)
+                self._opening = None

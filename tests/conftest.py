@@ -26,6 +26,7 @@ import structlog
 from hypothesis import HealthCheck, settings
 
 from mailer.ops import logs
+from mailer.store import Store, open_store
 from sandbox.postgres import Postgres
 
 EXAMPLES = 1000
@@ -87,3 +88,11 @@ def store_where(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
 
 
 _DATABASES = itertools.count(1)
+
+
+@pytest.fixture
+def store(store_where: Path | str) -> Iterator[Store]:
+    """A test's store on each backend, closed after it (a module may define its own)."""
+    opened = open_store(store_where)
+    yield opened
+    opened.close()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from mailer.store.postgres import PostgresStore
 
 
 def sql(where: Path | str, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -35,3 +39,21 @@ def set_schema_version(where: Path | str, version: int) -> None:
         db.execute(f"PRAGMA user_version = {version}")
     finally:
         db.close()
+
+
+@contextlib.contextmanager
+def statements_sent(store: PostgresStore) -> Iterator[list[str]]:
+    """The statements ``store`` asks its connection to run inside the block, in SQLite's
+    SQL as the store writes them (held ones count where they are written)."""
+    sent: list[str] = []
+    execute = store.pg.execute
+
+    def counted(sql: str, args: Any = ()) -> Any:
+        sent.append(sql)
+        return execute(sql, args)
+
+    store.pg.execute = counted  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        store.pg.execute = execute  # type: ignore[method-assign]

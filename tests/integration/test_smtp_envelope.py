@@ -101,6 +101,15 @@ def _send_all(settings: SmtpSettings, *sends: tuple[bytes, str, str]) -> list[An
     return asyncio.run(run())
 
 
+def _refused_then_a_good_one(settings: SmtpSettings, mail_from: str, rcpt: str) -> Any:
+    """What the first of two sends on one connection gave; the second, a good one, went."""
+    first, second = _send_all(
+        settings, (MAIL, mail_from, rcpt), (MAIL, "desk@example.test", "ann@example.test")
+    )
+    assert isinstance(second, str)  # the connection went on after the refusal
+    return first
+
+
 def test_a_mail_goes_with_its_size_and_bare_envelope(smtp: tuple[Envelopes, SmtpSettings]) -> None:
     server, settings = smtp
     [reply] = _send_all(settings, (MAIL, "desk@example.test", "ann@example.test"))
@@ -135,28 +144,19 @@ def test_a_refused_recipient_is_permanent_and_the_connection_goes_on(
 ) -> None:
     server, settings = smtp
     server.refuse_rcpt["gone@example.test"] = "550 5.1.1 no such user"
-    results = _send_all(
-        settings,
-        (MAIL, "desk@example.test", "gone@example.test"),
-        (MAIL, "desk@example.test", "ann@example.test"),
-    )
-    assert isinstance(results[0], PermanentDelivery)
-    assert "550 5.1.1 no such user" in str(results[0])
-    assert isinstance(results[1], str)
+    refused = _refused_then_a_good_one(settings, "desk@example.test", "gone@example.test")
+    assert isinstance(refused, PermanentDelivery)
+    assert "550 5.1.1 no such user" in str(refused)
     assert [d[1] for d in server.data] == [["ann@example.test"]]
 
 
 def test_a_sender_refused_for_now_is_temporary(smtp: tuple[Envelopes, SmtpSettings]) -> None:
     server, settings = smtp
     server.refuse_mail["busy@example.test"] = "451 4.3.0 try later"
-    results = _send_all(
-        settings,
-        (MAIL, "busy@example.test", "ann@example.test"),
-        (MAIL, "desk@example.test", "ann@example.test"),
-    )
-    assert isinstance(results[0], TemporaryDelivery)
-    assert not isinstance(results[0], PermanentDelivery)
-    assert "451 4.3.0 try later" in str(results[0])
+    refused = _refused_then_a_good_one(settings, "busy@example.test", "ann@example.test")
+    assert isinstance(refused, TemporaryDelivery)
+    assert not isinstance(refused, PermanentDelivery)
+    assert "451 4.3.0 try later" in str(refused)
     assert len(server.data) == 1 and server.rcpt == [("ann@example.test", [])]
 
 
@@ -173,13 +173,9 @@ def test_an_address_that_would_inject_is_never_put_on_the_line(
     smtp: tuple[Envelopes, SmtpSettings], address: str
 ) -> None:
     server, settings = smtp
-    results = _send_all(
-        settings,
-        (MAIL, "desk@example.test", address),
-        (MAIL, "desk@example.test", "ann@example.test"),
-    )
-    assert isinstance(results[0], PermanentDelivery)
-    assert "envelope address" in str(results[0])
+    refused = _refused_then_a_good_one(settings, "desk@example.test", address)
+    assert isinstance(refused, PermanentDelivery)
+    assert "envelope address" in str(refused)
     assert server.mail == [("desk@example.test", [f"SIZE={len(MAIL)}"])]  # only the good one
     assert [d[1] for d in server.data] == [["ann@example.test"]]
 
@@ -205,11 +201,7 @@ def test_an_international_address_without_smtputf8_is_refused_before_sending(
     smtp: tuple[Envelopes, SmtpSettings],
 ) -> None:
     server, settings = smtp
-    results = _send_all(
-        settings,
-        (MAIL, "desk@example.test", "évi@example.test"),
-        (MAIL, "desk@example.test", "ann@example.test"),
-    )
-    assert isinstance(results[0], PermanentDelivery)
-    assert "SMTPUTF8" in str(results[0]) and "évi@example.test" in str(results[0])
+    refused = _refused_then_a_good_one(settings, "desk@example.test", "évi@example.test")
+    assert isinstance(refused, PermanentDelivery)
+    assert "SMTPUTF8" in str(refused) and "évi@example.test" in str(refused)
     assert len(server.mail) == 1 and len(server.data) == 1

@@ -7,25 +7,15 @@ round trip. What they store and what ``thread`` answers must not show it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from mailer.model import Status, ThreadInfo
 from mailer.store import Store, open_store
 from mailer.store.postgres import PostgresStore
 from sandbox.postgres import Postgres
+from tests.stores import statements_sent
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture(name="store")
-def _store(store_where: Path | str) -> Iterator[Store]:
-    store = open_store(store_where)
-    yield store
-    store.close()
 
 
 def open_one(store: Store, n: int) -> ThreadInfo:
@@ -71,18 +61,9 @@ def test_a_rolled_back_request_gives_its_number_to_the_next(store: Store) -> Non
 def test_on_postgresql_the_next_requests_cost_no_round_trip(postgres: Postgres) -> None:
     store = open_store(postgres.create_database("open_requests"))
     assert isinstance(store, PostgresStore)
-    sent: list[str] = []
-    execute = store.pg.execute
-
-    def counted(sql: str, args: Any = ()) -> Any:
-        sent.append(sql)
-        return execute(sql, args)
-
     try:
-        with store.transaction():
-            store.pg.execute = counted  # type: ignore[method-assign]
+        with store.transaction(), statements_sent(store) as sent:
             opened = [open_one(store, n) for n in range(10)]
-            store.pg.execute = execute  # type: ignore[method-assign]
         assert len([s for s in sent if "threads" in s]) == 1  # the first one's statement
         assert [t.reference for t in opened] == [f"IT-{1000 + n}" for n in range(10)]
         assert opened == [store.thread(t.id) for t in opened]

@@ -5,7 +5,6 @@ Every test with ``store`` or ``store_where`` runs on SQLite and on PostgreSQL.""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -28,13 +27,6 @@ from mailer.store.sqlite import SqliteStore
 from tests.stores import set_schema_version
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture(name="store")
-def _store(store_where: Path | str) -> Iterator[Store]:
-    store = open_store(store_where)
-    yield store
-    store.close()
 
 
 def new_thread(store: Store, reference: str = "REQ-1000") -> int:

@@ -8,25 +8,13 @@ including after the writes of the messages judged before it in the same transact
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import pytest
-
 from mailer.store import Store, open_store
 from mailer.store.postgres import PostgresStore
 from sandbox.postgres import Postgres
+from tests.stores import statements_sent
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
-
-
-@pytest.fixture(name="store")
-def _store(store_where: Path | str) -> Iterator[Store]:
-    store = open_store(store_where)
-    yield store
-    store.close()
 
 
 def received(store: Store, key: str) -> None:
@@ -107,20 +95,11 @@ def test_a_rolled_back_message_leaves_the_next_ones_answers_true(store: Store) -
 def test_on_postgresql_a_window_costs_one_read(postgres: Postgres) -> None:
     store = open_store(postgres.create_database("read_ahead"))
     assert isinstance(store, PostgresStore)
-    sent: list[str] = []
-    execute = store.pg.execute
-
-    def counted(sql: str, args: Any = ()) -> Any:
-        sent.append(sql)
-        return execute(sql, args)
-
     arrivals = [(f"<m{n}@x>", f"p{n}@x.test") for n in range(25)]
     try:
-        with store.transaction():
-            store.pg.execute = counted  # type: ignore[method-assign]
+        with store.transaction(), statements_sent(store) as sent:
             store.expect_arrivals(arrivals, NOW - DAY)
             facts = [store.arrival_facts(key, to, NOW - DAY) for key, to in arrivals]
-            store.pg.execute = execute  # type: ignore[method-assign]
     finally:
         store.close()
     assert facts == [(False, 0)] * 25

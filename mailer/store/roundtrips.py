@@ -7,7 +7,8 @@ what is stored or when it is visible:
 - the arrival facts of the next messages (known? receipts to the sender today?) are read
   for a window of them in one statement (``expect_arrivals``);
 - the reference counter is moved on and the request's row written in one statement (a
-  CTE), whose row comes back (``RETURNING *``) as SQLite's INSERT gives it back;
+  CTE), whose row comes back (``RETURNING *``) as SQLite's INSERT gives it back; the next
+  new requests of the transaction are held writes (``open_request``);
 - a message's savepoint is not released one by one: the batch's COMMIT releases them all
   (``pgdb``), and a rollback to the newest still undoes that message alone;
 - writes whose answer nobody reads (the SAVEPOINT, the message log, the request's events)
@@ -24,17 +25,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from mailer.model import Event, Status
-from mailer.store import dialect
 from mailer.store.pgresult import Row
 from mailer.store.sqlite import RECORDED, SqliteStore
+from mailer.store.threads import CREATED
 
-_CREATE = (
-    "INSERT INTO threads(reference, requester, requester_name, subject, category, team,"
-    " team_address, priority, rule, language, status, root_message_id, root_references,"
-    " root_thread_index, parent_reference, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_COLUMNS = tuple(n.strip() for n in _CREATE.split("(", 1)[1].split(")", 1)[0].split(","))
 # SQLite's INSERT OR IGNORE + "a duplicate inbound counts as a repeat", in one statement
 # that needs no answer: it can be held.
 _RECORD = (
@@ -53,6 +47,11 @@ _AHEAD = (
 )
 
 
+# A transaction's next new requests, held (PostgreSQL's text, as _RECORD).
+_MOVE_COUNTER = "UPDATE meta SET value = %s WHERE key = 'next_reference'"
+_CREATE_WITH_ID = "INSERT INTO threads(id, {}) VALUES ({})".format(
+    ", ".join(CREATED), ", ".join(["%s"] * (1 + len(CREATED)))
+)
 OPEN_AHEAD = 24  # request ids taken with a transaction's first new request, for the next ones
 
 
@@ -102,17 +101,14 @@ class RoundTrips:
         number, thread_id = max(opening.next, start), opening.ids.pop()
         row = Row({**opening.template, **values, "id": thread_id})
         row["reference"] = f"{prefix}-{number}"
-        counter = dialect.statement("UPDATE meta SET value = ? WHERE key = 'next_reference'")
-        db.hold(counter[0], (str(number + 1),))
-        names = ("id", *_COLUMNS)
-        insert = f"INSERT INTO threads({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        db.hold(dialect.statement(insert)[0], tuple(row[name] for name in names))
+        db.hold(_MOVE_COUNTER, (str(number + 1),))
+        db.hold(_CREATE_WITH_ID, tuple(row[name] for name in ("id", *CREATED)))
         opening.next = number + 1
         self._fresh = (thread_id, row)
         return thread_id
 
     def _open_first(self, prefix: str, start: int, values: dict[str, Any]) -> int:
-        names = _COLUMNS[1:]  # the reference is made in the statement
+        names = CREATED[1:]  # the reference is made in the statement
         db = self._sql()
         spare = OPEN_AHEAD if db.in_transaction else 0
         row = db.execute(
@@ -162,7 +158,7 @@ class RoundTrips:
         return answer
 
     def enqueue(self, **fields: Any) -> int:
-        """Held inside a transaction (its id is not read there; a big mail goes at once)."""
+        """Held inside a transaction (its id is not read there: it answers 0)."""
         with self._sql().holding():
             return int(SqliteStore.enqueue(cast(Any, self), **fields))
 

@@ -15,6 +15,16 @@ from mailer.store.rows import EventRow, ThreadRow
 
 _THREAD = ", ".join(ThreadRow.__dataclass_fields__)
 _EVENT = ", ".join(EventRow.__dataclass_fields__)
+# The columns a new request is written with (``create_thread``'s values, in this order).
+CREATED = (
+    "reference", "requester", "requester_name", "subject", "category", "team", "team_address",
+    "priority", "rule", "language", "status", "root_message_id", "root_references",
+    "root_thread_index", "parent_reference", "created_at", "updated_at",
+)  # fmt: skip
+_CREATE = (
+    f"INSERT INTO threads({', '.join(CREATED)}) VALUES ({', '.join('?' * len(CREATED))})"
+    " RETURNING *"
+)
 
 
 class ThreadQueries(Connected):
@@ -65,10 +75,7 @@ class ThreadQueries(Connected):
         """A new request; returns its id. Its row comes back from the INSERT, so that reading
         it right after (``thread``) reads nothing."""
         rows = self.db.execute(
-            "INSERT INTO threads(reference, requester, requester_name, subject, category, team,"
-            " team_address, priority, rule, language, status, root_message_id, root_references,"
-            " root_thread_index, parent_reference, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            _CREATE,
             (reference, requester, requester_name, subject, category, team, team_address,
              priority, rule, language, status.value, root_message_id, root_references,
              root_thread_index, parent_reference, created_at, updated_at),

@@ -144,9 +144,7 @@ class PostgresStore(ClaimQueries, LeaseQueries, RoundTrips, SqliteStore):
         self._claims: dict[int, tuple[psycopg.Connection[Row], list[Callable[[], None]]]] = {}
         self._lease_conn: psycopg.Connection[Row] | None = None
         self._idle_claims: list[psycopg.Connection[Row]] = []
-        self._fresh: tuple[int, Any] | None = None
-        self._advances: dict[str, int] | None = None
-        self._may_fail: dict[tuple[str, int], set[int]] = {}
+        self._start_state()
         self._expected: dict[tuple[str, str], tuple[bool, int]] = {}
         self._expected_since = 0.0
         self._opening = None

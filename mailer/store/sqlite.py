@@ -47,9 +47,7 @@ class SqliteStore(
     ) -> None:
         self.path = path
         self._lock_file: int | None = None
-        self._advances: dict[str, int] | None = None  # the watermarks a transaction moved
-        self._may_fail: dict[tuple[str, int], set[int]] = {}
-        self._fresh: tuple[int, Any] | None = None
+        self._start_state()
         refuse_empty(path)
         if read_only:  # ``mailer rules test``: read what is there, never create or migrate
             where = f"{path.resolve().as_uri()}?mode=ro"
@@ -93,6 +91,12 @@ class SqliteStore(
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock_file = fd
+
+    def _start_state(self) -> None:
+        """What the queries remember between calls (a PostgreSQL store starts it too)."""
+        self._advances: dict[str, int] | None = None  # the watermarks a transaction moved
+        self._may_fail: dict[tuple[str, int], set[int]] = {}
+        self._fresh: tuple[int, Any] | None = None
 
     def settle(self) -> None:
         """Every write is done when it returns: nothing is held (Store.settle)."""
